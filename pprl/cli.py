@@ -1,0 +1,24 @@
+"""The root `pprl` command: each role's command group joins it here."""
+
+import click
+
+from pprl import __version__
+from sample_extracts.cli import sample
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pprl")
+def main() -> None:
+    """Privacy-preserving record linkage for health and justice data.
+
+    Custodians (NHS trusts, police forces) hash identifiers locally with a shared,
+    secret-keyed Bloom-filter scheme; a trusted third party links the encodings;
+    an analyst receives only pseudonymised content keyed by person_id.
+
+    \b
+    Try it on a synthetic scenario:
+      pprl sample --out scenario
+    """
+
+
+main.add_command(sample)

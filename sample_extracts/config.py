@@ -1,0 +1,213 @@
+"""The scenario's settings: who exists, how messy their records are, and the true effects.
+
+Everything the generator does is driven from here, and the whole configuration is written
+to `truth/effects.json` and `scenario.json`, so that later tests can check measured figures
+against the configured truth. A TOML file passed to `pprl sample --config` overrides any
+part of it (tables and keys as in `ScenarioConfig.to_dict()`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OFFENCE_GROUPS = (
+    "violence against the person",
+    "sexual offences",
+    "robbery",
+    "theft",
+    "criminal damage and arson",
+    "drug offences",
+    "possession of weapons",
+    "public order offences",
+    "miscellaneous crimes against society",
+    "fraud offences",
+)
+SECTIONS = ("136", "2", "3", "5(2)", "5(4)")
+CATEGORIES = ("cohort", "police_only", "trust_only", "police_and_trust")
+
+
+@dataclass
+class Study:
+    """The study period and the window in which L&D contacts were searched for."""
+
+    start: dt.date = dt.date(2009, 1, 1)
+    end: dt.date = dt.date(2017, 12, 31)
+    contacts_from: dt.date = dt.date(2009, 7, 1)
+
+
+@dataclass
+class Population:
+    """Who exists besides the L&D cohort, and how their lives join up the custodians."""
+
+    # People known only to police, only to a trust, or to both without an L&D contact,
+    # per L&D-cohort person.
+    police_only_per_cohort: float = 1.5
+    trust_only_per_cohort: float = 1.0
+    police_and_trust_per_cohort: float = 0.3
+    # Share of the L&D cohort that holds a police (PNC) record in either force.
+    cohort_known_to_police: float = 0.8
+    # Share of people who move to the other county during the study.
+    movers: float = 0.10
+    # Share of people who move house within their county during the study.
+    local_movers: float = 0.20
+    # Share of women aged 18-45 who marry and take a new surname during the study.
+    women_who_marry: float = 0.15
+    double_barrelled: float = 0.02
+    # Hard negatives: the share of people who are the second of a twin pair, a sibling, or a
+    # son of the same name as his father at the same address.
+    twins: float = 0.01
+    siblings: float = 0.05
+    father_son_same_name: float = 0.005
+    # Chance that a relative has the same kind of custodian contact as the person they relate to.
+    relatives_alike: float = 0.6
+    male_share: dict[str, float] = field(default_factory=lambda: {
+        "cohort": 0.7, "police_only": 0.8, "trust_only": 0.5, "police_and_trust": 0.65})
+
+
+@dataclass
+class RowErrors:
+    """Chance of each kind of error in one identity row of one kind of custodian."""
+
+    nickname: float
+    forename_typo: float
+    surname_typo: float
+    name_swap: float
+    dob_day_month_swap: float
+    dob_component_error: float
+    accent_folded: float
+    title_in_forename: float
+    missing_forename: float
+    missing_surname: float
+    missing_middle_names: float
+    missing_dob: float
+    missing_sex: float
+    missing_postcode: float
+    missing_address: float
+    postcode_typo: float
+    # A date of birth keyed as one that cannot exist (31 April).
+    invalid_dob: float = 0.0
+    # Police records only: share of records with alias rows, and mean aliases beyond the first.
+    alias_records: float = 0.0
+    extra_aliases_mean: float = 0.0
+
+
+def _trust_errors() -> RowErrors:
+    return RowErrors(nickname=0.03, forename_typo=0.02, surname_typo=0.02, name_swap=0.005,
+                     dob_day_month_swap=0.01, dob_component_error=0.01, accent_folded=0.2,
+                     title_in_forename=0.005, missing_forename=0.003, missing_surname=0.001,
+                     missing_middle_names=0.3, missing_dob=0.005, missing_sex=0.01,
+                     missing_postcode=0.04, missing_address=0.03, postcode_typo=0.01)
+
+
+def _police_errors() -> RowErrors:
+    return RowErrors(nickname=0.06, forename_typo=0.03, surname_typo=0.03, name_swap=0.02,
+                     dob_day_month_swap=0.02, dob_component_error=0.02, accent_folded=0.7,
+                     title_in_forename=0.0, missing_forename=0.002, missing_surname=0.001,
+                     missing_middle_names=0.5, missing_dob=0.01, missing_sex=0.005,
+                     missing_postcode=0.12, missing_address=0.10, postcode_typo=0.02,
+                     invalid_dob=0.002, alias_records=0.35, extra_aliases_mean=0.6)
+
+
+@dataclass
+class Messiness:
+    trust: RowErrors = field(default_factory=_trust_errors)
+    police: RowErrors = field(default_factory=_police_errors)
+
+
+def _offence_rates() -> dict[str, float]:
+    return {"violence against the person": 0.30, "sexual offences": 0.04, "robbery": 0.04,
+            "theft": 0.40, "criminal damage and arson": 0.15, "drug offences": 0.15,
+            "possession of weapons": 0.06, "public order offences": 0.20,
+            "miscellaneous crimes against society": 0.08, "fraud offences": 0.04}
+
+
+def _offence_rate_ratios() -> dict[str, float]:
+    return {"violence against the person": 0.75, "sexual offences": 1.0, "robbery": 1.0,
+            "theft": 0.65, "criminal damage and arson": 0.7, "drug offences": 0.85,
+            "possession of weapons": 1.0, "public order offences": 0.8,
+            "miscellaneous crimes against society": 1.0, "fraud offences": 1.0}
+
+
+@dataclass
+class Effects:
+    """The true outcome process: rates before the first L&D contact and what changes at it."""
+
+    # Events per person-year for the L&D cohort before their first contact.
+    offence_rates: dict[str, float] = field(default_factory=_offence_rates)
+    detention_rates: dict[str, float] = field(default_factory=lambda: {
+        "136": 0.15, "2": 0.08, "3": 0.04, "5(2)": 0.02, "5(4)": 0.015})
+    # Rate after the first contact divided by the rate before it.
+    offence_rate_ratios: dict[str, float] = field(default_factory=_offence_rate_ratios)
+    detention_rate_ratios: dict[str, float] = field(default_factory=lambda: {
+        "136": 0.6, "2": 0.8, "3": 1.0, "5(2)": 1.0, "5(4)": 1.0})
+    # Rates of people outside the cohort, as multiples of the cohort's pre-contact rates.
+    category_rate_multiplier: dict[str, float] = field(default_factory=lambda: {
+        "cohort": 1.0, "police_only": 0.6, "trust_only": 0.5, "police_and_trust": 0.8})
+    # Gamma frailty shared by a person's events: shape k (variance 1/k).
+    frailty_shape: float = 1.5
+    # The crisis before contact: rates multiplied in the months before the first contact.
+    # 0 months switches it off.
+    crisis_spike_months: int = 0
+    crisis_spike_multiplier: float = 2.5
+    # Further L&D contacts after the first, per person (Poisson mean).
+    extra_contacts_mean: float = 0.5
+    # Share of detentions whose end date is not recorded.
+    missing_end_date: float = 0.03
+
+
+@dataclass
+class ScenarioConfig:
+    study: Study = field(default_factory=Study)
+    population: Population = field(default_factory=Population)
+    messiness: Messiness = field(default_factory=Messiness)
+    effects: Effects = field(default_factory=Effects)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, overrides: dict[str, Any]) -> ScenarioConfig:
+        """Defaults with `overrides` applied; unknown keys are refused, naming the key."""
+        return _apply(cls(), overrides, "")
+
+    @classmethod
+    def from_toml(cls, path: Path) -> ScenarioConfig:
+        with open(path, "rb") as f:
+            return cls.from_dict(tomllib.load(f))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _apply(obj: Any, overrides: dict[str, Any], where: str) -> Any:
+    changes = {}
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    for key, value in overrides.items():
+        name = f"{where}{key}"
+        if key not in fields:
+            raise ValueError(f"unknown scenario setting '{name}'")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ValueError(f"scenario setting '{name}' must be a table")
+            changes[key] = _apply(current, value, f"{name}.")
+        elif isinstance(current, dict):
+            unknown = set(value) - set(current)
+            if unknown:
+                raise ValueError(f"unknown keys in scenario setting '{name}': {sorted(unknown)}")
+            changes[key] = {**current, **value}
+        elif isinstance(current, dt.date):
+            changes[key] = value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+        else:
+            changes[key] = type(current)(value)
+    return dataclasses.replace(obj, **changes)

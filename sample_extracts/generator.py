@@ -1,0 +1,108 @@
+"""Write a whole scenario, chunk by chunk, so that memory stays bounded at any size.
+
+Each chunk of the L&D cohort (with the people known only to police or a trust that go with
+it) is drawn from its own random stream, derived from the seed and the chunk's number, and
+appended to the scenario's files. The scenario is built in a temporary folder beside the
+destination and renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sample_extracts.config import ScenarioConfig
+from sample_extracts.events import draw_content, first_contact_dates
+from sample_extracts.population import draw_people
+from sample_extracts.records import RecordIds, custodian_tables, people_table
+
+DEFAULT_PEOPLE = 2000
+DEFAULT_SEED = 2009
+CHUNK_COHORT = 5000
+
+
+class ScenarioExistsError(Exception):
+    """The destination already holds files; the generator never overwrites a scenario."""
+
+
+def generate(out: Path, people: int = DEFAULT_PEOPLE, seed: int = DEFAULT_SEED,
+             config: ScenarioConfig | None = None,
+             progress: Callable[[int], None] | None = None) -> dict:
+    """Write a scenario of `people` L&D-cohort members to `out`; returns its summary."""
+    config = config or ScenarioConfig()
+    out = Path(out)
+    check_destination(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        summary = _write_chunks(work, people, seed, config, progress)
+        _write_json(work / "truth" / "effects.json", _effects(config))
+        _write_json(work / "scenario.json", summary)
+        if out.exists():
+            out.rmdir()
+        os.replace(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return summary
+
+
+def check_destination(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ScenarioExistsError(f"{out} already exists and is not an empty folder")
+
+
+def _write_chunks(work: Path, people: int, seed: int, config: ScenarioConfig,
+                  progress: Callable[[int], None] | None) -> dict:
+    ids = RecordIds()
+    rows: Counter[str] = Counter()
+    categories: Counter[str] = Counter()
+    first_person = 0
+    for number, start in enumerate(range(0, people, CHUNK_COHORT)):
+        n_cohort = min(CHUNK_COHORT, people - start)
+        rng = np.random.default_rng([seed, number])
+        chunk = draw_people(rng, config, n_cohort, first_person)
+        index = first_contact_dates(rng, config, chunk)
+        content = draw_content(rng, config, chunk, index)
+        tables = custodian_tables(rng, config, chunk, content, ids)
+        tables["truth/people"] = people_table(chunk, index, content)
+        for name, frame in tables.items():
+            _append_csv(work / f"{name}.csv", frame)
+            rows[name] += len(frame)
+        categories.update(chunk.category)
+        first_person += len(chunk)
+        if progress:
+            progress(n_cohort)
+    return {
+        "format": "pprl-sample-scenario/1",
+        "seed": seed,
+        "cohort_people": people,
+        "people": dict(sorted(categories.items())),
+        "records": dict(sorted(ids.issued.items())),
+        "rows": {f"{name}.csv": n for name, n in sorted(rows.items())},
+        "config": config.to_dict(),
+    }
+
+
+def _append_csv(path: Path, frame: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = not path.exists()
+    frame.to_csv(path, mode="a", header=header, index=False, lineterminator="\n")
+
+
+def _effects(config: ScenarioConfig) -> dict:
+    e = config.to_dict()["effects"]
+    return {"study": config.to_dict()["study"], **e}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
