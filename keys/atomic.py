@@ -1,0 +1,45 @@
+"""Write a file so that it appears complete or not at all."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from keys.errors import KeysError
+
+
+class AtomicOutput:
+    """A temporary file (mode 0600) beside `path`, renamed onto it only if the block succeeds.
+
+    Readers never see a half-written file, and a refused or failed write leaves nothing behind.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __enter__(self) -> BinaryIO:
+        try:
+            descriptor, name = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".partial"
+            )
+        except OSError as error:
+            raise KeysError(f"cannot write {self.path}: {error.strerror}") from None
+        self.temporary = Path(name)
+        self.handle = os.fdopen(descriptor, "wb")
+        return self.handle
+
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if error_type is None:
+                self.handle.flush()
+                os.fsync(self.handle.fileno())
+            self.handle.close()
+            if error_type is None:
+                os.replace(self.temporary, self.path)
+        except OSError as error:
+            raise KeysError(f"cannot write {self.path}: {error.strerror}") from None
+        finally:
+            self.handle.close()
+            self.temporary.unlink(missing_ok=True)
