@@ -153,7 +153,7 @@ class Effects:
     # The crisis before contact: rates multiplied in the months before the first contact.
     # 0 months switches it off.
     crisis_spike_months: int = 0
-    crisis_spike_multiplier: float = 2.5
+    crisis_spike_multiplier: float = 3.0
     # Further L&D contacts after the first, per person (Poisson mean).
     extra_contacts_mean: float = 0.5
     # Share of detentions whose end date is not recorded.

@@ -11,6 +11,7 @@ import datetime as dt
 import random
 import unicodedata
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from sample_extracts.config import RowErrors
 from sample_extracts.names import nicknames_of
@@ -61,11 +62,13 @@ def typo(value: str, r: random.Random) -> str:
     return value[:i - 1] + value[i] + value[i - 1] + value[i + 1:]
 
 
+@lru_cache(maxsize=65536)
 def fold_accents(value: str) -> str:
     decomposed = unicodedata.normalize("NFKD", value.translate(_FOLD))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=65536)
 def date_of(days: int) -> dt.date:
     return _EPOCH + dt.timedelta(days=int(days))
 

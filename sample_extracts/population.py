@@ -161,20 +161,29 @@ def _add_relatives(rng: np.random.Generator, config: ScenarioConfig, people: Peo
     wanted = [("twin", round(n * p.twins)), ("sibling", round(n * p.siblings)),
               ("son_of_same_name", round(n * p.father_son_same_name))]
     free = np.ones(n, dtype=bool)
-    order = rng.permutation(n)
+    queues = {"any": list(rng.permutation(n))}
+    for c in CATEGORIES:
+        queues[c] = list(rng.permutation(np.flatnonzero(people.category == c)))
+
+    def take(queue: str) -> int | None:
+        """The next person of a queue not yet made part of a pair."""
+        waiting = queues[queue]
+        while waiting:
+            i = int(waiting.pop())
+            if free[i]:
+                free[i] = False
+                return i
+        return None
+
     for relation, count in wanted:
         for _ in range(count):
-            anchors = order[free[order]]
-            if len(anchors) < 2:
+            a = take("any")
+            alike = rng.random() < p.relatives_alike
+            b = take(people.category[a] if alike else "any") if a is not None else None
+            if b is None and a is not None:
+                b = take("any")
+            if b is None:
                 return
-            a = int(anchors[0])
-            free[a] = False
-            candidates = np.flatnonzero(free)
-            if rng.random() < p.relatives_alike:
-                alike = candidates[people.category[candidates] == people.category[a]]
-                candidates = alike if len(alike) else candidates
-            b = int(candidates[rng.integers(len(candidates))])
-            free[b] = False
             _make_relative(rng, people, a, b, relation, mid)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sample_extracts.config import ScenarioConfig
-from sample_extracts.corruption import Identity, alias_of, date_of, render_row
+from sample_extracts.corruption import Identity, alias_of, render_row
 from sample_extracts.events import Content, Events
 from sample_extracts.places import CUSTODY_SUITES
 from sample_extracts.population import NEVER, People, day, draw_surnames
@@ -138,8 +138,8 @@ def _identity_rows(rng: np.random.Generator, r: random.Random, config: ScenarioC
     return pd.DataFrame(rows, columns=IDENTIFIER_COLUMNS)
 
 
-def _iso(days: np.ndarray) -> list[str]:
-    return [date_of(d).isoformat() for d in days]
+def _iso(days: np.ndarray) -> np.ndarray:
+    return days.astype("datetime64[D]").astype(str).astype(object)
 
 
 def _content_rows(rng: np.random.Generator, config: ScenarioConfig, kind: str, home: str,
@@ -154,8 +154,7 @@ def _content_rows(rng: np.random.Generator, config: ScenarioConfig, kind: str, h
             "vulnerabilities": events.kind})
     if kind == "detentions":
         known_end = rng.random(len(record_ids)) >= config.effects.missing_end_date
-        end = [date_of(d).isoformat() if k else "" for d, k in
-               zip(events.end_date, known_end, strict=True)]
+        end = np.where(known_end, _iso(events.end_date), "")
         return pd.DataFrame({"record_id": record_ids, "section": events.kind,
                              "start_date": _iso(events.date), "end_date": end})
     return pd.DataFrame({"record_id": record_ids, "offence_date": _iso(events.date),
@@ -164,8 +163,9 @@ def _content_rows(rng: np.random.Generator, config: ScenarioConfig, kind: str, h
 
 def people_table(people: People, index: np.ndarray, content: Content) -> pd.DataFrame:
     """The truth about each person: clean identifiers, life events, and the index date."""
-    def dates(days: np.ndarray) -> list[str]:
-        return ["" if d == NEVER else date_of(d).isoformat() for d in days]
+    def dates(days: np.ndarray) -> np.ndarray:
+        never = days == NEVER
+        return np.where(never, "", _iso(np.where(never, 0, days)))
 
     return pd.DataFrame({
         "person_id": people.person_id, "category": people.category,
