@@ -129,12 +129,11 @@ def trust(card_path: Path, yes: bool) -> None:
     """
     card = load_card(card_path)
     keyring = Keyring()
+    if keyring.is_trusted(card):
+        click.echo(f"{card.name} ({card.fingerprint}) is already trusted")
+        return
     click.echo(f"name         {card.name}")
     click.echo(f"fingerprint  {card.fingerprint}")
-    known = keyring.by_name(card.name)
-    if known is not None and known.fingerprint == card.fingerprint:
-        click.echo(f"{card.name} is already trusted")
-        return
     if not yes:
         click.confirm(
             f"Does {card.name} read you exactly this fingerprint? Trust this card",

@@ -40,12 +40,16 @@ class Keyring:
         """The trusted card with this fingerprint, if any."""
         return next((card for card in self.cards() if card.fingerprint == fingerprint), None)
 
-    def add(self, card: Card) -> bool:
-        """Trust `card` (False if it already was); refuse a name or keys trusted under another."""
+    def is_trusted(self, card: Card) -> bool:
+        """True if exactly this card is trusted; refuse a card that conflicts with a trusted one.
+
+        A conflict is the card's name trusted with other keys (an impostor, or a party that
+        lost its key and must be re-checked by hand) or its keys trusted under another name.
+        """
         known = self.by_name(card.name)
         if known is not None:
             if known.fingerprint == card.fingerprint:
-                return False
+                return True
             raise KeysError(
                 f"refusing card {card.name!r}: a different card with that name is already "
                 f"trusted (fingerprint {known.fingerprint}, not {card.fingerprint})"
@@ -55,6 +59,12 @@ class Keyring:
                 raise KeysError(
                     f"refusing card {card.name!r}: its keys are already trusted as {other.name!r}"
                 )
+        return False
+
+    def add(self, card: Card) -> bool:
+        """Trust `card`; False if it already was. Conflicting cards are refused (`is_trusted`)."""
+        if self.is_trusted(card):
+            return False
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{card.name}.card"
         temporary = path.with_suffix(".card.tmp")
