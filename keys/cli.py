@@ -20,8 +20,11 @@ from keys.secret import CONTENT_TYPE as SECRET_CONTENT_TYPE
 from keys.secret import create_secret_files, open_secret
 
 
-class _RefusingGroup(click.Group):
-    """A click group whose commands report `KeysError` as one line, not a traceback."""
+class RefusingGroup(click.Group):
+    """A click group whose commands report `KeysError` as one line, not a traceback.
+
+    Other groups whose commands open or seal files (`linkage`, `outcomes`) can use it too.
+    """
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -54,7 +57,7 @@ _KEY = click.option(
 )
 
 
-@click.group("keys", cls=_RefusingGroup)
+@click.group("keys", cls=RefusingGroup)
 def keys() -> None:
     """Identities, trusted cards, the linkage secret, and sealed files.
 
