@@ -2,6 +2,8 @@
 
 import click
 
+from keys.cli import keys
+from linkage.cli import hash_command
 from pprl import __version__
 from sample_extracts.cli import sample
 
@@ -21,4 +23,6 @@ def main() -> None:
     """
 
 
+main.add_command(keys)
+main.add_command(hash_command)
 main.add_command(sample)

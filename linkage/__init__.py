@@ -1,0 +1,1 @@
+"""Linkage: standardisation and keyed Bloom-filter encoding (custodian side)."""

@@ -1,0 +1,119 @@
+"""`pprl hash`: a custodian turns an identifier extract into sealed encodings for the TTP."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from keys import Keyring, KeysError, open_secret, seal_file
+from keys.atomic import AtomicOutput
+from keys.cli import load_key
+from linkage.config import EncodingConfig
+from linkage.extract import IDENTIFIER_FIELDS, ExtractError, parse_column_map, read_extract
+from linkage.hashing import HashResult, hash_extract
+from linkage.package import CONTENT_TYPE
+
+
+@click.command("hash")
+@click.argument("extract", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--secret", "secret_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Your sealed copy of the project's linkage secret (PROJECT.YOU.secret).")
+@click.option("--key", "key_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Your private key (NAME.key); passphrase from PPRL_PASSPHRASE or a prompt.")
+@click.option("--to", "ttp", required=True,
+              help="The TTP's card file, or the name of a trusted card.")
+@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False,
+                                                                    path_type=Path),
+              help="The sealed package to write; OUT.tokens.csv and OUT.rejects.csv go beside it.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
+                                                          path_type=Path),
+              help="Encoding configuration (TOML); every custodian of a project uses the same.")
+@click.option("--column", "columns", multiple=True, metavar="FIELD=COLUMN",
+              help="Read a standard field from another column; FIELD= for a field not held.")
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="Text encoding of a CSV extract, e.g. cp1252 for spreadsheet exports.")
+@click.option("--project", help="Refuse a secret that is not for this project.")
+def hash_command(extract: Path, secret_path: Path, key_path: Path, ttp: str, out: Path,
+                 config_path: Path | None, columns: tuple[str, ...], encoding: str,
+                 project: str | None) -> None:
+    """Standardise and encode an identifier extract into keyed Bloom filters.
+
+    EXTRACT is a CSV or Parquet file with the columns record_id, forename, middle_names,
+    surname, dob, sex, postcode, address (several rows per record_id are aliases). The
+    encodings are sealed to the TTP in OUT; each record gets a random token, and the token
+    map OUT.tokens.csv stays with you. Rows or fields that cannot be used are listed in
+    OUT.rejects.csv by row number and reason, never by value.
+
+    \b
+    Examples:
+      pprl hash police.csv --secret ld-eval.police.secret --key police.key --to ttp -o police.pkg
+      pprl hash extract.parquet --column dob=date_of_birth --column middle_names= \\
+          --secret s.secret --key me.key --to ttp.card -o me.pkg
+    """
+    try:
+        config = EncodingConfig.from_toml(config_path) if config_path else EncodingConfig()
+    except (ValueError, TypeError) as e:
+        raise click.ClickException(f"{config_path}: {e}") from None
+    try:
+        extract_table = read_extract(extract, parse_column_map(columns), encoding)
+        keyring = Keyring()
+        identity = load_key(key_path)
+        recipient = keyring.recipient(ttp)
+        secret = open_secret(secret_path, recipient_identity=identity, keyring=keyring,
+                             project=project)
+    except (ExtractError, KeysError) as e:
+        raise click.ClickException(str(e)) from None
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".pprl-hash-") as work:
+        plain = Path(work) / "package.parquet"
+        rows = extract_table.table.num_rows
+        with tqdm(total=rows, unit="rows", desc="pprl hash", leave=False,
+                  disable=rows < 50_000) as bar:
+            try:
+                result = hash_extract(extract_table, plain, secret=secret.value,
+                                      secret_fingerprint=secret.fingerprint, config=config,
+                                      party=identity.name, project=secret.project,
+                                      progress=bar.update)
+            except ValueError as e:
+                raise click.ClickException(f"{extract}: {e}") from None
+        try:
+            _write_local(result, out)
+            seal_file(plain, out, sender=identity, recipient=recipient, project=secret.project,
+                      content_type=CONTENT_TYPE, config_fingerprint=config.fingerprint)
+        except KeysError as e:
+            raise click.ClickException(str(e)) from None
+    _summary(extract, out, recipient.name, result)
+
+
+def _write_local(result: HashResult, out: Path) -> None:
+    """The token map and the rejects file, each written whole or not at all."""
+    with AtomicOutput(f"{out}.tokens.csv") as f:
+        result.tokens_frame().to_csv(f, index=False)
+    with AtomicOutput(f"{out}.rejects.csv") as f:
+        result.rejects.frame().to_csv(f, index=False)
+
+
+def _summary(extract: Path, out: Path, ttp: str, result: HashResult) -> None:
+    counts = result.info.counts
+    echo = click.echo
+    echo(f"Hashed {extract} for project {result.info.project}: sealed to {ttp} in {out}")
+    echo(f"  rows read      {counts['rows_read']:>10,}")
+    echo(f"  rows used      {counts['rows_used']:>10,}")
+    echo(f"  records        {counts['records']:>10,}   (each a random token)")
+    echo(f"  variants       {counts['variants']:>10,}   (aliases, formal names, name parts)")
+    echo(f"  rows rejected  {result.rejected_rows():>10,}")
+    for (field, reason, action), n in sorted(result.reasons().items()):
+        echo(f"    {n:>8,}  {field}: {reason} ({action})")
+    used = max(result.rows_used, 1)
+    missing = ", ".join(f"{name} {result.missing.get(name, 0) / used:.1%}"
+                        for name in IDENTIFIER_FIELDS)
+    echo(f"  missing        {missing}")
+    echo(f"  configuration  {result.info.config_fingerprint[:16]}   "
+         f"secret {result.info.secret_fingerprint}")
+    echo(f"  keep here      {out}.tokens.csv (record_id -> token), {out}.rejects.csv")

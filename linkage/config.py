@@ -1,0 +1,134 @@
+"""The encoding configuration shared by every custodian of a project.
+
+Custodians must encode identically or nothing links, so the configuration travels with
+every package as a fingerprint, and the TTP refuses packages whose fingerprints differ.
+Defaults were chosen by measurement (`benchmarks/choose_filter_sizes.py`); a TOML file given
+to `pprl hash --config` overrides any of them, with the same tables as `to_dict()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT = "pprl-encoding/1"
+
+# Filters compared across one another share a key: forename against surname finds swapped
+# names, day against month finds swapped dates. Each domain has its own key from HKDF.
+KEY_DOMAINS = {
+    "forename": "name", "middle_names": "name", "surname": "name",
+    "dob_day": "dob-day-month", "dob_month": "dob-day-month", "dob_year": "dob-year",
+    "sex": "sex", "postcode": "postcode", "address": "address",
+}
+FILTER_FIELDS = tuple(KEY_DOMAINS)
+BLOCKING_KEYS = ("surname_year", "dob", "sector_initial", "names", "forename_daymonth")
+
+
+@dataclass
+class FilterShape:
+    """Length in bits (a multiple of 64) and bits set per token of one field's filter."""
+
+    bits: int
+    hashes: int
+
+
+def _filter_shapes() -> dict[str, FilterShape]:
+    return {
+        "forename": FilterShape(512, 12), "middle_names": FilterShape(512, 12),
+        "surname": FilterShape(512, 12), "dob_day": FilterShape(64, 4),
+        "dob_month": FilterShape(64, 4), "dob_year": FilterShape(64, 4),
+        "sex": FilterShape(64, 4), "postcode": FilterShape(256, 8),
+        "address": FilterShape(1024, 8),
+    }
+
+
+@dataclass
+class Hardening:
+    """Defences against frequency attacks on the filters, each at a cost in linkage quality.
+
+    blip_epsilon: flip each bit with probability 1 / (1 + e^epsilon) (BLIP, differential
+    privacy per filter); 0 switches it off. balance: append each filter's complement, so every
+    filter has the same number of ones. salt_with_year: fields whose tokens are salted with
+    the year of birth, so the same name in different birth years encodes differently.
+    """
+
+    blip_epsilon: float = 0.0
+    balance: bool = False
+    salt_with_year: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Standardise:
+    # "GB" checks UK postcode format; any other value keeps postcodes as written (upper case).
+    postcode_country: str = "GB"
+    # Formal names added as variants for a nickname (Bob -> Robert); 0 switches it off.
+    nickname_variants: int = 3
+
+
+@dataclass
+class EncodingConfig:
+    filters: dict[str, FilterShape] = field(default_factory=_filter_shapes)
+    hardening: Hardening = field(default_factory=Hardening)
+    standardise: Standardise = field(default_factory=Standardise)
+    blocking: list[str] = field(default_factory=lambda: list(BLOCKING_KEYS))
+
+    def __post_init__(self) -> None:
+        for name, shape in self.filters.items():
+            if name not in KEY_DOMAINS:
+                raise ValueError(f"unknown filter field '{name}'")
+            if shape.bits <= 0 or shape.bits % 64 or not 1 <= shape.hashes <= 64:
+                raise ValueError(f"filters.{name}: bits must be a positive multiple of 64 and "
+                                 "hashes between 1 and 64")
+        for name in self.blocking:
+            if name not in BLOCKING_KEYS:
+                raise ValueError(f"unknown blocking key '{name}'")
+        for name in self.hardening.salt_with_year:
+            if name not in KEY_DOMAINS or name.startswith("dob"):
+                raise ValueError(f"hardening.salt_with_year: cannot salt '{name}'")
+        if self.hardening.blip_epsilon < 0:
+            raise ValueError("hardening.blip_epsilon must be 0 (off) or positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, **dataclasses.asdict(self)}
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical JSON form: equal configurations, equal fingerprints."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EncodingConfig:
+        data = dict(data)
+        fmt = data.pop("format", FORMAT)
+        if fmt != FORMAT:
+            raise ValueError(f"configuration format '{fmt}' is not {FORMAT}")
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown configuration tables: {sorted(unknown)}")
+        defaults = cls()
+        filters = dict(defaults.filters)
+        for name, shape in data.get("filters", {}).items():
+            base = dataclasses.asdict(filters.get(name, FilterShape(64, 1)))
+            filters[name] = FilterShape(**{**base, **shape})
+        try:
+            return cls(
+                filters=filters,
+                hardening=Hardening(**{**dataclasses.asdict(defaults.hardening),
+                                       **data.get("hardening", {})}),
+                standardise=Standardise(**{**dataclasses.asdict(defaults.standardise),
+                                           **data.get("standardise", {})}),
+                blocking=list(data.get("blocking", defaults.blocking)),
+            )
+        except TypeError as e:
+            raise ValueError(f"unknown setting: {e}") from None
+
+    @classmethod
+    def from_toml(cls, path: Path) -> EncodingConfig:
+        with open(path, "rb") as f:
+            return cls.from_dict(tomllib.load(f))
