@@ -185,35 +185,21 @@ def _seal(
     running = hashlib.sha256(prefix)
     sink.write(prefix)
     cipher = AESGCM(_payload_key(file_key))
-    for counter, (chunk, last) in enumerate(_chunks(source, chunk_size)):
-        encrypted = cipher.encrypt(_nonce(counter, last), chunk, None)
-        running.update(encrypted)
-        sink.write(encrypted)
+    size = _size(source)
+    chunk_count = max(1, -(-size // chunk_size))  # an empty payload is one empty last chunk
+    plaintext, encrypted = bytearray(chunk_size), bytearray(chunk_size + TAG_BYTES)  # reused
+    for counter in range(chunk_count):
+        chunk = memoryview(plaintext)[: min(chunk_size, size - counter * chunk_size)]
+        if source.readinto(chunk) != len(chunk):
+            raise KeysError("the file shrank while it was being sealed")
+        out = memoryview(encrypted)[: len(chunk) + TAG_BYTES]
+        cipher.encrypt_into(_nonce(counter, counter == chunk_count - 1), chunk, None, out)
+        running.update(out)
+        sink.write(out)
+    if source.read(1):
+        raise KeysError("the file grew while it was being sealed")
     sink.write(sender.signer().sign(_signed_message(running.digest())))
     return header
-
-
-def _chunks(source: BinaryIO, chunk_size: int) -> Iterator[tuple[bytes, bool]]:
-    """Yield (chunk, is_last); an empty payload is one empty last chunk."""
-    current = _read_exactly(source, chunk_size)
-    while True:
-        following = _read_exactly(source, chunk_size) if len(current) == chunk_size else b""
-        last = not following
-        yield current, last
-        if last:
-            return
-        current = following
-
-
-def _read_exactly(source: BinaryIO, size: int) -> bytes:
-    """Read `size` bytes, or fewer only at the end of the stream (pipes return short reads)."""
-    data = source.read(size)
-    while data and len(data) < size:
-        more = source.read(size - len(data))
-        if not more:
-            break
-        data += more
-    return data
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,13 +311,15 @@ def _open(
     except (InvalidTag, ValueError):
         raise KeysError("the file key does not open with your key: the file is damaged") from None
     cipher = AESGCM(_payload_key(file_key))
+    plaintext = bytearray(header.chunk_size)  # reused: no allocation per chunk
     for counter, block in enumerate(_blocks(source, len(prefix), body_end, chunk_span)):
+        out = memoryview(plaintext)[: len(block) - TAG_BYTES]
         try:
-            plaintext = cipher.decrypt(_nonce(counter, counter == chunk_count - 1), block, None)
+            cipher.decrypt_into(_nonce(counter, counter == chunk_count - 1), block, None, out)
         except InvalidTag:
             raise KeysError(f"chunk {counter} failed authentication: the file is damaged") from None
         if sink is not None:
-            sink.write(plaintext)
+            sink.write(out)
     return header
 
 
@@ -368,15 +356,17 @@ def _read_prefix(source: BinaryIO) -> tuple[Header, bytes, bytes]:
     return header, fixed + meta, sealed_key
 
 
-def _blocks(source: BinaryIO, start: int, end: int, size: int) -> Iterator[bytes]:
-    """Yield the bytes from `start` to `end` in blocks of `size` (the last may be shorter)."""
+def _blocks(source: BinaryIO, start: int, end: int, size: int) -> Iterator[memoryview]:
+    """Yield the bytes from `start` to `end` in blocks of `size` (the last may be shorter).
+
+    Every block is a view of one reused buffer, valid only until the next one is read.
+    """
     source.seek(start)
-    position = start
-    while position < end:
-        block = source.read(min(size, end - position))
-        if not block:
-            raise KeysError("this file is truncated")
-        position += len(block)
+    buffer = bytearray(size)
+    for position in range(start, end, size):
+        block = memoryview(buffer)[: min(size, end - position)]
+        if source.readinto(block) != len(block):
+            raise KeysError("this file changed or was cut short while being read")
         yield block
 
 
