@@ -158,6 +158,7 @@ def _seal(
     config_fingerprint: str,
     chunk_size: int,
 ) -> Header:
+    """Write the sealed form of the seekable `source` to `sink` (the layout in the docstring)."""
     if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
         raise KeysError(f"chunk size must be between 1 and {MAX_CHUNK_SIZE} bytes")
     if not content_type:
@@ -265,6 +266,7 @@ def _open(
     project: str | None,
     content_type: str | None,
 ) -> Header:
+    """Check everything about the seekable `source`, then decrypt it to `sink` (if any)."""
     header, context, sealed_key = _read_prefix(source)
     prefix = context + _SEALED_LENGTH.pack(len(sealed_key)) + sealed_key
     if header.recipient != identity.fingerprint:
