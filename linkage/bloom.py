@@ -1,31 +1,55 @@
 """Keyed Bloom filters: each token sets bits chosen by HMAC under its field's key.
 
 Without the key, nobody can tell which bits a token sets, so nobody without the linkage
-secret can build a dictionary of encodings. Encoding works on distinct values and caches
-each token's bit positions, because names, dates and postcodes repeat: a million rows hold
-far fewer distinct tokens.
+secret can build a dictionary of encodings. Encoding works on a table of distinct values
+(names, dates and postcodes repeat), finds each distinct token once, and sets bits with
+numpy, so that the per-row cost is a table lookup.
 """
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import math
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from linkage.config import KEY_DOMAINS, FilterShape, Hardening
 
 _HKDF_INFO = b"pprl encoding key v1: "
+_BLOCK_VALUES = 20_000  # distinct values encoded at once, to bound memory
+_CHAR_BITS = 21  # a Unicode code point fits in 21 bits
+_SALT_BITS = 12
 
 
 def derive_key(secret: bytes, label: str) -> bytes:
     """A 32-byte key for one purpose (a field's domain, a blocking key), by HKDF-SHA256."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                 info=_HKDF_INFO + label.encode()).derive(secret)
+
+
+class Hmac:
+    """HMAC-SHA256 under one fixed key (RFC 2104), with the keyed pads hashed once.
+
+    The same function as `hmac.digest(key, message, "sha256")` (a test checks it), at a
+    third of the cost per call, which matters for the millions of blocking keys and tokens.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 def padded_bigrams(value: str) -> list[str]:
@@ -35,12 +59,17 @@ def padded_bigrams(value: str) -> list[str]:
 
 
 class FieldEncoder:
-    """Encodes token lists into one field's filters (rows of packed bits, little-endian)."""
+    """Encodes distinct values of one field into filters (rows of packed bits, little-endian).
+
+    A value's tokens are the padded bigrams of its text (for names and addresses) and/or
+    whole tokens given per value (date parts, postcode parts). With a salt (a year of birth
+    per value), every token is prefixed by it.
+    """
 
     def __init__(self, secret: bytes, field: str, shape: FilterShape, hardening: Hardening,
                  rng: np.random.Generator | None = None) -> None:
         self.shape = shape
-        self._key = derive_key(secret, f"filter:{KEY_DOMAINS[field]}")
+        self._hmac = Hmac(derive_key(secret, f"filter:{KEY_DOMAINS[field]}"))
         self._positions: dict[str, np.ndarray] = {}
         self._flip = (1 / (1 + math.exp(hardening.blip_epsilon))
                       if hardening.blip_epsilon > 0 else 0.0)
@@ -59,23 +88,80 @@ class FieldEncoder:
         """The bits one token sets: successive 16-bit slices of HMAC-SHA256 blocks."""
         found = self._positions.get(token)
         if found is None:
-            raw = b"".join(hmac.digest(self._key, token.encode() + bytes([block]), "sha256")
+            raw = b"".join(self._hmac.digest(token.encode() + bytes([block]))
                            for block in range(math.ceil(self.shape.hashes / 16)))
             slices = np.frombuffer(raw, dtype="<u2")[: self.shape.hashes]
             found = self._positions[token] = (slices % self.shape.bits).astype(np.int64)
         return found
 
-    def encode(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
-        """One filter per token list, as an (n, width) uint8 array; empty lists give zeros."""
-        n = len(token_lists)
-        counts = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=n)
-        flat = [token for tokens in token_lists for token in tokens]
-        codes, uniques = pd.factorize(pd.Series(flat, dtype=object), sort=False)
-        table = np.array([self.positions(t) for t in uniques], dtype=np.int64).reshape(
-            len(uniques), self.shape.hashes)
-        rows = np.repeat(np.repeat(np.arange(n), counts), self.shape.hashes)
-        bits = np.zeros((n, self.shape.bits), dtype=bool)
-        bits[rows, table[codes].ravel()] = True
+    def encode(self, text: Sequence[str] | None = None, tokens: Sequence[Sequence[str]] = (),
+               salt: np.ndarray | None = None) -> np.ndarray:
+        """Filters for n distinct values, as an (n, width) uint8 array.
+
+        text: n strings whose padded bigrams are tokens; tokens: columns of n whole tokens
+        each ('' for none); salt: n years (0 for none) prefixed to every token.
+        """
+        n = len(text) if text is not None else len(tokens[0]) if tokens else 0
+        out = np.empty((n, self.width), dtype=np.uint8)
+        for start in range(0, n, _BLOCK_VALUES):
+            stop = min(n, start + _BLOCK_VALUES)
+            block_salt = None if salt is None else salt[start:stop]
+            rows, cols = [], []
+            if text is not None:
+                r, c = self._bigram_bits(text[start:stop], block_salt)
+                rows.append(r)
+                cols.append(c)
+            for column in tokens:
+                r, c = self._token_bits(column[start:stop], block_salt)
+                rows.append(r)
+                cols.append(c)
+            bits = np.zeros((stop - start, self.shape.bits), dtype=bool)
+            if rows:
+                bits[np.concatenate(rows), np.concatenate(cols)] = True
+            out[start:stop] = self._finish(bits)
+        return out
+
+    def _bigram_bits(self, text: Sequence[str], salt: np.ndarray | None):
+        """(row, bit) pairs for every padded bigram, found with array operations."""
+        padded = [f"_{t}_" if t else "" for t in text]
+        width = max((len(p) for p in padded), default=0)
+        if width < 2:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        chars = np.array(padded, dtype=f"<U{width}").view(np.uint32).reshape(len(padded), width)
+        lengths = np.fromiter((len(p) for p in padded), dtype=np.int64, count=len(padded))
+        codes = (chars[:, :-1].astype(np.int64) << _CHAR_BITS) | chars[:, 1:]
+        if salt is not None:
+            codes = (codes << _SALT_BITS) | (salt[:, None] % (1 << _SALT_BITS))
+        valid = np.arange(width - 1)[None, :] < (lengths - 1)[:, None]
+        rows = np.nonzero(valid)[0]
+        unique, inverse = np.unique(codes[valid], return_inverse=True)
+        table = np.array([self.positions(self._bigram_token(int(c), salt is not None))
+                          for c in unique], dtype=np.int64).reshape(len(unique), -1)
+        return np.repeat(rows, self.shape.hashes), table[inverse].ravel()
+
+    @staticmethod
+    def _bigram_token(code: int, salted: bool) -> str:
+        prefix = ""
+        if salted:
+            prefix, code = f"{code & ((1 << _SALT_BITS) - 1)}|", code >> _SALT_BITS
+        mask = (1 << _CHAR_BITS) - 1
+        return prefix + chr(code >> _CHAR_BITS) + chr(code & mask)
+
+    def _token_bits(self, column: Sequence[str], salt: np.ndarray | None):
+        """(row, bit) pairs for one whole token per value ('' sets none)."""
+        values = np.asarray(column, dtype=object)
+        if salt is not None:
+            values = np.array([f"{s % (1 << _SALT_BITS)}|{v}" if v else ""
+                               for v, s in zip(values, salt, strict=True)], dtype=object)
+        unique, inverse = np.unique(values.astype(str), return_inverse=True)
+        table = np.array([self.positions(t) if t else np.full(self.shape.hashes, -1)
+                          for t in unique], dtype=np.int64).reshape(len(unique), -1)
+        cols = table[inverse].ravel()
+        rows = np.repeat(np.arange(len(values)), self.shape.hashes)
+        keep = cols >= 0
+        return rows[keep], cols[keep]
+
+    def _finish(self, bits: np.ndarray) -> np.ndarray:
         if self._flip:
             bits ^= self._rng.random(bits.shape) < self._flip
         if self._permutation is not None:
@@ -83,9 +169,12 @@ class FieldEncoder:
         return np.packbits(bits, axis=1, bitorder="little")
 
 
-def keyed_digest(key: bytes, values: Sequence[str], size: int = 8) -> list[bytes]:
-    """Truncated HMAC-SHA256 of each value: blocking keys the TTP can group by but not read."""
-    return [hmac.digest(key, v.encode(), "sha256")[:size] for v in values]
+def keyed_digests(key: bytes, values: Sequence[str], size: int = 8) -> np.ndarray:
+    """Truncated HMAC-SHA256 of each value, (n, size) uint8: blocking keys the TTP can group
+    by but not read."""
+    mac = Hmac(key)
+    raw = b"".join(mac.digest(v.encode())[:size] for v in values)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(values), size)
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:

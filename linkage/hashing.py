@@ -16,7 +16,13 @@ import pandas as pd
 import pyarrow as pa
 
 from linkage.config import EncodingConfig
-from linkage.encode import Rejects, encode_variants, expand_variants, standardise_rows
+from linkage.encode import (
+    MISSING,
+    Rejects,
+    encode_variants,
+    expand_variants,
+    standardise_rows,
+)
 from linkage.extract import IDENTIFIER_FIELDS, Extract
 from linkage.package import TOKEN_BYTES, PackageInfo, PackageWriter
 
@@ -61,16 +67,17 @@ def hash_extract(extract: Extract, package_path: Path, *, secret: bytes, secret_
     table = extract.table
     for start in range(0, table.num_rows, CHUNK_ROWS):
         chunk = table.slice(start, CHUNK_ROWS)
-        rows = standardise_rows(chunk, config, rejects)
+        rows, _ = standardise_rows(chunk, config, rejects)
         rows_used += len(rows)
         for name in IDENTIFIER_FIELDS:
-            missing[name] += int(rows[name].isna().sum())
+            values = rows.dob if name == "dob" else getattr(rows, name).codes
+            missing[name] += int((values == MISSING).sum())
         if len(rows):
             variants = expand_variants(rows, config)
-            for record_id in variants["record_id"].unique():
+            for record_id in pd.unique(variants.record_id):
                 if record_id not in tokens:
                     tokens[record_id] = secrets.token_bytes(TOKEN_BYTES)
-            token_bytes = b"".join(tokens[r] for r in variants["record_id"])
+            token_bytes = b"".join(tokens[r] for r in variants.record_id)
             token_array = pa.Array.from_buffers(pa.binary(TOKEN_BYTES), len(variants),
                                                 [None, pa.py_buffer(token_bytes)])
             writer.write(token_array, encode_variants(variants, secret, config))
