@@ -39,10 +39,10 @@ class FilterShape:
 
 def _filter_shapes() -> dict[str, FilterShape]:
     return {
-        "forename": FilterShape(512, 12), "middle_names": FilterShape(512, 12),
-        "surname": FilterShape(512, 12), "dob_day": FilterShape(64, 4),
+        "forename": FilterShape(512, 8), "middle_names": FilterShape(512, 8),
+        "surname": FilterShape(512, 8), "dob_day": FilterShape(64, 4),
         "dob_month": FilterShape(64, 4), "dob_year": FilterShape(64, 4),
-        "sex": FilterShape(64, 4), "postcode": FilterShape(256, 8),
+        "sex": FilterShape(64, 4), "postcode": FilterShape(512, 8),
         "address": FilterShape(1024, 8),
     }
 

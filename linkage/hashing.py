@@ -1,17 +1,22 @@
 """`pprl hash` without the command line: extract in, encodings, token map and rejects out.
 
-The extract is processed in chunks of rows, so memory stays bounded at millions of rows;
-the token map (record_id -> random token) is the only thing that grows with the records.
+The extract is cut into chunks of rows that are standardised and encoded independently,
+on every core, so memory stays bounded at millions of rows; the parent assigns the random
+record tokens and writes the chunks in order. The token map (record_id -> token) is the
+only thing that grows with the number of records.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -26,7 +31,7 @@ from linkage.encode import (
 from linkage.extract import IDENTIFIER_FIELDS, Extract
 from linkage.package import TOKEN_BYTES, PackageInfo, PackageWriter
 
-CHUNK_ROWS = 200_000
+CHUNK_ROWS = 50_000
 
 
 @dataclass
@@ -53,9 +58,45 @@ class HashResult:
                              "token": [t.hex() for t in self.tokens.values()]})
 
 
+@dataclass
+class _Chunk:
+    """One chunk's encodings, computed in a worker process."""
+
+    record_id: np.ndarray
+    columns: dict[str, pa.Array]
+    rejects: list[tuple[int, str, str, str]]
+    missing: dict[str, int]
+    rows_used: int
+
+
+def _encode_chunk(chunk: pa.Table, secret: bytes, config: EncodingConfig) -> _Chunk:
+    rejects = Rejects()
+    rows, _ = standardise_rows(chunk, config, rejects)
+    missing = {name: int(((rows.dob if name == "dob" else getattr(rows, name).codes)
+                          == MISSING).sum()) for name in IDENTIFIER_FIELDS}
+    if not len(rows):
+        return _Chunk(np.empty(0, dtype=object), {}, rejects.rows, missing, 0)
+    variants = expand_variants(rows, config)
+    return _Chunk(variants.record_id, encode_variants(variants, secret, config), rejects.rows,
+                  missing, len(rows))
+
+
+def _chunks(table: pa.Table, secret: bytes, config: EncodingConfig,
+            workers: int) -> Iterator[_Chunk]:
+    """Encoded chunks in file order, on `workers` processes when there is more than one."""
+    pieces = [table.slice(start, CHUNK_ROWS) for start in range(0, table.num_rows, CHUNK_ROWS)]
+    if workers <= 1 or len(pieces) <= 1:
+        yield from (_encode_chunk(piece, secret, config) for piece in pieces)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(_encode_chunk, pieces, [secret] * len(pieces),
+                            [config] * len(pieces))
+
+
 def hash_extract(extract: Extract, package_path: Path, *, secret: bytes, secret_fingerprint: str,
                  config: EncodingConfig, party: str, project: str,
-                 progress: Callable[[int], None] | None = None) -> HashResult:
+                 progress: Callable[[int], None] | None = None,
+                 workers: int | None = None) -> HashResult:
     """Encode every usable row of `extract` into a plaintext package at `package_path`."""
     rejects = Rejects()
     for row, reason in extract.bad_rows:
@@ -65,25 +106,21 @@ def hash_extract(extract: Extract, package_path: Path, *, secret: bytes, secret_
     writer = PackageWriter(package_path)
     rows_used = variants_written = 0
     table = extract.table
-    for start in range(0, table.num_rows, CHUNK_ROWS):
-        chunk = table.slice(start, CHUNK_ROWS)
-        rows, _ = standardise_rows(chunk, config, rejects)
-        rows_used += len(rows)
-        for name in IDENTIFIER_FIELDS:
-            values = rows.dob if name == "dob" else getattr(rows, name).codes
-            missing[name] += int((values == MISSING).sum())
-        if len(rows):
-            variants = expand_variants(rows, config)
-            for record_id in pd.unique(variants.record_id):
+    for chunk in _chunks(table, secret, config, workers or os.cpu_count() or 1):
+        rejects.rows.extend(chunk.rejects)
+        missing.update(chunk.missing)
+        rows_used += chunk.rows_used
+        if chunk.rows_used:
+            for record_id in pd.unique(chunk.record_id):
                 if record_id not in tokens:
                     tokens[record_id] = secrets.token_bytes(TOKEN_BYTES)
-            token_bytes = b"".join(tokens[r] for r in variants.record_id)
-            token_array = pa.Array.from_buffers(pa.binary(TOKEN_BYTES), len(variants),
+            token_bytes = b"".join(tokens[r] for r in chunk.record_id)
+            token_array = pa.Array.from_buffers(pa.binary(TOKEN_BYTES), len(chunk.record_id),
                                                 [None, pa.py_buffer(token_bytes)])
-            writer.write(token_array, encode_variants(variants, secret, config))
-            variants_written += len(variants)
+            writer.write(token_array, chunk.columns)
+            variants_written += len(chunk.record_id)
         if progress:
-            progress(chunk.num_rows)
+            progress(min(CHUNK_ROWS, table.num_rows))
     if not tokens:
         raise ValueError("no usable rows: every row was rejected (see the rejects file)")
     info = PackageInfo(
