@@ -21,7 +21,7 @@ from keys.secret import create_secret_files, open_secret
 
 
 class RefusingGroup(click.Group):
-    """A click group whose commands report `KeysError` as one line, not a traceback.
+    """A click group whose commands report `KeysError` and file errors as one line.
 
     Other groups whose commands open or seal files (`linkage`, `outcomes`) can use it too.
     """
@@ -29,7 +29,7 @@ class RefusingGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except KeysError as error:
+        except (KeysError, OSError) as error:  # e.g. an unwritable --out folder or PPRL_HOME
             raise click.ClickException(str(error)) from None
 
 

@@ -60,6 +60,13 @@ def test_init_refuses_to_replace_an_identity(cli, refused, tmp_path: Path) -> No
     refused(cli(["init", "../evil", "--out", str(tmp_path / "c")]), "not allowed")
 
 
+def test_unusable_folders_are_refused_in_one_line(cli, refused, tmp_path, monkeypatch) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    refused(cli(["init", "nhs", "--out", str(tmp_path / "a-file" / "ids")]), "a-file")
+    monkeypatch.setenv("PPRL_HOME", str(tmp_path / "a-file"))
+    refused(cli(["init", "nhs", "--out", str(tmp_path / "ids")]), "a-file")
+
+
 def test_trust_shows_the_fingerprint_and_asks(cli, parties) -> None:
     card = parties.card(parties.ttp)
     declined = cli(["trust", str(card)], input="n\n")
@@ -134,6 +141,15 @@ def test_secret_refuses_untrusted_recipients_and_writes_nothing(cli, refused, pa
     args = ["secret", "--project", "ld-eval", "--to", "nhs", "--to", str(parties.card(parties.ttp))]
     refused(cli([*args, "--key", str(parties.key(parties.nhs)), "--out", str(out)]), "keyring")
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_secret_with_a_wrong_passphrase_writes_nothing(cli, refused, parties, tmp_path) -> None:
+    out = tmp_path / "secrets"
+    args = ["secret", "--project", "p", "--to", "nhs", "--key", str(parties.key(parties.nhs))]
+    result = cli([*args, "--out", str(out)], passphrase="Wrong-Guess-77")
+    refused(result, "wrong passphrase")
+    assert "Wrong-Guess-77" not in result.output
+    assert not out.exists()
 
 
 def test_secret_is_never_written_unsealed_by_open(cli, refused, parties, tmp_path) -> None:
