@@ -94,7 +94,7 @@ def hash_command(extract: Path, secret_path: Path, key_path: Path, ttp: str, out
 def _write_local(result: HashResult, out: Path) -> None:
     """The token map and the rejects file, each written whole or not at all."""
     with AtomicOutput(f"{out}.tokens.csv") as f:
-        result.tokens_frame().to_csv(f, index=False)
+        result.tokens.frame().to_csv(f, index=False)
     with AtomicOutput(f"{out}.rejects.csv") as f:
         result.rejects.frame().to_csv(f, index=False)
 

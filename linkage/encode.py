@@ -64,29 +64,40 @@ def code(values: np.ndarray) -> Coded:
     return Coded(codes.astype(np.int64), list(uniques))
 
 
+def _each(function: Callable) -> Callable:
+    """An array version of a one-value standardiser: (results, refusals by index)."""
+    def apply(values: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+        results = np.empty(len(values), dtype=object)
+        problems: dict[int, str] = {}
+        for i, value in enumerate(values):
+            try:
+                results[i] = function(value)
+            except std.FieldProblem as e:
+                problems[i] = str(e)
+        return results, problems
+    return apply
+
+
 def _standardise(raw: np.ndarray, rows: np.ndarray, name: str, function: Callable,
-                 rejects: Rejects) -> tuple[np.ndarray, list]:
-    """(standard value per row, or None) with `function` applied once per distinct value;
-    rows holding a refused value are rejected for that field."""
+                 rejects: Rejects) -> np.ndarray:
+    """The standard value of each row (None where missing or refused), with `function`
+    (an array standardiser) applied once per distinct value; rows holding a refused value
+    are rejected for that field."""
     codes, uniques = pd.factorize(raw, use_na_sentinel=False)
-    results = np.empty(len(uniques), dtype=object)
-    problems: dict[int, str] = {}
-    for i, value in enumerate(uniques):
-        try:
-            results[i] = function(value)
-        except std.FieldProblem as e:
-            results[i] = None
-            problems[i] = str(e)
+    results, problems = function(np.asarray(uniques, dtype=object))
     if problems:
         bad = np.isin(codes, list(problems))
         for row, c in zip(rows[bad], codes[bad], strict=True):
             rejects.add(int(row), name, problems[int(c)], "field left out")
-    return results[codes], list(uniques)
+        results = np.array(results, dtype=object)
+        results[list(problems)] = None
+    return np.asarray(results)[codes]
 
 
 @dataclass
 class Variants:
-    """Identity variants: one row each, columns coded; dob as days since 1970 (MISSING)."""
+    """Identity variants: one row each, columns coded; dob as days since 1970 (NO_DATE where
+    missing). Values are strings, but surnames are `Name`s (whole and parts)."""
 
     record_id: np.ndarray
     forename: Coded
@@ -112,10 +123,6 @@ def _middle_names(value: str) -> str | None:
     return " ".join(names) or None
 
 
-def _days(date: dt.date | None) -> int:
-    return MISSING if date is None else (date - dt.date(1970, 1, 1)).days
-
-
 def standardise_rows(table: pa.Table, config: EncodingConfig, rejects: Rejects,
                      today: dt.date | None = None) -> tuple[Variants, np.ndarray]:
     """The usable identity rows of a chunk, standardised, as variants (one per row), and
@@ -128,27 +135,28 @@ def standardise_rows(table: pa.Table, config: EncodingConfig, rejects: Rejects,
         rejects.add(int(row), "record_id", "no record_id", "row left out")
 
     def standard(name: str, function: Callable) -> np.ndarray:
-        return _standardise(columns[name], rows, name, function, rejects)[0]
+        return _standardise(columns[name], rows, name, function, rejects)
 
     country = config.standardise.postcode_country
-    forename = standard("forename", std.standardise_forename)
+    forename = standard("forename", _each(std.standardise_forename))
     first = np.array([f[0] if f else None for f in forename], dtype=object)
     extra = np.array([f[1] if f else "" for f in forename], dtype=object)
-    middle = standard("middle_names", _middle_names)
+    middle = standard("middle_names", _each(_middle_names))
     middle = np.array([" ".join(p for p in (e, m) if p) or None
                        for e, m in zip(extra, middle, strict=True)], dtype=object)
-    surname = standard("surname", std.standardise_name)
-    dob = np.fromiter((_days(d) for d in standard("dob", lambda v: std.standardise_dob(
-        v, today))), dtype=np.int64, count=len(rows))
+    dob = standard("dob", lambda values: std.standardise_dobs(values, today))
+    dob = np.where(dob == None, std.NO_DATE, dob).astype(np.int64)  # noqa: E711
     variants = Variants(
         record_id=record_id, forename=code(first), middle_names=code(middle),
-        surname=code(surname),
-        dob=dob, sex=code(standard("sex", std.standardise_sex)),
-        postcode=code(standard("postcode", lambda v: std.standardise_postcode(v, country))),
-        address=code(standard("address", std.standardise_address)),
+        surname=code(standard("surname", _each(std.standardise_name))),
+        dob=dob, sex=code(standard("sex", _each(std.standardise_sex))),
+        postcode=code(standard("postcode",
+                               lambda values: std.standardise_postcodes(values, country))),
+        address=code(standard("address", lambda values: (std.standardise_addresses(values),
+                                                         {}))),
     )
     unusable = (variants.forename.codes == MISSING) & (variants.surname.codes == MISSING) & \
-        (dob == MISSING)
+        (dob == std.NO_DATE)
     for row in rows[unusable & ~no_id]:
         rejects.add(int(row), "forename, surname, dob", "no name and no date of birth",
                     "row left out")
@@ -156,149 +164,182 @@ def standardise_rows(table: pa.Table, config: EncodingConfig, rejects: Rejects,
     return variants.take(keep), rows[keep]
 
 
+_CODED = ("forename", "middle_names", "surname", "sex", "postcode", "address")
+
+
 def expand_variants(variants: Variants, config: EncodingConfig) -> Variants:
     """Each row as written, plus formal forenames for nicknames and each surname part;
     duplicates within a record dropped."""
-    extra = [_with_alternatives(variants, "forename", lambda f: std.formal_forenames(
-        f, config.standardise.nickname_variants) if config.standardise.nickname_variants
-        else ())]
-    extra.append(_with_alternatives(variants, "surname", _surname_parts))
-    parts = [variants, *[v for v in extra if v is not None]]
+    limit = config.standardise.nickname_variants
+    copies = []
+    if limit:
+        copies.append(_with_alternatives(
+            variants, "forename", lambda f: std.formal_forenames(f, limit)))
+    copies.append(_with_alternatives(
+        variants, "surname", lambda n: tuple(std.Name(part, ()) for part in n.parts)))
+    parts = [variants, *[c for c in copies if c is not None]]
     merged = Variants(
         record_id=np.concatenate([p.record_id for p in parts]),
-        **{name: _concat_coded([getattr(p, name) for p in parts])
-           for name in ("forename", "middle_names", "surname", "sex", "postcode", "address")},
-        dob=np.concatenate([p.dob for p in parts]))
-    key = pd.DataFrame({"r": pd.factorize(merged.record_id)[0],
-                        **{n: getattr(merged, n).codes for n in
-                           ("forename", "middle_names", "surname", "sex", "postcode",
-                            "address")}, "dob": merged.dob})
+        dob=np.concatenate([p.dob for p in parts]),
+        # alternatives only ever append to a column's table, so the longest table serves all
+        **{name: Coded(np.concatenate([getattr(p, name).codes for p in parts]),
+                       max((getattr(p, name).values for p in parts), key=len))
+           for name in _CODED})
+    key = pd.DataFrame({"record": pd.factorize(merged.record_id)[0], "dob": merged.dob,
+                        **{name: getattr(merged, name).codes for name in _CODED}})
     return merged.take(np.flatnonzero(~key.duplicated().to_numpy()))
 
 
-def _surname_parts(name: std.Name) -> tuple[std.Name, ...]:
-    return tuple(std.Name(part, ()) for part in name.parts)
-
-
 def _with_alternatives(variants: Variants, column: str,
-                       alternatives: Callable[[str], tuple[str, ...]]) -> Variants | None:
-    """Copies of the rows whose value in `column` has alternatives, one per alternative."""
+                       alternatives: Callable[[object], tuple]) -> Variants | None:
+    """Copies of the rows whose value in `column` has alternatives, one per alternative.
+
+    The alternatives join the column's table of values (in `variants` too), so that equal
+    values keep equal codes."""
     coded: Coded = getattr(variants, column)
-    per_value = [alternatives(v) for v in coded.values]
-    counts = np.array([len(a) for a in per_value] + [0], dtype=np.int64)[coded.codes]
-    if not counts.any():
+    table = list(coded.values)
+    index = {value: i for i, value in enumerate(table)}
+    per_value: list[list[int]] = []
+    for value in coded.values:
+        codes = []
+        for alternative in alternatives(value):
+            if alternative not in index:
+                index[alternative] = len(table)
+                table.append(alternative)
+            codes.append(index[alternative])
+        per_value.append(codes)
+    setattr(variants, column, Coded(coded.codes, table))
+    count = np.array([len(c) for c in per_value] + [0], dtype=np.int64)
+    flat = np.array([c for codes in per_value for c in codes], dtype=np.int64)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    row_count = count[coded.codes]
+    if not row_count.any():
         return None
-    copies = variants.take(np.repeat(np.arange(len(variants)), counts))
-    new_values = [a for c in coded.codes[counts > 0] for a in per_value[c]]
-    setattr(copies, column, code(np.array(new_values, dtype=object)))
+    copies = variants.take(np.repeat(np.arange(len(variants)), row_count))
+    # the k-th copy of a row takes the k-th alternative of its value
+    first = np.repeat(start[coded.codes] - np.cumsum(row_count) + row_count, row_count)
+    setattr(copies, column, Coded(flat[first + np.arange(row_count.sum())], table))
     return copies
 
 
-def _concat_coded(columns: list[Coded]) -> Coded:
-    """One coded column from several, with a merged table of values."""
-    text = np.concatenate([c.text() for c in columns])
-    return code(np.where(text == "", None, text))
+def _date_parts(dob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(known, day, month, year) of days since 1970."""
+    known = dob != std.NO_DATE
+    dates = np.where(known, dob, 0).astype("datetime64[D]")
+    years = dates.astype("datetime64[Y]")
+    months = dates.astype("datetime64[M]")
+    day = (dates - months.astype("datetime64[D]")).astype(np.int64) + 1
+    month = (months - years.astype("datetime64[M]")).astype(np.int64) + 1
+    return known, day, month, years.astype(np.int64) + 1970
 
 
-def _soundex(coded: Coded) -> np.ndarray:
-    table = np.array([jellyfish.soundex(getattr(v, "whole", v)) for v in coded.values] + [""],
-                     dtype=object)
-    return table[coded.codes]
+class _Vocabulary:
+    """Small integer ids for strings, so that blocking values combine as integers."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {"": 0}
+        self.words = [""]
+
+    def of(self, values: list[str]) -> np.ndarray:
+        for v in values:
+            if v not in self.ids:
+                self.ids[v] = len(self.words)
+                self.words.append(v)
+        return np.array([self.ids[v] for v in values] + [0], dtype=np.int64)
 
 
-def blocking_values(variants: Variants) -> dict[str, np.ndarray]:
-    """Plain blocking values per variant, before keying ('' where not formed)."""
-    dob = variants.dob
-    known = dob != MISSING
-    dates = pd.to_datetime(np.where(known, dob, 0), unit="D")
-    year = np.where(known, dates.year.astype(str), "")
-    low = np.minimum(dates.day, dates.month).astype(str)
-    high = np.maximum(dates.day, dates.month).astype(str)
+def blocking_values(variants: Variants, country: str = "GB") -> dict[str, tuple]:
+    """Per blocking key: an integer per variant (0 where the key cannot be formed), and a
+    function giving the plain text that is keyed for one such integer."""
+    known, day, month, year = _date_parts(variants.dob)
+    low, high = np.minimum(day, month), np.maximum(day, month)
     # day and month in either order, so that a swapped date still meets its partner
-    daymonth = np.where(known, np.char.add(np.char.add(low, "-"), high), "")
-    fore, sur = _soundex(variants.forename).astype(str), _soundex(variants.surname).astype(str)
-    initial = np.array([v[0] for v in variants.forename.values] + [""], dtype=object)[
-        variants.forename.codes].astype(str)
-    sector = np.array([p.sector for p in variants.postcode.values] + [""], dtype=object)[
-        variants.postcode.codes].astype(str)
+    daymonth = np.where(known, low * 32 + high, 0)
+    year = np.where(known, year, 0)
+    words = _Vocabulary()
+    fore = words.of([jellyfish.soundex(v) for v in variants.forename.values])[
+        variants.forename.codes]
+    sur = words.of([jellyfish.soundex(n.whole) for n in variants.surname.values])[
+        variants.surname.codes]
+    initial = words.of([v[0] for v in variants.forename.values])[variants.forename.codes]
+    sector = words.of([std.postcode_parts(p, country).sector
+                       for p in variants.postcode.values])[variants.postcode.codes]
+    big = len(words.words) + 1
 
-    def join(*parts: np.ndarray) -> np.ndarray:
-        formed = np.logical_and.reduce([p != "" for p in parts])
-        text = parts[0]
-        for p in parts[1:]:
-            text = np.char.add(np.char.add(text, "|"), p)
-        return np.where(formed, text, "")
+    def dm(v: int) -> str:
+        return f"{v // 32}-{v % 32}"
 
-    fore_first = fore <= sur
-    first, second = np.where(fore_first, fore, sur), np.where(fore_first, sur, fore)
+    def formed(*parts: np.ndarray) -> np.ndarray:
+        return np.logical_and.reduce([p > 0 for p in parts])
+
+    w = words.words
     return {
-        "surname_year": join(sur, year),
-        "dob": join(daymonth, year),
-        "sector_initial": join(sector, initial),
-        "names": join(first, second),
-        "forename_daymonth": join(fore, daymonth),
+        "surname_year": (np.where(formed(sur, year), sur * 10_000 + year, 0),
+                         lambda k: f"{w[k // 10_000]}|{k % 10_000}"),
+        "dob": (np.where(known, daymonth * 10_000 + year, 0),
+                lambda k: f"{dm(k // 10_000)}|{k % 10_000}"),
+        "sector_initial": (np.where(formed(sector, initial), sector * big + initial, 0),
+                           lambda k: f"{w[k // big]}|{w[k % big]}"),
+        "names": (np.where(formed(fore, sur), np.minimum(fore, sur) * big +
+                           np.maximum(fore, sur), 0),
+                  lambda k: "|".join(sorted((w[k // big], w[k % big])))),
+        "forename_daymonth": (np.where(formed(fore, daymonth), fore * 1024 + daymonth, 0),
+                              lambda k: f"{w[k // 1024]}|{dm(k % 1024)}"),
     }
 
 
 def encode_variants(variants: Variants, secret: bytes,
                     config: EncodingConfig) -> dict[str, pa.Array]:
     """Filters and blocking keys of each variant as fixed-width binary arrow columns."""
+    country = config.standardise.postcode_country
+    known, day, month, year = _date_parts(variants.dob)
+    salt = np.where(known, year, 0)
     salted = set(config.hardening.salt_with_year)
-    year = np.where(variants.dob != MISSING,
-                    pd.to_datetime(np.maximum(variants.dob, 0), unit="D").year, 0)
 
-    def encoder(name: str) -> FieldEncoder:
-        return FieldEncoder(secret, name, config.filters[name], config.hardening)
-
-    def coded_field(name: str, coded: Coded, text: Callable | None = None,
-                    tokens: Callable | None = None) -> pa.Array:
+    def field(name: str, coded: Coded, text: Callable | None = None,
+              tokens: Callable | None = None) -> pa.Array:
         """Encode each distinct (value, salt) once and gather the rows."""
-        salt = year if name in salted else np.zeros(len(variants), dtype=np.int64)
-        unique, pair_codes = np.unique((coded.codes + 1) * _SALTS + salt, return_inverse=True)
-        unique_values = [coded.values[v] if v != MISSING else None
-                         for v in unique // _SALTS - 1]
-        unique_salt = unique % _SALTS
-        filters = encoder(name).encode(
-            text=[text(v) if v is not None else "" for v in unique_values] if text else None,
-            tokens=tokens(unique_values) if tokens else (),
-            salt=unique_salt if name in salted else None)
-        present = coded.codes != MISSING
-        return _fixed_binary(filters[pair_codes], present)
+        row_salt = salt if name in salted else np.zeros(len(variants), dtype=np.int64)
+        unique, inverse = np.unique((coded.codes + 1) * _SALTS + row_salt, return_inverse=True)
+        values = [coded.values[v] if v != MISSING else None for v in unique // _SALTS - 1]
+        encoder = FieldEncoder(secret, name, config.filters[name], config.hardening)
+        filters = encoder.encode(
+            text=[text(v) if v is not None else "" for v in values] if text else None,
+            tokens=tokens(values) if tokens else (),
+            salt=unique % _SALTS if name in salted else None)
+        return _fixed_binary(filters[inverse], coded.codes != MISSING)
 
-    dob = variants.dob
-    known = dob != MISSING
-    dates = pd.to_datetime(np.where(known, dob, 0), unit="D")
+    def whole(values: list) -> list[list[str]]:
+        return [[v or "" for v in values]]
+
+    def postcode_tokens(values: list) -> list[list[str]]:
+        parts = [std.postcode_parts(v, country) if v else None for v in values]
+        return [[f"{kind}:{getattr(p, kind)}" if p else "" for p in parts]
+                for kind in ("full", "outward", "sector", "area")]
+
     columns = {
-        "forename": coded_field("forename", variants.forename, text=str),
-        "middle_names": coded_field("middle_names", variants.middle_names,
-                                    text=lambda v: v.replace(" ", "_")),
-        "surname": coded_field("surname", variants.surname, text=lambda n: n.whole),
-        "sex": coded_field("sex", variants.sex, tokens=lambda vs: [[v or "" for v in vs]]),
-        "postcode": coded_field("postcode", variants.postcode,
-                                text=lambda p: p.full.replace(" ", ""),
-                                tokens=_postcode_tokens),
-        "address": coded_field("address", variants.address, text=str),
+        "forename": field("forename", variants.forename, text=str),
+        "middle_names": field("middle_names", variants.middle_names,
+                              text=lambda v: v.replace(" ", "_")),
+        "surname": field("surname", variants.surname, text=lambda n: n.whole),
+        "sex": field("sex", variants.sex, tokens=whole),
+        "postcode": field("postcode", variants.postcode, text=lambda v: v.replace(" ", ""),
+                          tokens=postcode_tokens),
+        "address": field("address", variants.address, text=str),
     }
-    for part, values in (("dob_day", dates.day), ("dob_month", dates.month),
-                         ("dob_year", dates.year)):
+    for name, values in (("dob_day", day), ("dob_month", month), ("dob_year", year)):
         # a date part's code is the number itself
-        coded = Coded(np.where(known, np.asarray(values), MISSING), _NUMBERS)
-        columns[part] = coded_field(part, coded, tokens=lambda vs: [[v or "" for v in vs]])
-    plain = blocking_values(variants)
+        columns[name] = field(name, Coded(np.where(known, values, MISSING), _NUMBERS),
+                              tokens=whole)
+    plain = blocking_values(variants, country)
     for name in config.blocking:
-        values = plain[name]
-        unique, inverse = np.unique(values, return_inverse=True)
-        digests = keyed_digests(derive_key(secret, f"block:{name}"), list(unique),
-                                BLOCK_KEY_BYTES)
-        columns[f"block_{name}"] = _fixed_binary(digests[inverse], values != "")
-    return {name: columns[name] for name in (*config.filters, *(f"block_{b}" for b in
-                                                                 config.blocking))}
-
-
-def _postcode_tokens(values: list) -> list[list[str]]:
-    """Whole-postcode tokens: the full code and its outward code, sector and area."""
-    return [[f"{kind}:{getattr(p, kind)}" if p else "" for p in values]
-            for kind in ("full", "outward", "sector", "area")]
+        keys, text_of = plain[name]
+        unique, inverse = np.unique(keys, return_inverse=True)
+        digests = keyed_digests(derive_key(secret, f"block:{name}"),
+                                [text_of(int(k)) for k in unique], BLOCK_KEY_BYTES)
+        columns[f"block_{name}"] = _fixed_binary(digests[inverse], keys != 0)
+    return {name: columns[name] for name in (*config.filters,
+                                             *(f"block_{b}" for b in config.blocking))}
 
 
 def _fixed_binary(array: np.ndarray, present: np.ndarray) -> pa.Array:

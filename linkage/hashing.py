@@ -30,8 +30,37 @@ from linkage.encode import (
 )
 from linkage.extract import IDENTIFIER_FIELDS, Extract
 from linkage.package import TOKEN_BYTES, PackageInfo, PackageWriter
+from linkage.standardise import NO_DATE
 
 CHUNK_ROWS = 50_000
+
+
+class TokenMap:
+    """Random record tokens, one per record_id, drawn in bulk from the OS's random source."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, int] = {}
+        self._tokens = np.empty((0, TOKEN_BYTES), dtype=np.uint8)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def tokens_for(self, record_ids: np.ndarray) -> np.ndarray:
+        """(n, 16) tokens for the record ids, new ones drawn for ids not seen before."""
+        known = pd.Series(record_ids).map(self._index)
+        new = pd.unique(record_ids[known.isna().to_numpy()])
+        if len(new):
+            start = len(self._index)
+            self._index.update(zip(new, range(start, start + len(new)), strict=True))
+            fresh = np.frombuffer(secrets.token_bytes(TOKEN_BYTES * len(new)), dtype=np.uint8)
+            self._tokens = np.concatenate([self._tokens, fresh.reshape(-1, TOKEN_BYTES)])
+            known = pd.Series(record_ids).map(self._index)
+        return self._tokens[known.to_numpy(dtype=np.int64)]
+
+    def frame(self) -> pd.DataFrame:
+        """The map the custodian keeps: record_id, token (hex)."""
+        hexes = [row.tobytes().hex() for row in self._tokens]
+        return pd.DataFrame({"record_id": list(self._index), "token": hexes})
 
 
 @dataclass
@@ -39,7 +68,7 @@ class HashResult:
     """What a hashing run produced, for the summary, the token map and the rejects file."""
 
     info: PackageInfo
-    tokens: dict[str, bytes]
+    tokens: TokenMap
     rejects: Rejects
     missing: dict[str, int] = field(default_factory=dict)
 
@@ -52,10 +81,6 @@ class HashResult:
 
     def reasons(self) -> Counter:
         return Counter((r[1], r[2], r[3]) for r in self.rejects.rows)
-
-    def tokens_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"record_id": list(self.tokens),
-                             "token": [t.hex() for t in self.tokens.values()]})
 
 
 @dataclass
@@ -72,8 +97,8 @@ class _Chunk:
 def _encode_chunk(chunk: pa.Table, secret: bytes, config: EncodingConfig) -> _Chunk:
     rejects = Rejects()
     rows, _ = standardise_rows(chunk, config, rejects)
-    missing = {name: int(((rows.dob if name == "dob" else getattr(rows, name).codes)
-                          == MISSING).sum()) for name in IDENTIFIER_FIELDS}
+    missing = {name: int((rows.dob == NO_DATE).sum()) if name == "dob" else
+               int((getattr(rows, name).codes == MISSING).sum()) for name in IDENTIFIER_FIELDS}
     if not len(rows):
         return _Chunk(np.empty(0, dtype=object), {}, rejects.rows, missing, 0)
     variants = expand_variants(rows, config)
@@ -101,7 +126,7 @@ def hash_extract(extract: Extract, package_path: Path, *, secret: bytes, secret_
     rejects = Rejects()
     for row, reason in extract.bad_rows:
         rejects.add(row, "(whole row)", reason, "row left out")
-    tokens: dict[str, bytes] = {}
+    tokens = TokenMap()
     missing: Counter[str] = Counter()
     writer = PackageWriter(package_path)
     rows_used = variants_written = 0
@@ -111,17 +136,14 @@ def hash_extract(extract: Extract, package_path: Path, *, secret: bytes, secret_
         missing.update(chunk.missing)
         rows_used += chunk.rows_used
         if chunk.rows_used:
-            for record_id in pd.unique(chunk.record_id):
-                if record_id not in tokens:
-                    tokens[record_id] = secrets.token_bytes(TOKEN_BYTES)
-            token_bytes = b"".join(tokens[r] for r in chunk.record_id)
+            token_bytes = tokens.tokens_for(chunk.record_id).tobytes()
             token_array = pa.Array.from_buffers(pa.binary(TOKEN_BYTES), len(chunk.record_id),
                                                 [None, pa.py_buffer(token_bytes)])
             writer.write(token_array, chunk.columns)
             variants_written += len(chunk.record_id)
         if progress:
             progress(min(CHUNK_ROWS, table.num_rows))
-    if not tokens:
+    if not len(tokens):
         raise ValueError("no usable rows: every row was rejected (see the rejects file)")
     info = PackageInfo(
         party=party, project=project, config=config.to_dict(),

@@ -11,9 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import cache
+from typing import NamedTuple
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from nicknames import NickNamer
 
 
@@ -50,8 +54,7 @@ def _letters(value: str) -> list[str]:
     return [w for w in _SPACES.split(text) if w]
 
 
-@dataclass(frozen=True)
-class Name:
+class Name(NamedTuple):
     """A standardised name: the whole (run together) and its parts (for multi-part names)."""
 
     whole: str
@@ -99,35 +102,60 @@ def formal_forenames(forename: str, limit: int = 3) -> tuple[str, ...]:
     return tuple(formal[:limit])
 
 
-_DATE_FORMATS = (
-    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), ("y", "m", "d")),
-    (re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"), ("y", "m", "d")),
-    (re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$"), ("d", "m", "y")),
-    (re.compile(r"^(\d{4})(\d{2})(\d{2})$"), ("y", "m", "d")),
+_DOB_PATTERNS = (
+    r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$",
+    r"^(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})$",
+    r"^(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?P<y>\d{4})$",
+    r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$",
 )
-_TIME_SUFFIX = re.compile(r"[ T]00:00(:00(\.0+)?)?$")
+_TWO_DIGIT_YEAR = r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}$"
+_TIME_SUFFIX = r"[ T]00:00(:00(\.0+)?)?$"
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
+NO_DATE = np.iinfo(np.int64).min  # days since 1970 of a missing date
+
+
+def standardise_dobs(values: Sequence[str],
+                     today: dt.date | None = None) -> tuple[np.ndarray, dict[int, str]]:
+    """Dates of birth in ISO (1985-03-07, 19850307) or UK day-first (07/03/1985, 7.3.1985)
+    form, as days since 1970 (NO_DATE where empty or refused), and the refusals by index."""
+    text = pc.utf8_trim_whitespace(pa.array(values, pa.string()))
+    text = pc.replace_substring_regex(text, _TIME_SUFFIX, "")
+    n = len(values)
+    parts = {k: np.zeros(n, dtype=np.int64) for k in "ymd"}
+    matched = np.zeros(n, dtype=bool)
+    for pattern in _DOB_PATTERNS:
+        found = pc.extract_regex(text, pattern)
+        hit = found.is_valid().to_numpy(zero_copy_only=False) & ~matched
+        for k, target in parts.items():
+            column = found.field(k).to_numpy(zero_copy_only=False)
+            target[hit] = column[hit].astype(np.int64)
+        matched |= hit
+    y, m, d = parts["y"], parts["m"], parts["d"]
+    month = (np.clip(y, 1, 9998) - 1970) * 12 + np.clip(m, 1, 12) - 1
+    first = month.astype("datetime64[M]").astype("datetime64[D]")
+    length = ((month + 1).astype("datetime64[M]").astype("datetime64[D]") - first).astype(int)
+    real = matched & (m >= 1) & (m <= 12) & (d >= 1) & (d <= length)
+    days = np.where(real, first.astype(np.int64) + d - 1, NO_DATE)
+    lowest = (EARLIEST_BIRTH - dt.date(1970, 1, 1)).days
+    highest = ((today or dt.date.today()) - dt.date(1970, 1, 1)).days
+    plausible = real & (days >= lowest) & (days <= highest)
+    empty = (pc.utf8_length(text).to_numpy(zero_copy_only=False) == 0)
+    two_digit = pc.match_substring_regex(text, _TWO_DIGIT_YEAR).to_numpy(zero_copy_only=False)
+    problems = {}
+    for i in np.flatnonzero(~plausible & ~empty):
+        problems[int(i)] = ("date of birth outside 1900 to today" if real[i] else
+                            "impossible date" if matched[i] else
+                            "two-digit year is ambiguous" if two_digit[i] else
+                            "not a date in ISO or UK day-first form")
+    return np.where(plausible, days, NO_DATE), problems
 
 
 def standardise_dob(value: str, today: dt.date | None = None) -> dt.date | None:
-    """ISO (1985-03-07, 19850307) and UK day-first (07/03/1985, 7.3.1985) dates of birth."""
-    text = _TIME_SUFFIX.sub("", value.strip())
-    if not text:
-        return None
-    for pattern, order in _DATE_FORMATS:
-        match = pattern.match(text)
-        if match:
-            parts = dict(zip(order, map(int, match.groups()), strict=True))
-            try:
-                date = dt.date(parts["y"], parts["m"], parts["d"])
-            except ValueError:
-                raise FieldProblem("impossible date") from None
-            if not EARLIEST_BIRTH <= date <= (today or dt.date.today()):
-                raise FieldProblem("date of birth outside 1900 to today")
-            return date
-    if re.match(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}$", text):
-        raise FieldProblem("two-digit year is ambiguous")
-    raise FieldProblem("not a date in ISO or UK day-first form")
+    """One date of birth (see `standardise_dobs`)."""
+    days, problems = standardise_dobs([value], today)
+    if problems:
+        raise FieldProblem(problems[0])
+    return None if days[0] == NO_DATE else dt.date(1970, 1, 1) + dt.timedelta(int(days[0]))
 
 
 _SEX_CODES = {
@@ -149,13 +177,12 @@ def standardise_sex(value: str) -> str | None:
     return _SEX_CODES[key]
 
 
-_UK_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
+_UK_POSTCODE = r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$"
 # NHS pseudo-postcodes for no fixed abode and for addresses outside the UK.
-_PSEUDO_POSTCODES = re.compile(r"^ZZ99")
+_PSEUDO_POSTCODE = r"^ZZ99"
 
 
-@dataclass(frozen=True)
-class Postcode:
+class Postcode(NamedTuple):
     """A UK postcode with its coarser parts: LN2 1HR, outward LN2, sector LN2 1, area LN."""
 
     full: str
@@ -164,51 +191,69 @@ class Postcode:
     area: str
 
 
-def standardise_postcode(value: str, country: str = "GB") -> Postcode | None:
-    """Upper case, spacing fixed, format checked; pseudo-postcodes (ZZ99) count as missing.
-
-    With country other than GB, the value is only upper-cased and stripped of spaces, and the
-    coarser parts are its leading characters.
-    """
-    text = re.sub(r"[^A-Za-z0-9]", "", value).upper()
-    if not text:
-        return None
+def standardise_postcodes(values: Sequence[str],
+                          country: str = "GB") -> tuple[np.ndarray, dict[int, str]]:
+    """Postcodes upper-cased with spacing fixed ('LN2 1HR'), None where empty or a pseudo-
+    postcode (ZZ99), and the refusals by index. With a country other than GB, codes are
+    only upper-cased and stripped of spaces."""
+    text = pc.utf8_upper(pc.replace_substring_regex(pa.array(values, pa.string()),
+                                                    r"[^A-Za-z0-9]", ""))
+    empty = pc.utf8_length(text).to_numpy(zero_copy_only=False) == 0
     if country != "GB":
-        return Postcode(text, text[:-1] or text, text[:-1] or text, text[:1])
-    if _PSEUDO_POSTCODES.match(text):
-        return None
-    match = _UK_POSTCODE.match(text)
-    if not match:
-        raise FieldProblem("not a UK postcode")
-    outward, inward = match.groups()
-    area = re.match(r"[A-Z]+", outward).group(0)
-    return Postcode(f"{outward} {inward}", outward, f"{outward} {inward[0]}", area)
+        return np.where(empty, None, text.to_numpy(zero_copy_only=False)), {}
+    pseudo = pc.match_substring_regex(text, _PSEUDO_POSTCODE).to_numpy(zero_copy_only=False)
+    valid = pc.match_substring_regex(text, _UK_POSTCODE).to_numpy(zero_copy_only=False)
+    spaced = pc.replace_substring_regex(text, r"^(.+)([0-9][A-Z]{2})$", r"\1 \2")
+    keep = valid & ~pseudo
+    problems = {int(i): "not a UK postcode" for i in np.flatnonzero(~valid & ~pseudo & ~empty)}
+    return np.where(keep, spaced.to_numpy(zero_copy_only=False), None), problems
 
 
-_NO_ADDRESS = frozenset({"nfa", "no fixed abode", "no fixed address", "homeless", "unknown",
-                         "not known", "none"})
+@cache
+def postcode_parts(full: str, country: str = "GB") -> Postcode:
+    """A standard postcode with its outward code, sector and area."""
+    if country != "GB":
+        coarse = full[:-1] or full
+        return Postcode(full, coarse, coarse, full[:1])
+    outward, inward = full.split(" ")
+    return Postcode(full, outward, f"{outward} {inward[0]}",
+                    re.match(r"[A-Z]+", outward).group(0))
+
+
+def standardise_postcode(value: str, country: str = "GB") -> Postcode | None:
+    """One postcode (see `standardise_postcodes`), with its coarser parts."""
+    full, problems = standardise_postcodes([value], country)
+    if problems:
+        raise FieldProblem(problems[0])
+    return None if full[0] is None else postcode_parts(full[0], country)
+
+
+_NO_ADDRESS = ["nfa", "no fixed abode", "no fixed address", "homeless", "unknown",
+               "not known", "none"]
 _ADDRESS_WORDS = {"rd": "road", "ln": "lane", "ave": "avenue", "av": "avenue", "cl": "close",
                   "dr": "drive", "cres": "crescent", "ct": "court", "gdns": "gardens",
                   "pl": "place", "terr": "terrace", "ter": "terrace", "gr": "grove",
                   "sq": "square", "pde": "parade", "hse": "house", "cir": "circuit"}
-_ADDRESS_NOT_WORDS = re.compile(r"[^a-z0-9\s]+")
+
+
+def standardise_addresses(values: Sequence[str]) -> np.ndarray:
+    """Free-text address lines: lower case, punctuation gone, street types spelled out, None
+    for no address ('No fixed abode'). 'St' is 'saint' before a name followed by more words
+    (12 St John's St) and 'street' otherwise."""
+    folded = [v if v.isascii() else fold_accents(v) for v in values]
+    text = pc.utf8_lower(pa.array(folded, pa.string()))
+    text = pc.replace_substring_regex(text, r"['’.]", "")
+    text = pc.replace_substring_regex(text, r"[^a-z0-9]+", " ")
+    text = pc.utf8_trim_whitespace(text)
+    text = pc.replace_substring_regex(text, r"\bst ([a-z]+) ", r"saint \1 ")
+    text = pc.replace_substring_regex(text, r"\bst\b", "street")
+    for short, full in _ADDRESS_WORDS.items():
+        text = pc.replace_substring_regex(text, rf"\b{short}\b", full)
+    none = pc.or_(pc.is_in(text, pa.array(_NO_ADDRESS)),
+                  pc.equal(pc.utf8_length(text), 0)).to_numpy(zero_copy_only=False)
+    return np.where(none, None, text.to_numpy(zero_copy_only=False))
 
 
 def standardise_address(value: str) -> str | None:
-    """Free-text address lines: lower case, punctuation gone, street types spelled out.
-
-    'St' is 'saint' before a name and 'street' at the end of a street (12 St John's St).
-    """
-    text = fold_accents(value).casefold().replace("'", "").replace("’", "").replace(".", "")
-    text = _ADDRESS_NOT_WORDS.sub(" ", text)
-    words = text.split()
-    if not words or " ".join(words) in _NO_ADDRESS:
-        return None
-    out = []
-    for i, word in enumerate(words):
-        if word == "st":
-            following = words[i + 1] if i + 1 < len(words) else ""
-            word = "saint" if following and not following.isdigit() and following not in \
-                _ADDRESS_WORDS and i + 2 < len(words) else "street"
-        out.append(_ADDRESS_WORDS.get(word, word))
-    return " ".join(out)
+    """One address (see `standardise_addresses`)."""
+    return standardise_addresses([value])[0]
