@@ -93,11 +93,20 @@ def _nicknamer() -> NickNamer:
 @cache
 def formal_forenames(forename: str, limit: int = 3) -> tuple[str, ...]:
     """Formal names a nickname may stand for (bob -> robert), added as variants, never
-    replacing the name as written. The nicknames data set lists many rare pairings, so the
-    formal names with the most known nicknames (the common ones) are kept."""
+    replacing the name as written.
+
+    The nicknames data set also lists loose pairings (ann -> christiana), so a formal name
+    is kept only if it shares the nickname's first letter (jim -> james) or holds the rest
+    of the nickname (bob -> robert, bill -> william, beth -> elizabeth); the
+    ones with the most known nicknames (the common names) come first."""
     namer = _nicknamer()
-    formal = [c for c in namer.canonicals_of(forename) if len(c) >= len(forename) and
-              c != forename]
+    rest = forename[1:]
+
+    def related(formal: str) -> bool:
+        return formal[0] == forename[0] or (len(rest) >= 2 and 0 <= formal.find(rest) <= 6)
+
+    formal = [c for c in namer.canonicals_of(forename)
+              if len(c) >= len(forename) and c != forename and related(c)]
     formal.sort(key=lambda c: (-len(namer.nicknames_of(c)), c))
     return tuple(formal[:limit])
 
