@@ -22,18 +22,45 @@ from pathlib import Path
 import pandas as pd
 
 HERE = Path(__file__).parent
-# Peak RSS of the largest process the command started (clkhash's workers included).
-MEASURE = ("import resource, subprocess, sys\n"
-           "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
-           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+def _tree_rss(root: int) -> int:
+    """Resident memory (bytes) of a process and all its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier.extend(children)
+    total = 0
+    for pid in tree:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
 
 
 def measured(command: list[str], env: dict | None = None) -> tuple[float, float]:
-    """(seconds, peak MiB) of a command run in a fresh process."""
+    """(seconds, peak MiB of the whole process tree, workers included) of a command."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", MEASURE, *command], check=True,
-                          capture_output=True, text=True, env=env)
-    return time.perf_counter() - start, int(done.stdout.split()[-1]) / 1024
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _tree_rss(process.pid))
+        time.sleep(0.2)
+    seconds = time.perf_counter() - start
+    if process.returncode:
+        raise SystemExit(f"{command[0]} failed with exit code {process.returncode}")
+    return seconds, peak / 2**20
 
 
 def make_extract(work: Path, rows: int, seed: int) -> Path:

@@ -170,10 +170,17 @@ class FieldEncoder:
 
 
 def keyed_digests(key: bytes, values: Sequence[str], size: int = 8) -> np.ndarray:
-    """Truncated HMAC-SHA256 of each value, (n, size) uint8: blocking keys the TTP can group
-    by but not read."""
-    mac = Hmac(key)
-    raw = b"".join(mac.digest(v.encode())[:size] for v in values)
+    """Keyed BLAKE2b (RFC 7693's MAC mode) of each value, (n, size) uint8: blocking keys the
+    TTP can group by but not read. BLAKE2b rather than HMAC here because there is one per
+    distinct value of every blocking key, and it costs half as much."""
+    keyed = hashlib.blake2b(key=key, digest_size=size, person=b"pprl-block")
+
+    def one(value: str) -> bytes:
+        mac = keyed.copy()
+        mac.update(value.encode())
+        return mac.digest()
+
+    raw = b"".join(one(v) for v in values)
     return np.frombuffer(raw, dtype=np.uint8).reshape(len(values), size)
 
 

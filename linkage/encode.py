@@ -313,9 +313,10 @@ def encode_variants(variants: Variants, secret: bytes,
         return [[v or "" for v in values]]
 
     def postcode_tokens(values: list) -> list[list[str]]:
+        """The coarser parts as whole tokens; the full code is in its bigrams."""
         parts = [std.postcode_parts(v, country) if v else None for v in values]
         return [[f"{kind}:{getattr(p, kind)}" if p else "" for p in parts]
-                for kind in ("full", "outward", "sector", "area")]
+                for kind in ("outward", "sector", "area")]
 
     columns = {
         "forename": field("forename", variants.forename, text=str),
