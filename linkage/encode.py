@@ -12,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import jellyfish
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from linkage import standardise as std
 from linkage.bloom import FieldEncoder, derive_key, keyed_digests
@@ -118,6 +120,7 @@ class Variants:
                         self.address.take(index))
 
 
+@lru_cache(maxsize=1 << 16)
 def _middle_names(value: str) -> str | None:
     names = [n.whole for n in (std.standardise_name(w) for w in value.split()) if n]
     return " ".join(names) or None
@@ -127,7 +130,12 @@ def standardise_rows(table: pa.Table, config: EncodingConfig, rejects: Rejects,
                      today: dt.date | None = None) -> tuple[Variants, np.ndarray]:
     """The usable identity rows of a chunk, standardised, as variants (one per row), and
     their data row numbers."""
-    columns = {name: table[name].to_numpy(zero_copy_only=False) for name in table.column_names}
+    # Every standardiser ignores case and surrounding spaces: folding them first leaves far
+    # fewer distinct values to standardise (SMITH, Smith and smith are one).
+    folded = {name: pc.utf8_lower(pc.utf8_trim_whitespace(table[name]))
+              for name in ("forename", "middle_names", "surname", "sex", "postcode", "address")}
+    columns = {name: folded.get(name, table[name]).to_numpy(zero_copy_only=False)
+               for name in table.column_names}
     rows = columns["row"]
     record_id = np.char.strip(columns["record_id"].astype(str)).astype(object)
     no_id = record_id == ""

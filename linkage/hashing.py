@@ -8,6 +8,7 @@ only thing that grows with the number of records.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections import Counter
@@ -32,7 +33,7 @@ from linkage.extract import IDENTIFIER_FIELDS, Extract
 from linkage.package import TOKEN_BYTES, PackageInfo, PackageWriter
 from linkage.standardise import NO_DATE
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 100_000  # at most; chunks are evened out over the workers
 
 
 class TokenMap:
@@ -92,6 +93,7 @@ class _Chunk:
     rejects: list[tuple[int, str, str, str]]
     missing: dict[str, int]
     rows_used: int
+    rows_read: int
 
 
 def _encode_chunk(chunk: pa.Table, secret: bytes, config: EncodingConfig) -> _Chunk:
@@ -100,16 +102,19 @@ def _encode_chunk(chunk: pa.Table, secret: bytes, config: EncodingConfig) -> _Ch
     missing = {name: int((rows.dob == NO_DATE).sum()) if name == "dob" else
                int((getattr(rows, name).codes == MISSING).sum()) for name in IDENTIFIER_FIELDS}
     if not len(rows):
-        return _Chunk(np.empty(0, dtype=object), {}, rejects.rows, missing, 0)
+        return _Chunk(np.empty(0, dtype=object), {}, rejects.rows, missing, 0, chunk.num_rows)
     variants = expand_variants(rows, config)
     return _Chunk(variants.record_id, encode_variants(variants, secret, config), rejects.rows,
-                  missing, len(rows))
+                  missing, len(rows), chunk.num_rows)
 
 
 def _chunks(table: pa.Table, secret: bytes, config: EncodingConfig,
             workers: int) -> Iterator[_Chunk]:
     """Encoded chunks in file order, on `workers` processes when there is more than one."""
-    pieces = [table.slice(start, CHUNK_ROWS) for start in range(0, table.num_rows, CHUNK_ROWS)]
+    count = math.ceil(table.num_rows / CHUNK_ROWS)
+    count = max(1, math.ceil(count / workers) * workers) if workers > 1 else count
+    size = max(1, math.ceil(table.num_rows / max(count, 1)))
+    pieces = [table.slice(start, size) for start in range(0, table.num_rows, size)]
     if workers <= 1 or len(pieces) <= 1:
         yield from (_encode_chunk(piece, secret, config) for piece in pieces)
         return
@@ -142,7 +147,7 @@ def hash_extract(extract: Extract, package_path: Path, *, secret: bytes, secret_
             writer.write(token_array, chunk.columns)
             variants_written += len(chunk.record_id)
         if progress:
-            progress(min(CHUNK_ROWS, table.num_rows))
+            progress(chunk.rows_read)
     if not len(tokens):
         raise ValueError("no usable rows: every row was rejected (see the rejects file)")
     info = PackageInfo(

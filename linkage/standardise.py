@@ -12,7 +12,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -61,6 +61,7 @@ class Name(NamedTuple):
     parts: tuple[str, ...]
 
 
+@lru_cache(maxsize=1 << 16)
 def standardise_name(value: str, drop_titles: bool = False) -> Name | None:
     """'O'Neill' -> oneill; 'Smith-Jones' -> smithjones with parts smith, jones; '' -> None."""
     words = _letters(value)
@@ -74,6 +75,7 @@ def standardise_name(value: str, drop_titles: bool = False) -> Name | None:
     return Name("".join(words), parts if len(parts) > 1 else ())
 
 
+@lru_cache(maxsize=1 << 16)
 def standardise_forename(value: str) -> tuple[str, str] | None:
     """(forename, further given names): titles dropped, a second given name moved on."""
     words = _letters(value)
