@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import os
 import secrets
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,8 +119,14 @@ def _chunks(table: pa.Table, secret: bytes, config: EncodingConfig,
         yield from (_encode_chunk(piece, secret, config) for piece in pieces)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_encode_chunk, pieces, [secret] * len(pieces),
-                            [config] * len(pieces))
+        # keep only a few chunks in flight, so that memory does not grow with the extract
+        pending: deque[Future] = deque()
+        for piece in pieces:
+            pending.append(pool.submit(_encode_chunk, piece, secret, config))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def hash_extract(extract: Extract, package_path: Path, *, secret: bytes, secret_fingerprint: str,
