@@ -23,7 +23,7 @@ BITS_PER_TOKEN = {"forename": 25, "middle_names": 10, "surname": 25, "dob": 15, 
 def feature(name: str) -> dict:
     return {
         "identifier": name,
-        "format": {"type": "string", "encoding": "utf-8", "case": "lower"},
+        "format": {"type": "string", "encoding": "utf-8", "case": "mixed"},
         "hashing": {"comparison": {"type": "ngram", "n": 2, "positional": False},
                     "strategy": {"bitsPerToken": BITS_PER_TOKEN[name]},
                     "hash": {"type": "doubleHash"}},
