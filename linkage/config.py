@@ -26,7 +26,8 @@ KEY_DOMAINS = {
     "sex": "sex", "postcode": "postcode", "address": "address",
 }
 FILTER_FIELDS = tuple(KEY_DOMAINS)
-BLOCKING_KEYS = ("surname_year", "dob", "sector_initial", "names", "forename_daymonth")
+BLOCKING_KEYS = ("surname_year", "dob", "sector_initial", "names", "forename_daymonth",
+                 "surname_sector", "street_sector")
 
 
 @dataclass

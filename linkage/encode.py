@@ -241,6 +241,15 @@ def _date_parts(dob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return known, day, month, years.astype(np.int64) + 1970
 
 
+def _street_word(address: str) -> str:
+    """Soundex of the first word of an address that is not a number or a flat ('mill' of
+    '12 mill lane northam'); '' if there is none."""
+    for word in address.split():
+        if word.isalpha() and word not in ("flat", "apartment", "unit", "room"):
+            return jellyfish.soundex(word)
+    return ""
+
+
 class _Vocabulary:
     """Small integer ids for strings, so that blocking values combine as integers."""
 
@@ -272,6 +281,8 @@ def blocking_values(variants: Variants, country: str = "GB") -> dict[str, tuple]
     initial = words.of([v[0] for v in variants.forename.values])[variants.forename.codes]
     sector = words.of([std.postcode_parts(p, country).sector
                        for p in variants.postcode.values])[variants.postcode.codes]
+    street = words.of([_street_word(v) for v in variants.address.values])[
+        variants.address.codes]
     big = len(words.words) + 1
 
     def dm(v: int) -> str:
@@ -293,6 +304,11 @@ def blocking_values(variants: Variants, country: str = "GB") -> dict[str, tuple]
                   lambda k: "|".join(sorted((w[k // big], w[k % big])))),
         "forename_daymonth": (np.where(formed(fore, daymonth), fore * 1024 + daymonth, 0),
                               lambda k: f"{w[k // 1024]}|{dm(k % 1024)}"),
+        # the same place under another name, or a new name at the same place
+        "surname_sector": (np.where(formed(sur, sector), sur * big + sector, 0),
+                           lambda k: f"{w[k // big]}|{w[k % big]}"),
+        "street_sector": (np.where(formed(street, sector), street * big + sector, 0),
+                          lambda k: f"{w[k // big]}|{w[k % big]}"),
     }
 
 

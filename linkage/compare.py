@@ -1,0 +1,148 @@
+"""Comparison vectors: per field, an agreement level for each candidate record pair.
+
+Dice similarity of keyed filters (popcounts) is cut into levels; dates of birth are
+compared part by part, so that a day/month swap or one wrong part is its own level; a
+forename/surname swap is found by comparing each record's forename with the other's
+surname. A record's variants (aliases, formal names, name parts) are compared all against
+all, and each field keeps its best level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from linkage.sources import Source
+
+MISSING = -1
+BATCH_PAIRS = 500_000
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A comparison as data: a name, its levels (best first, as labels), and how they are cut."""
+
+    name: str
+    labels: tuple[str, ...]
+    thresholds: tuple[float, ...] = ()
+
+
+COMPARISONS = (
+    Comparison("forename", ("exact", "dice >= 0.85", "dice >= 0.7", "dice >= 0.5", "else"),
+               (1.0, 0.85, 0.7, 0.5)),
+    Comparison("surname", ("exact", "dice >= 0.85", "dice >= 0.7", "dice >= 0.5", "else"),
+               (1.0, 0.85, 0.7, 0.5)),
+    Comparison("middle_names", ("dice >= 0.9", "dice >= 0.6", "else"), (0.9, 0.6)),
+    Comparison("dob", ("exact", "day and month swapped", "one part differs", "year only",
+                       "else")),
+    Comparison("sex", ("agree", "disagree")),
+    # Postcode and address are one comparison: a shared household would otherwise count
+    # twice, and siblings at one address would look like one person.
+    Comparison("location", ("same address and postcode", "same postcode", "similar address",
+                            "same postcode sector", "same outward code", "else")),
+)
+_POSTCODE_CUTS = (0.95, 0.65, 0.45)  # exact, same sector, same outward code
+_ADDRESS_CUTS = (0.9, 0.7)
+
+
+def _popcount(words: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dice coefficient of rows of uint64 filter words."""
+    both = _popcount(a & b)
+    total = _popcount(a) + _popcount(b)
+    return np.where(total > 0, 2 * both / np.maximum(total, 1), 0.0)
+
+
+def _levels(similarity: np.ndarray, thresholds: tuple[float, ...],
+            present: np.ndarray) -> np.ndarray:
+    """Level 0 is the best; `len(thresholds)` is 'else'; MISSING where either side lacks it."""
+    level = np.full(len(similarity), len(thresholds), dtype=np.int8)
+    for i, cut in reversed(list(enumerate(thresholds))):
+        level[similarity >= cut - 1e-12] = i
+    level[~present] = MISSING
+    return level
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a == b).all(axis=1)
+
+
+def variant_levels(a: Source, b: Source, va: np.ndarray, vb: np.ndarray) -> np.ndarray:
+    """(pairs, comparisons) levels for variant pairs (va in A, vb in B)."""
+    out = np.empty((len(va), len(COMPARISONS)), dtype=np.int8)
+
+    def both(field: str) -> np.ndarray:
+        return a.present[field][va] & b.present[field][vb]
+
+    fa, fb = a.filters["forename"][va], b.filters["forename"][vb]
+    sa, sb = a.filters["surname"][va], b.filters["surname"][vb]
+    straight_f, straight_s = dice(fa, fb), dice(sa, sb)
+    crossed_f, crossed_s = dice(fa, sb), dice(sa, fb)
+    swapped = (np.minimum(crossed_f, crossed_s) >= 0.85) & \
+        (crossed_f + crossed_s > straight_f + straight_s)
+    fore = np.where(swapped, crossed_f, straight_f)
+    sur = np.where(swapped, crossed_s, straight_s)
+    names_present = both("forename") | swapped
+    out[:, 0] = _levels(fore, COMPARISONS[0].thresholds, names_present)
+    out[:, 1] = _levels(sur, COMPARISONS[1].thresholds, both("surname") | swapped)
+    out[:, 2] = _levels(dice(a.filters["middle_names"][va], b.filters["middle_names"][vb]),
+                        COMPARISONS[2].thresholds, both("middle_names"))
+    out[:, 3] = _dob_levels(a, b, va, vb)
+    sex = _equal(a.filters["sex"][va], b.filters["sex"][vb])
+    out[:, 4] = np.where(both("sex"), np.where(sex, 0, 1), MISSING)
+    postcode = _levels(dice(a.filters["postcode"][va], b.filters["postcode"][vb]),
+                       _POSTCODE_CUTS, both("postcode"))
+    address = _levels(dice(a.filters["address"][va], b.filters["address"][vb]),
+                      _ADDRESS_CUTS, both("address"))
+    out[:, 5] = np.select(
+        [(postcode == 0) & (address == 0), postcode == 0, (address == 0) | (address == 1),
+         postcode == 1, postcode == 2, (postcode == MISSING) & (address == MISSING)],
+        [0, 1, 2, 3, 4, MISSING], default=5)
+    return out
+
+
+def _dob_levels(a: Source, b: Source, va: np.ndarray, vb: np.ndarray) -> np.ndarray:
+    day_a, day_b = a.filters["dob_day"][va], b.filters["dob_day"][vb]
+    month_a, month_b = a.filters["dob_month"][va], b.filters["dob_month"][vb]
+    day = _equal(day_a, day_b)
+    month = _equal(month_a, month_b)
+    year = _equal(a.filters["dob_year"][va], b.filters["dob_year"][vb])
+    swap = _equal(day_a, month_b) & _equal(month_a, day_b) & year & ~(day & month)
+    agree = day.astype(int) + month + year
+    level = np.select([agree == 3, swap, agree == 2, year], [0, 1, 2, 3], default=4)
+    present = a.present["dob_day"][va] & b.present["dob_day"][vb]
+    return np.where(present, level, MISSING).astype(np.int8)
+
+
+def _variants_by_record(source: Source) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(variant indices sorted by record, first position of each record, count per record)."""
+    order = np.argsort(source.record, kind="stable")
+    counts = np.bincount(source.record, minlength=source.records)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return order, starts, counts
+
+
+def record_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
+    """(pairs, comparisons) levels of record pairs: each field's best over variant pairs."""
+    order_a, start_a, count_a = _variants_by_record(a)
+    order_b, start_b, count_b = _variants_by_record(b)
+    out = np.empty((len(ra), len(COMPARISONS)), dtype=np.int8)
+    for lo in range(0, len(ra), BATCH_PAIRS):
+        left, right = ra[lo:lo + BATCH_PAIRS], rb[lo:lo + BATCH_PAIRS]
+        na, nb = count_a[left], count_b[right]
+        per_pair = na * nb
+        k = np.arange(per_pair.sum()) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+        nb_rep = np.repeat(nb, per_pair)
+        va = order_a[np.repeat(start_a[left], per_pair) + k // nb_rep]
+        vb = order_b[np.repeat(start_b[right], per_pair) + k % nb_rep]
+        levels = variant_levels(a, b, va, vb)
+        # best level is the lowest non-missing: turn MISSING into a large value for min
+        ranked = np.where(levels == MISSING, 127, levels)
+        starts = np.cumsum(per_pair) - per_pair
+        best = np.minimum.reduceat(ranked, starts, axis=0)
+        out[lo:lo + len(left)] = np.where(best == 127, MISSING, best)
+    return out

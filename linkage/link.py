@@ -1,0 +1,108 @@
+"""`pprl link` without the command line: sources in, persons and quality figures out.
+
+Each pair of sources is blocked and compared on its own (the unit a distributed engine
+would run), then one Fellegi-Sunter model is fitted on all candidate pairs and every
+record is assigned to a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from linkage.assign import Assignment, assign
+from linkage.blocking import Candidates, candidate_pairs
+from linkage.compare import COMPARISONS, record_levels
+from linkage.model import FellegiSunter
+from linkage.sources import Source
+
+RANDOM_PAIRS = 200_000
+
+
+@dataclass
+class PairResult:
+    """Blocking and comparison of one pair of sources."""
+
+    a: int
+    b: int
+    candidates: Candidates
+    levels: np.ndarray
+
+
+@dataclass
+class LinkResult:
+    sources: list[Source]
+    model: FellegiSunter
+    pairs: list[PairResult]
+    links: pd.DataFrame  # every candidate pair with its weight and probability
+    assignment: Assignment
+    threshold: float
+    random_levels: np.ndarray = field(repr=False, default=None)
+
+    def record_table(self, s: int) -> pd.DataFrame:
+        """The link map of source s: token, person_id, match_probability, match_weight."""
+        offsets = np.concatenate([[0], np.cumsum([src.records for src in self.sources])])
+        person = self.assignment.person[offsets[s]:offsets[s + 1]]
+        probability = np.ones(self.sources[s].records)
+        weight = np.full(self.sources[s].records, np.nan)
+        accepted = self.links[self.assignment.accepted]
+        for side in ("a", "b"):
+            mine = accepted[accepted[f"source_{side}"] == s]
+            if len(mine):
+                worst = mine.groupby(f"record_{side}").agg(p=("probability", "min"),
+                                                           w=("weight", "min"))
+                index = worst.index.to_numpy()
+                probability[index] = np.minimum(probability[index], worst.p.to_numpy())
+                weight[index] = np.fmin(weight[index], worst.w.to_numpy())
+        return pd.DataFrame({
+            "token": [t.tobytes().hex() for t in self.sources[s].tokens],
+            "person_id": self.assignment.person_ids[person],
+            "match_probability": probability,
+            "match_weight": weight,
+        })
+
+    def person_quality(self) -> pd.DataFrame:
+        """One row per person: sources present and the weakest accepted link; no tokens."""
+        frames = [self.record_table(s).assign(source=src.party)
+                  for s, src in enumerate(self.sources)]
+        records = pd.concat(frames, ignore_index=True)
+        return records.groupby("person_id").agg(
+            sources=("source", lambda s: ";".join(sorted(s))),
+            records=("token", "size"),
+            weakest_link_probability=("match_probability", "min"),
+        ).reset_index()
+
+
+def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
+                 model: FellegiSunter | None = None, seed: int | None = None,
+                 progress: Callable[[str], None] | None = None) -> LinkResult:
+    rng = np.random.default_rng(seed)
+    pairs, random_levels, all_pairs = [], [], 0
+    source_pairs = list(combinations(range(len(sources)), 2))
+    for i, j in source_pairs:
+        a, b = sources[i], sources[j]
+        if progress:
+            progress(f"{a.party} x {b.party}")
+        found = candidate_pairs(a, b, keys)
+        levels = record_levels(a, b, found.a, found.b)
+        pairs.append(PairResult(i, j, found, levels))
+        n = max(1, RANDOM_PAIRS // len(source_pairs))
+        random_levels.append(record_levels(a, b, rng.integers(0, a.records, n),
+                                           rng.integers(0, b.records, n)))
+        all_pairs += a.records * b.records
+    every = np.concatenate([p.levels for p in pairs]) if pairs else \
+        np.empty((0, len(COMPARISONS)), np.int8)
+    randoms = np.concatenate(random_levels)
+    if model is None:
+        model = FellegiSunter().fit(every, randoms, all_pairs)
+    links = pd.concat([pd.DataFrame({
+        "source_a": p.a, "record_a": p.candidates.a, "source_b": p.b,
+        "record_b": p.candidates.b}) for p in pairs], ignore_index=True)
+    links["weight"] = model.weights(every)
+    links["probability"] = model.probability(every)
+    assignment = assign([s.records for s in sources], links, threshold)
+    return LinkResult(sources, model, pairs, links, assignment, threshold, randoms)

@@ -1,0 +1,169 @@
+"""The Fellegi-Sunter model: m and u probabilities per comparison level, and the prior.
+
+u (how often non-matches agree at each level) comes from random record pairs, nearly all
+non-matches. m (how often matches do) comes from expectation-maximisation on candidate
+pairs, in training sessions that each hold one comparison fixed, as Splink does; within a
+session EM has its own u for non-matches that share a blocking key, which agree more often
+than random pairs. The prior is the expected number of matches among all pairs, found with
+m and u fixed. Missing levels carry no evidence. The model is data: it saves to JSON and
+loads for a later run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from linkage.compare import COMPARISONS, MISSING
+
+_FLOOR = 1e-6
+# (the comparison a session's pairs agree on exactly, the comparisons whose m it estimates)
+TRAINING_SESSIONS = (
+    ("dob", ("forename", "surname", "middle_names", "sex", "location")),
+    ("forename", ("dob",)),
+)
+
+
+def _index(name: str) -> int:
+    return [c.name for c in COMPARISONS].index(name)
+
+
+@dataclass
+class FellegiSunter:
+    """fit(candidate levels, random-pair levels, number of all pairs) -> m_, u_, prior_."""
+
+    max_iterations: int = 100
+    tolerance: float = 1e-6
+    m_: list[np.ndarray] = field(default_factory=list)
+    u_: list[np.ndarray] = field(default_factory=list)
+    prior_: float = 0.0
+    iterations_: int = 0
+
+    def fit(self, candidates: np.ndarray, random_pairs: np.ndarray,
+            all_pairs: int) -> FellegiSunter:
+        self.u_ = [_frequencies(random_pairs[:, j], len(c.labels))
+                   for j, c in enumerate(COMPARISONS)]
+        # Training sessions, as in Splink: EM on the candidates that agree exactly on one
+        # comparison estimates m for all the others. Relatives at one address agree on
+        # surname and address but seldom on both forename and date of birth, so they do not
+        # pass for matches in either session.
+        self.m_ = [None] * len(COMPARISONS)
+        for anchor, estimates in TRAINING_SESSIONS:
+            selected = candidates[candidates[:, _index(anchor)] == 0]
+            state = self._em(selected)
+            for name in estimates:
+                self.m_[_index(name)] = state.m[_index(name)]
+        # the prior over all pairs: expected matches among candidates, with m and u fixed
+        self.prior_ = 1e-4
+        for iteration in range(1, self.max_iterations + 1):
+            self.iterations_ = iteration
+            prior = float(self.probability(candidates).sum()) / max(all_pairs, 1)
+            if abs(prior - self.prior_) < self.tolerance * max(prior, 1e-12):
+                self.prior_ = prior
+                break
+            self.prior_ = prior
+        return self
+
+    def _em(self, candidates: np.ndarray) -> EmState:
+        """EM with m, u and prior free, on a set of candidate pairs."""
+        m = []
+        for c in COMPARISONS:
+            # start from "matches mostly agree": geometric fall-off from the best level
+            start = 0.5 ** np.arange(len(c.labels)) * np.r_[np.ones(len(c.labels) - 1), 0.2]
+            m.append(start / start.sum())
+        state = EmState(m, list(self.u_), 0.5)
+        for _ in range(self.max_iterations):
+            p = state.probability(candidates)
+            new = EmState(
+                [_frequencies(candidates[:, j], len(c.labels), weights=p)
+                 for j, c in enumerate(COMPARISONS)],
+                [_frequencies(candidates[:, j], len(c.labels), weights=1 - p)
+                 for j, c in enumerate(COMPARISONS)],
+                float(p.mean()))
+            change = new.distance(state)
+            state = new
+            if change < self.tolerance:
+                break
+        return state
+
+    def weights(self, levels: np.ndarray) -> np.ndarray:
+        """Match weight (log2 Bayes factor, prior not included) of each pair."""
+        return _weights(self.m_, self.u_, levels)
+
+    def probability(self, levels: np.ndarray) -> np.ndarray:
+        """Posterior probability that each pair is a match."""
+        return _posterior(self.weights(levels), self.prior_)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": "fellegi-sunter/1",
+            "prior": self.prior_,
+            "iterations": self.iterations_,
+            "comparisons": [
+                {"name": c.name, "levels": [
+                    {"label": label, "m": float(m), "u": float(u),
+                     "weight": float(np.log2(m / u))}
+                    for label, m, u in zip(c.labels, self.m_[j], self.u_[j], strict=True)]}
+                for j, c in enumerate(COMPARISONS)],
+        }
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> FellegiSunter:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if data.get("model") != "fellegi-sunter/1":
+            raise ValueError(f"{path} is not a pprl Fellegi-Sunter model")
+        names = [c["name"] for c in data["comparisons"]]
+        if names != [c.name for c in COMPARISONS]:
+            raise ValueError(f"{path} was fitted on other comparisons: {names}")
+        model = cls()
+        model.prior_ = float(data["prior"])
+        model.iterations_ = int(data["iterations"])
+        model.m_ = [np.array([lv["m"] for lv in c["levels"]]) for c in data["comparisons"]]
+        model.u_ = [np.array([lv["u"] for lv in c["levels"]]) for c in data["comparisons"]]
+        return model
+
+
+@dataclass
+class EmState:
+    """m, u and prior among candidate pairs, during EM."""
+
+    m: list[np.ndarray]
+    u: list[np.ndarray]
+    prior: float
+
+    def probability(self, levels: np.ndarray) -> np.ndarray:
+        return _posterior(_weights(self.m, self.u, levels), self.prior)
+
+    def distance(self, other: EmState) -> float:
+        return max(abs(self.prior - other.prior),
+                   *(np.abs(a - b).max() for a, b in zip(self.m, other.m, strict=True)))
+
+
+def _weights(m: list[np.ndarray], u: list[np.ndarray], levels: np.ndarray) -> np.ndarray:
+    total = np.zeros(len(levels))
+    for j in range(len(COMPARISONS)):
+        factor = np.log2(m[j] / u[j])
+        column = levels[:, j]
+        total += np.where(column == MISSING, 0.0, factor[np.maximum(column, 0)])
+    return total
+
+
+def _posterior(weights: np.ndarray, prior: float) -> np.ndarray:
+    prior = float(np.clip(prior, 1e-12, 1 - 1e-12))
+    log_odds = weights + np.log2(prior / (1 - prior))
+    return 1 / (1 + np.exp2(-np.clip(log_odds, -60, 60)))
+
+
+def _frequencies(column: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Share of (weighted) pairs at each level, ignoring missing, floored away from zero."""
+    known = column != MISSING
+    counts = np.bincount(column[known].astype(np.int64), minlength=size,
+                         weights=None if weights is None else weights[known])[:size]
+    counts = counts + _FLOOR * max(counts.sum(), 1)
+    return counts / counts.sum()
