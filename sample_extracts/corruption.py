@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from linkage.standardise import fold_accents
 from sample_extracts.config import RowErrors
 from sample_extracts.names import nicknames_of
 from sample_extracts.places import STREET_ABBREVIATIONS
@@ -23,9 +23,6 @@ _NEIGHBOURS = {
     ch: "".join(row[j] for j in (i - 1, i + 1) if 0 <= j < len(row))
     for row in _KEYBOARD_ROWS for i, ch in enumerate(row)
 }
-# Letters that NFKD does not decompose into a base letter and an accent.
-_FOLD = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ß": "ss", "ı": "i", "đ": "d",
-                       "Đ": "D", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE"})
 _TITLES = {"M": ("Mr", "MR", "Mr."), "F": ("Mrs", "Miss", "Ms", "MS")}
 
 
@@ -60,12 +57,6 @@ def typo(value: str, r: random.Random) -> str:
     if op < 0.8:
         return value[:i] + value[i] + value[i:]
     return value[:i - 1] + value[i] + value[i - 1] + value[i + 1:]
-
-
-@lru_cache(maxsize=65536)
-def fold_accents(value: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", value.translate(_FOLD))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @lru_cache(maxsize=65536)
