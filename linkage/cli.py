@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,7 +17,14 @@ from keys.cli import load_key
 from linkage.config import EncodingConfig
 from linkage.extract import IDENTIFIER_FIELDS, ExtractError, parse_column_map, read_extract
 from linkage.hashing import HashResult, hash_extract
+from linkage.intake import PackageProblem, open_packages
+from linkage.link import link_sources
+from linkage.model import FellegiSunter
 from linkage.package import CONTENT_TYPE
+from linkage.quality import quality_figures, write_report
+
+LINKS_CONTENT_TYPE = "pprl-links"
+PERSON_QUALITY_CONTENT_TYPE = "pprl-person-quality"
 
 
 @click.command("hash")
@@ -117,3 +127,119 @@ def _summary(extract: Path, out: Path, ttp: str, result: HashResult) -> None:
     echo(f"  configuration  {result.info.config_fingerprint[:16]}   "
          f"secret {result.info.secret_fingerprint}")
     echo(f"  keep here      {out}.tokens.csv (record_id -> token), {out}.rejects.csv")
+
+
+@click.command("link")
+@click.argument("packages", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", "key_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The TTP's private key; passphrase from PPRL_PASSPHRASE or a prompt.")
+@click.option("--to", "analyst", required=True,
+              help="The analyst's card file, or the name of a trusted card.")
+@click.option("-o", "--out", "out", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to create for the outputs (must not exist, or be empty).")
+@click.option("--threshold", default=0.5, show_default=True,
+              type=click.FloatRange(0, 1, min_open=True),
+              help="Posterior probability at or above which a pair is linked.")
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False,
+                                                        path_type=Path),
+              help="A model.json from an earlier run, used instead of fitting a new one.")
+@click.option("--project", help="Refuse packages that are not for this project.")
+def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: Path,
+                 threshold: float, model_path: Path | None, project: str | None) -> None:
+    """Link custodians' encodings into persons (run by the TTP).
+
+    Opens every PACKAGE (sealed to you by a trusted custodian), checks that all share one
+    project, configuration and linkage secret, then blocks, compares, fits a
+    Fellegi-Sunter model and gives every record a person_id. Writes into OUT:
+
+    \b
+      <party>.links      each custodian's token -> person_id map, sealed to it
+      person_quality     per person: sources present, weakest link (sealed to the analyst)
+      quality.html/json  the linkage quality report
+      model.json         the fitted model (reuse it with --model)
+      candidates.parquet candidate pairs with probabilities: stays with the TTP
+
+    \b
+    Example:
+      pprl link trust.pkg police.pkg --key ttp.key --to analyst -o linked/
+    """
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise click.ClickException(f"{out} already exists and is not an empty folder")
+    try:
+        model = FellegiSunter.load(model_path) if model_path else None
+    except (ValueError, KeyError) as e:
+        raise click.ClickException(f"{model_path}: {e}") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        keyring = Keyring()
+        identity = load_key(key_path)
+        analyst_card = keyring.recipient(analyst)
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".pprl-link-") as opened:
+            sources = open_packages(list(packages), identity=identity, keyring=keyring,
+                                    work=Path(opened), project=project)
+        cards = {s.party: keyring.by_name(s.party) for s in sources}
+        untrusted = [party for party, card in cards.items() if card is None]
+        if untrusted:
+            raise PackageProblem(f"no trusted card for {', '.join(untrusted)}: their link maps "
+                                 "could not be sealed to them")
+        config = sources[0].info.config
+        with tqdm(total=len(sources) * (len(sources) - 1) // 2, desc="pprl link",
+                  unit="source pairs", leave=False) as bar:
+            result = link_sources(sources, config["blocking"], threshold, model,
+                                  progress=lambda _: bar.update())
+        _write_link_outputs(result, work, identity, cards, analyst_card,
+                            sources[0].info.project, sources[0].info.config_fingerprint)
+        if out.exists():
+            out.rmdir()
+        os.replace(work, out)
+    except (KeysError, PackageProblem) as e:
+        shutil.rmtree(work, ignore_errors=True)
+        raise click.ClickException(str(e)) from None
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    figures = json.loads((out / "quality.json").read_text())
+    links = figures["links"]
+    click.echo(f"Linked {len(packages)} packages into {figures['persons']['total']:,} persons "
+               f"in {out}")
+    for source in figures["sources"]:
+        click.echo(f"  {source['party']:<16} {source['records']:>9,} records "
+                   f"{source['linked']:>9,} linked")
+    click.echo(f"  accepted links {links['accepted']:,} of {links['candidate_pairs']:,} "
+               f"candidates; expected false matches {links['expected_false_matches']:.1f}, "
+               f"estimated missed {links['estimated_missed_matches']:.1f}")
+    click.echo(f"  report: {out / 'quality.html'}")
+
+
+def _write_link_outputs(result, folder: Path, identity, cards: dict, analyst_card,
+                        project: str, config_fingerprint: str) -> None:
+    """Sealed link maps and person quality, the report, the model, the TTP's candidates."""
+    plain = folder / ".plain"
+    plain.mkdir()
+    for s, source in enumerate(result.sources):
+        table = plain / f"{source.party}.parquet"
+        result.record_table(s).to_parquet(table, index=False)
+        seal_file(table, folder / f"{source.party}.links", sender=identity,
+                  recipient=cards[source.party], project=project,
+                  content_type=LINKS_CONTENT_TYPE, config_fingerprint=config_fingerprint)
+    table = plain / "person_quality.parquet"
+    result.person_quality().to_parquet(table, index=False)
+    seal_file(table, folder / "person_quality", sender=identity, recipient=analyst_card,
+              project=project, content_type=PERSON_QUALITY_CONTENT_TYPE,
+              config_fingerprint=config_fingerprint)
+    shutil.rmtree(plain)
+    write_report(quality_figures(result), folder)
+    result.model.save(folder / "model.json")
+    links = result.links.copy()
+    for side in ("a", "b"):
+        tokens = [result.sources[s].tokens[r].tobytes().hex()
+                  for s, r in zip(links[f"source_{side}"], links[f"record_{side}"], strict=True)]
+        links[f"source_{side}"] = [result.sources[s].party for s in links[f"source_{side}"]]
+        links[f"token_{side}"] = tokens
+    links.drop(columns=["record_a", "record_b"]).assign(
+        accepted=result.assignment.accepted).to_parquet(folder / "candidates.parquet",
+                                                        index=False)

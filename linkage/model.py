@@ -75,6 +75,8 @@ class FellegiSunter:
             start = 0.5 ** np.arange(len(c.labels)) * np.r_[np.ones(len(c.labels) - 1), 0.2]
             m.append(start / start.sum())
         state = EmState(m, list(self.u_), 0.5)
+        if not len(candidates):
+            return state
         for _ in range(self.max_iterations):
             p = state.probability(candidates)
             new = EmState(

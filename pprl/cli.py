@@ -3,7 +3,7 @@
 import click
 
 from keys.cli import keys
-from linkage.cli import hash_command
+from linkage.cli import hash_command, link_command
 from pprl import __version__
 from sample_extracts.cli import sample
 
@@ -25,4 +25,5 @@ def main() -> None:
 
 main.add_command(keys)
 main.add_command(hash_command)
+main.add_command(link_command)
 main.add_command(sample)

@@ -40,6 +40,17 @@ class Project:
             "hash", str(extract), "--secret", str(self.secret(party)), "--key",
             str(self.key(party)), "--to", "ttp", "-o", str(out), *extra])
 
+    def link(self, *args: str) -> Result:
+        return CliRunner().invoke(main, ["link", *args, "--key", str(self.key("ttp")),
+                                         "--to", "analyst"])
+
+    def open_as(self, party: str, sealed: Path) -> pd.DataFrame:
+        """A sealed table opened by the party it was sealed to."""
+        plain = sealed.parent / f"{sealed.name}.{party}.parquet"
+        identity = keys.identity.load_identity(self.key(party), PASSPHRASE)
+        open_file(sealed, plain, recipient_identity=identity, keyring=Keyring())
+        return pd.read_parquet(plain)
+
     def open_package(self, sealed: Path) -> Path:
         """What the TTP reads: the package opened with the TTP's key."""
         plain = sealed.with_suffix(".opened.parquet")
@@ -53,12 +64,14 @@ def project(tmp_path: Path) -> Project:
     folder = tmp_path / "ceremony"
     folder.mkdir()
     keyring = Keyring()
-    parties = {name: create_identity(name) for name in ("police_north", "trust_north", "ttp")}
+    names = ("police_north", "police_south", "trust_north", "trust_south", "ttp", "analyst")
+    parties = {name: create_identity(name) for name in names}
     for party in parties.values():
         save_identity(party, folder / f"{party.name}.key", PASSPHRASE)
+        (folder / f"{party.name}.card").write_text(party.card.to_json(), encoding="utf-8")
         keyring.add(party.card)
-    create_secret_files(PROJECT, [parties["police_north"].card, parties["trust_north"].card],
-                        sender=parties["police_north"], out_dir=folder)
+    custodians = [parties[n].card for n in names[:4]]
+    create_secret_files(PROJECT, custodians, sender=parties["police_north"], out_dir=folder)
     return Project(folder)
 
 

@@ -1,0 +1,68 @@
+"""The TTP opens custodians' packages and refuses, before any work, what cannot be linked.
+
+Every package must come from a trusted custodian, be sealed to this TTP, hold at least one
+record, and share the project, the encoding configuration and the linkage secret (by
+fingerprint) with the others; no custodian may send two. Each refusal is one line naming
+the package.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from keys import Identity, Keyring, KeysError, open_file
+from linkage.package import CONTENT_TYPE, open_package
+from linkage.sources import Source, source_from_table
+
+
+class PackageProblem(Exception):
+    """A package that cannot be linked; the message names it."""
+
+
+def open_packages(paths: list[Path], *, identity: Identity, keyring: Keyring, work: Path,
+                  project: str | None = None) -> list[Source]:
+    if len(paths) < 2:
+        raise PackageProblem("linkage needs packages from at least two custodians")
+    opened = []
+    for i, path in enumerate(paths):
+        plain = work / f"package-{i}.parquet"
+        try:
+            header = open_file(path, plain, recipient_identity=identity, keyring=keyring,
+                               project=project, content_type=CONTENT_TYPE)
+        except KeysError as e:
+            raise PackageProblem(str(e) if str(path) in str(e) else f"{path}: {e}") from None
+        try:
+            info, file = open_package(plain, str(path))
+        except ValueError as e:
+            raise PackageProblem(str(e)) from None
+        if info.party != header.sender_name:
+            raise PackageProblem(f"{path}: says it is from {info.party!r} but was signed by "
+                                 f"{header.sender_name!r}")
+        if file.metadata.num_rows == 0:
+            raise PackageProblem(f"{path}: holds no records")
+        opened.append((path, info, file))
+    _same_party_twice(opened)
+    for what, attribute in (("project", "project"), ("encoding configuration",
+                                                    "config_fingerprint"),
+                            ("linkage secret", "secret_fingerprint")):
+        _all_equal(opened, what, attribute)
+    return [source_from_table(info.party, info, file.read()) for _, info, file in opened]
+
+
+def _same_party_twice(opened: list) -> None:
+    by_party = defaultdict(list)
+    for path, info, _ in opened:
+        by_party[info.party].append(str(path))
+    for party, paths in by_party.items():
+        if len(paths) > 1:
+            raise PackageProblem(f"two packages from {party!r}: {', '.join(paths)}")
+
+
+def _all_equal(opened: list, what: str, attribute: str) -> None:
+    groups = defaultdict(list)
+    for path, info, _ in opened:
+        groups[getattr(info, attribute)].append(str(path))
+    if len(groups) > 1:
+        listed = "; ".join(", ".join(paths) for paths in groups.values())
+        raise PackageProblem(f"packages made with different {what}s: {listed}")

@@ -1,0 +1,171 @@
+"""The linkage quality report: what was linked, how sure we are, and what may be missing.
+
+Written as `quality.json` (figures) and a self-contained `quality.html` (the same, with
+charts). No token, filter or identifier appears in either.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from linkage.link import LinkResult
+
+
+def quality_figures(result: LinkResult) -> dict:
+    links, accepted = result.links, result.assignment.accepted
+    offsets = np.concatenate([[0], np.cumsum([s.records for s in result.sources])])
+    person = result.assignment.person
+    sizes = np.bincount(person)
+    sources = []
+    for s, source in enumerate(result.sources):
+        mine = person[offsets[s]:offsets[s + 1]]
+        linked = int((sizes[mine] > 1).sum())
+        sources.append({"party": source.party, "records": source.records,
+                        "variants": source.variants, "linked": linked,
+                        "unlinked": source.records - linked})
+    blocking, captures = [], []
+    start = 0
+    for pair in result.pairs:
+        n = len(pair.candidates)
+        kept = accepted[start:start + n]
+        captures.append(pair.candidates.passes[kept])
+        blocking.append({
+            "sources": [result.sources[pair.a].party, result.sources[pair.b].party],
+            "candidate_pairs": n,
+            "accepted_links": int(kept.sum()),
+            "capped_blocks": pair.candidates.capped_blocks,
+            "pairs_in_capped_blocks": pair.candidates.capped_pairs,
+            "accepted_links_found_by": dict(zip(pair.candidates.keys,
+                                                pair.candidates.passes[kept].sum(0).tolist(),
+                                                strict=True)),
+        })
+        start += n
+    found = np.concatenate(captures) if captures else np.zeros((0, 1), bool)
+    # each pass's capture rate among accepted links; a match missed by every pass is
+    # estimated as if passes missed independently
+    capture = found.mean(axis=0) if len(found) else np.zeros(found.shape[1])
+    completeness = float(1 - np.prod(1 - capture))
+    p = links["probability"].to_numpy()
+    accepted_count = int(accepted.sum())
+    missed_in_blocks = accepted_count * (1 - completeness) / max(completeness, 1e-9)
+    weights = links["weight"].to_numpy()
+    counts, edges = np.histogram(weights, bins=60) if len(weights) else ([], [])
+    persons = np.bincount(sizes)[1:] if len(sizes) else []
+    return {
+        "format": "pprl-quality/1",
+        "threshold": result.threshold,
+        "sources": sources,
+        "persons": {"total": int(len(sizes)),
+                    "by_records": {str(k + 1): int(v) for k, v in enumerate(persons) if v}},
+        "links": {
+            "candidate_pairs": int(len(links)),
+            "accepted": accepted_count,
+            "expected_false_matches": float((1 - p[accepted]).sum()),
+            "estimated_missed_matches": float(p[~accepted].sum() + missed_in_blocks),
+            "below_threshold_kept_for_sensitivity": int(((p < result.threshold)
+                                                         & (p >= 0.01)).sum()),
+        },
+        "blocking": {"pairs": blocking,
+                     "estimated_pairs_completeness": completeness},
+        "weight_histogram": {"edges": [float(e) for e in edges],
+                             "counts": [int(c) for c in counts]},
+        "model": result.model.to_dict(),
+    }
+
+
+def _png(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _charts(figures: dict) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    charts = []
+    fig, ax = plt.subplots(figsize=(7, 3))
+    hist = figures["weight_histogram"]
+    if hist["counts"]:
+        ax.stairs(hist["counts"], hist["edges"], fill=True, color="#4c78a8")
+        ax.set_yscale("symlog")
+    ax.set_xlabel("match weight (log2 Bayes factor)")
+    ax.set_ylabel("candidate pairs")
+    ax.set_title("Match weights of candidate pairs")
+    charts.append(("Match weight histogram", _png(fig)))
+    plt.close(fig)
+
+    comparisons = figures["model"]["comparisons"]
+    fig, axes = plt.subplots(len(comparisons), 1, figsize=(7, 1.6 * len(comparisons)))
+    for ax, comparison in zip(np.atleast_1d(axes), comparisons, strict=True):
+        labels = [lv["label"] for lv in comparison["levels"]]
+        y = np.arange(len(labels))
+        ax.barh(y - 0.2, [lv["m"] for lv in comparison["levels"]], 0.4, label="m",
+                color="#59a14f")
+        ax.barh(y + 0.2, [lv["u"] for lv in comparison["levels"]], 0.4, label="u",
+                color="#e15759")
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_title(comparison["name"], fontsize=9, loc="left")
+        ax.set_xlim(0, 1)
+    np.atleast_1d(axes)[0].legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    charts.append(("m and u probabilities per comparison level", _png(fig)))
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 2.5))
+    parties = [s["party"] for s in figures["sources"]]
+    linked = [s["linked"] for s in figures["sources"]]
+    unlinked = [s["unlinked"] for s in figures["sources"]]
+    ax.barh(parties, linked, color="#4c78a8", label="linked to another source")
+    ax.barh(parties, unlinked, left=linked, color="#bab0ac", label="in no other source")
+    ax.legend(fontsize=7)
+    ax.set_xlabel("records")
+    charts.append(("Records linked per source", _png(fig)))
+    plt.close(fig)
+    return charts
+
+
+def write_report(figures: dict, folder: Path) -> None:
+    (folder / "quality.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    links = figures["links"]
+    rows = "".join(
+        f"<tr><td>{html.escape(s['party'])}</td><td>{s['records']:,}</td><td>{s['linked']:,}"
+        f"</td><td>{s['unlinked']:,}</td></tr>" for s in figures["sources"])
+    blocking = "".join(
+        f"<tr><td>{html.escape(' x '.join(b['sources']))}</td><td>{b['candidate_pairs']:,}</td>"
+        f"<td>{b['accepted_links']:,}</td><td>{sum(b['capped_blocks'].values()):,}</td></tr>"
+        for b in figures["blocking"]["pairs"])
+    charts = "".join(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
+                     f"src='data:image/png;base64,{png}'>" for title, png in _charts(figures))
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Linkage quality</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:2px 8px;
+text-align:right}}td:first-child,th:first-child{{text-align:left}}</style></head><body>
+<h1>Linkage quality</h1>
+<p>Links accepted at posterior probability &ge; {figures['threshold']}:
+<b>{links['accepted']:,}</b> of {links['candidate_pairs']:,} candidate pairs.
+Expected false matches among them (sum of 1 &minus; p):
+<b>{links['expected_false_matches']:.1f}</b>.
+Estimated matches missed (below the threshold, or never compared):
+<b>{links['estimated_missed_matches']:.1f}</b>. Estimated pairs completeness of blocking:
+<b>{figures['blocking']['estimated_pairs_completeness']:.4f}</b>.
+Prior match probability of a random pair: {figures['model']['prior']:.3g}.</p>
+<h2>Records per source</h2><table><tr><th>source</th><th>records</th><th>linked</th>
+<th>unlinked</th></tr>{rows}</table>
+<h2>Blocking</h2><table><tr><th>sources</th><th>candidate pairs</th><th>accepted links</th>
+<th>capped blocks</th></tr>{blocking}</table>
+{charts}
+<h2>How to read this</h2><p>A match weight is the log2 of how much more likely the pair's
+agreement pattern is among matches than among non-matches; m is the share of matches at a
+level, u the share of non-matches. Expected false matches and estimated missed matches come
+from the model's own probabilities, not from ground truth.</p>
+</body></html>"""
+    (folder / "quality.html").write_text(page, encoding="utf-8")

@@ -1,0 +1,183 @@
+"""`pprl link` as the TTP runs it: outputs for each party, and refusals before any output."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+import keys.identity
+from keys import Keyring, seal_file
+from linkage.package import CONTENT_TYPE, open_package
+from pprl.cli import main
+from sample_extracts import DEFAULT_SCENARIO
+
+from .conftest import PASSPHRASE
+
+PARTIES = ("trust_north", "trust_south", "police_north", "police_south")
+
+
+@pytest.fixture
+def packages(project, tmp_path):
+    made = {}
+    for party in PARTIES:
+        out = tmp_path / "pkg" / f"{party}.pkg"
+        result = project.hash(DEFAULT_SCENARIO / party / "identifiers.csv", out, party=party)
+        assert result.exit_code == 0, result.output
+        made[party] = out
+    return made
+
+
+def test_link_writes_each_partys_outputs(project, packages, tmp_path):
+    out = tmp_path / "linked"
+    result = project.link(*map(str, packages.values()), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{p}.links" for p in PARTIES] + ["person_quality", "quality.html", "quality.json",
+                                           "model.json", "candidates.parquet"])
+    persons = set()
+    truth = pd.read_csv(DEFAULT_SCENARIO / "truth/records.csv", dtype=str)
+    for party in PARTIES:
+        links = project.open_as(party, out / f"{party}.links")
+        assert list(links.columns) == ["token", "person_id", "match_probability",
+                                       "match_weight"]
+        tokens = pd.read_csv(f"{packages[party]}.tokens.csv", dtype=str)
+        assert set(links.token) == set(tokens.token)  # every record has a person
+        assert links.match_probability.between(0, 1).all()
+        persons |= set(links.person_id)
+        # the TTP's map agrees with the truth for most of this custodian's records
+        mapped = links.merge(tokens, on="token").merge(
+            truth[truth.custodian == party], on="record_id")
+        assert len(mapped) == len(tokens)
+    quality = project.open_as("analyst", out / "person_quality")
+    assert list(quality.columns) == ["person_id", "sources", "records",
+                                     "weakest_link_probability"]
+    assert set(quality.person_id) == persons
+    figures = json.loads((out / "quality.json").read_text())
+    assert figures["persons"]["total"] == len(persons)
+    assert {s["party"] for s in figures["sources"]} == set(PARTIES)
+
+
+def test_reports_hold_no_tokens_or_identifiers(project, packages, tmp_path):
+    out = tmp_path / "linked"
+    assert project.link(*map(str, packages.values()), "-o", str(out)).exit_code == 0
+    tokens = set()
+    for party in PARTIES:
+        tokens |= set(pd.read_csv(f"{packages[party]}.tokens.csv", dtype=str).token)
+    raw = pd.read_csv(DEFAULT_SCENARIO / "police_north" / "identifiers.csv", dtype=str,
+                      keep_default_na=False)
+    names = {v for v in raw.surname if len(v) >= 6} | {v for v in raw.postcode if v}
+    for report in ("quality.json", "quality.html", "model.json"):
+        text = (out / report).read_text()
+        assert not any(t in text for t in tokens), report
+        assert not any(n in text for n in names), report
+    analyst = project.open_as("analyst", out / "person_quality").to_csv()
+    assert not any(t in analyst for t in tokens)
+
+
+def test_a_saved_model_is_reused(project, packages, tmp_path):
+    first, second = tmp_path / "one", tmp_path / "two"
+    assert project.link(*map(str, packages.values()), "-o", str(first)).exit_code == 0
+    result = project.link(*map(str, packages.values()), "-o", str(second), "--model",
+                          str(first / "model.json"))
+    assert result.exit_code == 0, result.output
+    one = json.loads((first / "quality.json").read_text())
+    two = json.loads((second / "quality.json").read_text())
+    assert one["model"]["comparisons"] == two["model"]["comparisons"]
+    assert one["links"]["accepted"] == two["links"]["accepted"]
+
+
+def refused(result, out, *words):
+    assert result.exit_code != 0
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    for word in words:
+        assert word in result.output, result.output
+    assert not out.exists()
+
+
+def test_two_packages_from_one_party_are_refused(project, packages, tmp_path):
+    copy = tmp_path / "again.pkg"
+    copy.write_bytes(packages["trust_north"].read_bytes())
+    out = tmp_path / "linked"
+    result = project.link(str(packages["trust_north"]), str(copy), "-o", str(out))
+    refused(result, out, "two packages from 'trust_north'", "again.pkg")
+
+
+def test_different_configuration_is_refused(project, packages, tmp_path):
+    config = tmp_path / "other.toml"
+    config.write_text("[filters.surname]\nbits = 1024\n")
+    other = tmp_path / "other.pkg"
+    assert project.hash(DEFAULT_SCENARIO / "police_south/identifiers.csv", other, "--config",
+                        str(config), party="police_south").exit_code == 0
+    out = tmp_path / "linked"
+    result = project.link(str(packages["trust_north"]), str(other), "-o", str(out))
+    refused(result, out, "different encoding configurations", "other.pkg")
+
+
+def test_different_secret_is_refused(project, packages, tmp_path):
+    from keys import create_secret_files
+    from keys.card import load_card
+
+    maker = keys.identity.load_identity(project.key("police_south"), PASSPHRASE)
+    (tmp_path / "second").mkdir()
+    create_secret_files("ld-eval", [load_card(project.folder / "police_south.card")],
+                        sender=maker, out_dir=tmp_path / "second")
+    other = tmp_path / "other.pkg"
+    result = CliRunner().invoke(main, [
+        "hash", str(DEFAULT_SCENARIO / "police_south/identifiers.csv"), "--secret",
+        str(tmp_path / "second/ld-eval.police_south.secret"), "--key",
+        str(project.key("police_south")), "--to", "ttp", "-o", str(other)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "linked"
+    result = project.link(str(packages["trust_north"]), str(other), "-o", str(out))
+    refused(result, out, "different linkage secrets", "other.pkg")
+
+
+def test_untrusted_sender_is_refused(project, packages, tmp_path):
+    (Keyring().folder / "police_north.card").unlink()
+    out = tmp_path / "linked"
+    result = project.link(str(packages["trust_north"]), str(packages["police_north"]), "-o",
+                          str(out))
+    refused(result, out, "police_north.pkg")
+
+
+def test_empty_package_is_refused(project, packages, tmp_path):
+    plain = project.open_package(packages["police_north"])
+    info, file = open_package(plain)
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(pa.Table.from_batches([], schema=file.schema_arrow), empty)
+    writer = pq.ParquetWriter(tmp_path / "empty2.parquet", file.schema_arrow)
+    writer.add_key_value_metadata(info.metadata())
+    writer.close()
+    sender = keys.identity.load_identity(project.key("police_north"), PASSPHRASE)
+    recipient = Keyring().by_name("ttp")
+    sealed = tmp_path / "empty.pkg"
+    seal_file(tmp_path / "empty2.parquet", sealed, sender=sender, recipient=recipient,
+              project="ld-eval", content_type=CONTENT_TYPE)
+    out = tmp_path / "linked"
+    result = project.link(str(packages["trust_north"]), str(sealed), "-o", str(out))
+    refused(result, out, "empty.pkg", "no records")
+
+
+def test_one_package_is_not_enough(project, packages, tmp_path):
+    out = tmp_path / "linked"
+    refused(project.link(str(packages["trust_north"]), "-o", str(out)), out, "at least two")
+
+
+def test_no_overlap_gives_every_record_its_own_person(project, tmp_path, write_extract):
+    a = write_extract(tmp_path / "a.csv", [
+        {"record_id": "1", "forename": "Ann", "surname": "Lee", "dob": "1970-05-06"},
+        {"record_id": "2", "forename": "Bob", "surname": "Hill", "dob": "1981-02-03"}])
+    b = write_extract(tmp_path / "b.csv", [
+        {"record_id": "9", "forename": "Cat", "surname": "Wu", "dob": "1990-09-09"}])
+    assert project.hash(a, tmp_path / "a.pkg", party="trust_north").exit_code == 0
+    assert project.hash(b, tmp_path / "b.pkg", party="police_north").exit_code == 0
+    out = tmp_path / "linked"
+    result = project.link(str(tmp_path / "a.pkg"), str(tmp_path / "b.pkg"), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    links = project.open_as("trust_north", out / "trust_north.links")
+    assert links.person_id.is_unique and (links.match_probability == 1.0).all()
