@@ -22,8 +22,9 @@ from linkage.compare import COMPARISONS, MISSING
 _FLOOR = 1e-6
 # (the comparison a session's pairs agree on exactly, the comparisons whose m it estimates)
 TRAINING_SESSIONS = (
-    ("dob", ("forename", "surname", "middle_names", "sex", "location")),
-    ("forename", ("dob",)),
+    ("dob", ("forename", "surname", "middle_names", "location")),
+    # sex from pairs agreeing on forename: twins of another sex agree on date of birth
+    ("forename", ("dob", "sex")),
 )
 
 

@@ -89,7 +89,8 @@ def draw_people(rng: np.random.Generator, config: ScenarioConfig, n_cohort: int,
     # Age at mid-study: adults, mostly 20s-40s, trust patients a little older.
     mid = (study_start + study_end) // 2
     scale = np.where(category == "trust_only", 13.0, 9.0)
-    age_years = np.minimum(18 + rng.gamma(2.0, scale), 85)
+    # ages 18 to 85; the rare draw beyond 85 wraps round rather than piling up on one date
+    age_years = 18 + rng.gamma(2.0, scale) % 67
     dob = mid - (age_years * 365.25).astype(np.int64)
 
     forename = _by_heritage_and_sex(rng, heritage, sex, names.forename_pool)
@@ -205,8 +206,10 @@ def _make_relative(rng: np.random.Generator, people: People, a: int, b: int, rel
             while people.forename[b] == people.forename[a]:
                 people.forename[b] = pool.draw(rng, 1)[0]
     elif relation == "sibling":
-        gap = int(rng.integers(365, 8 * 365)) * (1 if rng.random() < 0.5 else -1)
-        people.dob[b] = min(people.dob[a] + gap, mid - 18 * 365)
+        gap = int(rng.integers(365, 8 * 365))
+        younger = people.dob[a] + gap
+        # an adult at mid-study: the younger sibling if old enough, else the older one
+        people.dob[b] = younger if younger <= mid - 18 * 365 else people.dob[a] - gap
     else:
         # b is the son: same forename and surname as his father a, one generation younger.
         if people.sex[a] != "M":
@@ -218,6 +221,4 @@ def _make_relative(rng: np.random.Generator, people: People, a: int, b: int, rel
         people.forename[b] = people.forename[a]
         people.married_surname[b] = people.surname[b]
         people.marriage_date[b] = NEVER
-        son_dob = min(people.dob[b], mid - 18 * 365)
-        people.dob[b] = son_dob
-        people.dob[a] = son_dob - int(rng.integers(20 * 365, 35 * 365))
+        people.dob[a] = people.dob[b] - int(rng.integers(20 * 365, 35 * 365))
