@@ -146,9 +146,13 @@ def _summary(extract: Path, out: Path, ttp: str, result: HashResult) -> None:
 @click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False,
                                                         path_type=Path),
               help="A model.json from an earlier run, used instead of fitting a new one.")
+@click.option("--term-frequencies", is_flag=True,
+              help="Weight exact agreement on a name by how rare it is (Splink's term-frequency "
+                   "adjustment). Off by default: it lets relatives with a rare surname merge.")
 @click.option("--project", help="Refuse packages that are not for this project.")
 def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: Path,
-                 threshold: float, model_path: Path | None, project: str | None) -> None:
+                 threshold: float, model_path: Path | None, term_frequencies: bool,
+                 project: str | None) -> None:
     """Link custodians' encodings into persons (run by the TTP).
 
     Opens every PACKAGE (sealed to you by a trusted custodian), checks that all share one
@@ -190,6 +194,7 @@ def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: 
         with tqdm(total=len(sources) * (len(sources) - 1) // 2, desc="pprl link",
                   unit="source pairs", leave=False) as bar:
             result = link_sources(sources, config["blocking"], threshold, model,
+                                  term_frequencies=term_frequencies,
                                   progress=lambda _: bar.update())
         _write_link_outputs(result, work, identity, cards, analyst_card,
                             sources[0].info.project, sources[0].info.config_fingerprint)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from linkage.sources import Source
+from linkage.sources import TERM_FREQUENCY_FIELDS, Source
 
 MISSING = -1
 BATCH_PAIRS = 500_000
@@ -42,6 +42,7 @@ COMPARISONS = (
     Comparison("location", ("same address and postcode", "same postcode", "similar address",
                             "same postcode sector", "same outward code", "else")),
 )
+_INDEX = {c.name: i for i, c in enumerate(COMPARISONS)}
 _POSTCODE_CUTS = (0.95, 0.65, 0.45)  # exact, same sector, same outward code
 _ADDRESS_CUTS = (0.9, 0.7)
 
@@ -72,7 +73,10 @@ def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def variant_levels(a: Source, b: Source, va: np.ndarray, vb: np.ndarray) -> np.ndarray:
-    """(pairs, comparisons) levels for variant pairs (va in A, vb in B)."""
+    """(pairs, comparisons) levels for variant pairs (va in A, vb in B).
+
+    Term frequencies are looked up by `record_levels`; a swapped name's exact agreement
+    counts as exact, with the frequency of the value as written."""
     out = np.empty((len(va), len(COMPARISONS)), dtype=np.int8)
 
     def both(field: str) -> np.ndarray:
@@ -126,11 +130,15 @@ def _variants_by_record(source: Source) -> tuple[np.ndarray, np.ndarray, np.ndar
     return order, starts, counts
 
 
-def record_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
-    """(pairs, comparisons) levels of record pairs: each field's best over variant pairs."""
+def record_levels(a: Source, b: Source, ra: np.ndarray,
+                  rb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Levels of record pairs, (pairs, comparisons): each field's best over variant pairs;
+    and, for the term-frequency fields, how common the agreed value is where they agree
+    exactly (pairs, fields), 1.0 elsewhere."""
     order_a, start_a, count_a = _variants_by_record(a)
     order_b, start_b, count_b = _variants_by_record(b)
     out = np.empty((len(ra), len(COMPARISONS)), dtype=np.int8)
+    frequency = np.ones((len(ra), len(TERM_FREQUENCY_FIELDS)))
     for lo in range(0, len(ra), BATCH_PAIRS):
         left, right = ra[lo:lo + BATCH_PAIRS], rb[lo:lo + BATCH_PAIRS]
         na, nb = count_a[left], count_b[right]
@@ -145,4 +153,9 @@ def record_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray) -> np.nd
         starts = np.cumsum(per_pair) - per_pair
         best = np.minimum.reduceat(ranked, starts, axis=0)
         out[lo:lo + len(left)] = np.where(best == 127, MISSING, best)
-    return out
+        for f, name in enumerate(TERM_FREQUENCY_FIELDS):
+            exact = levels[:, _INDEX[name]] == 0
+            shared = (a.frequency[name][va] + b.frequency[name][vb]) / 2
+            rarest = np.minimum.reduceat(np.where(exact, shared, 1.0), starts)
+            frequency[lo:lo + len(left), f] = rarest
+    return out, frequency

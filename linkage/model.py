@@ -18,8 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from linkage.compare import COMPARISONS, MISSING
+from linkage.sources import TERM_FREQUENCY_FIELDS
 
 _FLOOR = 1e-6
+# The smallest term frequency used: rarer values get no more weight than this allows.
+MIN_TERM_FREQUENCY = 1e-4
 # (the comparison a session's pairs agree on exactly, the comparisons whose m it estimates)
 TRAINING_SESSIONS = (
     ("dob", ("forename", "surname", "middle_names", "location")),
@@ -43,8 +46,8 @@ class FellegiSunter:
     prior_: float = 0.0
     iterations_: int = 0
 
-    def fit(self, candidates: np.ndarray, random_pairs: np.ndarray,
-            all_pairs: int) -> FellegiSunter:
+    def fit(self, candidates: np.ndarray, random_pairs: np.ndarray, all_pairs: int,
+            frequency: np.ndarray | None = None) -> FellegiSunter:
         self.u_ = [_frequencies(random_pairs[:, j], len(c.labels))
                    for j, c in enumerate(COMPARISONS)]
         # Training sessions, as in Splink: EM on the candidates that agree exactly on one
@@ -61,7 +64,7 @@ class FellegiSunter:
         self.prior_ = 1e-4
         for iteration in range(1, self.max_iterations + 1):
             self.iterations_ = iteration
-            prior = float(self.probability(candidates).sum()) / max(all_pairs, 1)
+            prior = float(self.probability(candidates, frequency).sum()) / max(all_pairs, 1)
             if abs(prior - self.prior_) < self.tolerance * max(prior, 1e-12):
                 self.prior_ = prior
                 break
@@ -92,18 +95,29 @@ class FellegiSunter:
                 break
         return state
 
-    def weights(self, levels: np.ndarray) -> np.ndarray:
-        """Match weight (log2 Bayes factor, prior not included) of each pair."""
-        return _weights(self.m_, self.u_, levels)
+    def weights(self, levels: np.ndarray, frequency: np.ndarray | None = None) -> np.ndarray:
+        """Match weight (log2 Bayes factor, prior not included) of each pair.
 
-    def probability(self, levels: np.ndarray) -> np.ndarray:
+        With term frequencies, an exact agreement on a name counts log2(m / frequency of
+        the name) instead of log2(m / u), as in Splink's term-frequency adjustment."""
+        total = _weights(self.m_, self.u_, levels)
+        if frequency is not None:
+            for f, name in enumerate(TERM_FREQUENCY_FIELDS):
+                j = [c.name for c in COMPARISONS].index(name)
+                exact = levels[:, j] == 0
+                share = np.maximum(frequency[:, f], MIN_TERM_FREQUENCY)
+                total += np.where(exact, np.log2(self.u_[j][0] / share), 0.0)
+        return total
+
+    def probability(self, levels: np.ndarray, frequency: np.ndarray | None = None) -> np.ndarray:
         """Posterior probability that each pair is a match."""
-        return _posterior(self.weights(levels), self.prior_)
+        return _posterior(self.weights(levels, frequency), self.prior_)
 
     def to_dict(self) -> dict:
         return {
             "model": "fellegi-sunter/1",
             "prior": self.prior_,
+            "term_frequency_adjusted": list(TERM_FREQUENCY_FIELDS),
             "iterations": self.iterations_,
             "comparisons": [
                 {"name": c.name, "levels": [

@@ -6,13 +6,16 @@ blocking keys as uint64 per variant. Nothing here can be turned back into an ide
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
 from linkage.config import FILTER_FIELDS
 from linkage.package import PackageInfo
+
+# Exact agreement on a rare name is stronger evidence than on a common one.
+TERM_FREQUENCY_FIELDS = ("forename", "surname")
 
 
 @dataclass
@@ -26,6 +29,8 @@ class Source:
     filters: dict[str, np.ndarray]  # field -> (variants, words) uint64
     present: dict[str, np.ndarray]  # field -> (variants,) bool
     blocks: dict[str, np.ndarray]  # key -> (variants,) uint64, 0 where missing
+    # field -> (variants,) share of the source's records holding this exact filter
+    frequency: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def records(self) -> int:
@@ -64,4 +69,17 @@ def source_from_table(party: str, info: PackageInfo, table: pa.Table) -> Source:
             values = np.ascontiguousarray(data).view("<u8").ravel().copy()
             values[~valid] = 0
             blocks[name.removeprefix("block_")] = values
-    return Source(party, info, tokens, record.astype(np.int64), filters, present, blocks)
+    source = Source(party, info, tokens, record.astype(np.int64), filters, present, blocks)
+    for name in TERM_FREQUENCY_FIELDS:
+        source.frequency[name] = _frequency(source, name)
+    return source
+
+
+def _frequency(source: Source, name: str) -> np.ndarray:
+    """How common each variant's exact value is: the share of records that hold it."""
+    rows = np.ascontiguousarray(source.filters[name]).view(
+        np.dtype((np.void, source.filters[name].shape[1] * 8))).ravel()
+    values, inverse = np.unique(rows, return_inverse=True)
+    pairs = np.unique(np.stack([inverse, source.record]), axis=1)
+    records_per_value = np.bincount(pairs[0], minlength=len(values))
+    return records_per_value[inverse] / max(source.records, 1)

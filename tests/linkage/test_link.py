@@ -58,7 +58,7 @@ def test_levels_recognise_swaps_and_part_errors():
         person(record_id="1", forename="Lee", surname="Ann", dob="1970-05-06"),
         person(record_id="2", forename="Ann", surname="Lee", dob="1970-06-05"),
         person(record_id="3", forename="Ann", surname="Lee", dob="1971-05-06")]), config)
-    levels = record_levels(a, b, np.arange(3), np.arange(3))
+    levels, _ = record_levels(a, b, np.arange(3), np.arange(3))
     dob = [c.name for c in COMPARISONS].index("dob")
     dob_labels = COMPARISONS[dob].labels
     assert levels[0, 0] == 0 and levels[0, 1] == 0  # swapped names count as agreeing
@@ -117,6 +117,24 @@ def febrl_linked():
                             for n, f in (("a", a), ("b", b)))
     result = link_sources([sa, sb], config.blocking, seed=1)
     return result, ida, idb
+
+
+def test_term_frequencies_weigh_rare_names_more():
+    config = EncodingConfig()
+    people = [person(record_id=str(i), forename=f"Name{i}", surname="Smith",
+                     dob=f"19{50 + i % 40}-01-0{1 + i % 9}") for i in range(50)]
+    people.append(person(record_id="rare", forename="Ann", surname="Quixotic", dob="1970-01-01"))
+    a, _ = encode_frame("a", pd.DataFrame(people), config)
+    b, _ = encode_frame("b", pd.DataFrame(people), config)
+    levels, frequency = record_levels(a, b, np.array([0, 50]), np.array([0, 50]))
+    surname = [c.name for c in COMPARISONS].index("surname")
+    assert (levels[:, surname] == 0).all()
+    assert frequency[0, 1] == pytest.approx(50 / 51) and frequency[1, 1] == pytest.approx(1 / 51)
+    model = FellegiSunter()
+    model.m_ = [np.full(len(c.labels), 1 / len(c.labels)) for c in COMPARISONS]
+    model.u_ = [np.full(len(c.labels), 1 / len(c.labels)) for c in COMPARISONS]
+    common, rare = model.weights(levels, frequency)
+    assert rare > common
 
 
 def test_febrl4_without_labels_or_hand_set_threshold(febrl_linked):
