@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 
 import click
+import numpy as np
+import pyarrow as pa
 from tqdm import tqdm
 
 from keys import Keyring, KeysError, open_secret, seal_file
@@ -241,10 +243,13 @@ def _write_link_outputs(result, folder: Path, identity, cards: dict, analyst_car
     result.model.save(folder / "model.json")
     links = result.links.copy()
     for side in ("a", "b"):
-        tokens = [result.sources[s].tokens[r].tobytes().hex()
-                  for s, r in zip(links[f"source_{side}"], links[f"record_{side}"], strict=True)]
+        tokens = np.empty((len(links), 16), dtype=np.uint8)
+        for s, source in enumerate(result.sources):
+            mine = links[f"source_{side}"].to_numpy() == s
+            tokens[mine] = source.tokens[links[f"record_{side}"].to_numpy()[mine]]
         links[f"source_{side}"] = [result.sources[s].party for s in links[f"source_{side}"]]
-        links[f"token_{side}"] = tokens
+        links[f"token_{side}"] = pa.Array.from_buffers(pa.binary(16), len(links),
+                                                       [None, pa.py_buffer(tokens.tobytes())])
     links.drop(columns=["record_a", "record_b"]).assign(
         accepted=result.assignment.accepted).to_parquet(folder / "candidates.parquet",
                                                         index=False)
