@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -74,6 +75,7 @@ def run_splink(args: argparse.Namespace, left: Path, right: Path, tmp: Path) -> 
     own = json.loads(report.read_text())
     links = pd.read_csv(pairs, dtype={"record_id_a": str, "record_id_b": str})
     return {"process": seconds, "own": own["seconds"], "stages": own["stages"], "peak": peak,
+            "scored": own["scored_pairs"],
             "pairs": set(zip(links.record_id_a, links.record_id_b, strict=True))}
 
 
@@ -102,8 +104,11 @@ def run_pprl(args: argparse.Namespace, extracts: dict[str, Path], home: Path,
              "--key", str(home / f"{party}.key"), "--to", "ttp", "-o", str(package)], env)
         peak = max(peak, used)
     out = home / f"linked.{run}"
+    profile = args.work / "pprl_link.prof"
+    prefix = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "pprl"] \
+        if args.profile else PPRL
     times["link"], used = measured(
-        [*PPRL, "link", *[str(home / f"{party}.{run}.pkg") for party in extracts],
+        [*prefix, "link", *[str(home / f"{party}.{run}.pkg") for party in extracts],
          "--key", str(home / "ttp.key"), "--to", "analyst", "-o", str(out),
          "--threshold", str(args.threshold)], env)
     peak = max(peak, used)
@@ -118,7 +123,8 @@ def run_pprl(args: argparse.Namespace, extracts: dict[str, Path], home: Path,
         persons[party] = tokens.merge(links, on="token")[["record_id", "person_id"]]
     left, right = persons.values()
     both = left.merge(right, on="person_id")
-    return {"times": times, "peak": peak,
+    figures = json.loads((out / "quality.json").read_text())
+    return {"times": times, "peak": peak, "scored": figures["links"]["candidate_pairs"],
             "pairs": set(zip(both.record_id_x, both.record_id_y, strict=True))}
 
 
@@ -132,6 +138,8 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.5,
                         help="posterior at or above which both tools link a pair")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--profile", action="store_true",
+                        help="run `pprl link` under cProfile (slower) and print where time goes")
     parser.add_argument("--skip", choices=("pprl", "splink"), help="run only the other tool")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "pprl-bench")
     args = parser.parse_args()
@@ -188,11 +196,19 @@ def main() -> None:
                        f"{s['f1']:>7.4f}")
         print(f"{tool:<7} {what:<26} {seconds:>8.1f} {peak:>9,.0f} {quality}")
     if splink_runs:
-        print(f"splink stages: {stages}")
+        print(f"splink stages: {stages}; {splink_runs[-1]['scored']:,} row pairs scored "
+              "(p >= 0.01 kept)")
+    if pprl_runs:
+        print(f"pprl: {pprl_runs[-1]['scored']:,} candidate record pairs scored")
     if splink_runs and pprl_runs:
         print(f"Splink process / pprl link:         {process / link:.2f}x")
         print(f"Splink process / pprl hash + link:  {process / total:.2f}x   "
               "(bar: pprl faster than Splink)")
+    if pprl_runs and args.profile:
+        print(f"\n`pprl link` under cProfile ({args.work / 'pprl_link.prof'}):")
+        stats = pstats.Stats(str(args.work / "pprl_link.prof"))
+        stats.sort_stats("cumulative").print_stats(r"linkage|keys", 25)
+        stats.sort_stats("tottime").print_stats(12)
 
 
 if __name__ == "__main__":
