@@ -51,11 +51,19 @@ def _popcount(words: np.ndarray) -> np.ndarray:
     return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
 
 
-def dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Dice coefficient of rows of uint64 filter words."""
+def dice(a: np.ndarray, b: np.ndarray, ones_a: np.ndarray | None = None,
+         ones_b: np.ndarray | None = None) -> np.ndarray:
+    """Dice coefficient of rows of uint64 filter words (bits set in each row may be given)."""
     both = _popcount(a & b)
-    total = _popcount(a) + _popcount(b)
+    total = (_popcount(a) if ones_a is None else ones_a) + \
+        (_popcount(b) if ones_b is None else ones_b)
     return np.where(total > 0, 2 * both / np.maximum(total, 1), 0.0)
+
+
+def _field_dice(a: Source, b: Source, field_a: str, field_b: str, va: np.ndarray,
+                vb: np.ndarray) -> np.ndarray:
+    return dice(a.filters[field_a][va], b.filters[field_b][vb], a.ones[field_a][va],
+                b.ones[field_b][vb])
 
 
 def _levels(similarity: np.ndarray, thresholds: tuple[float, ...],
@@ -82,10 +90,10 @@ def variant_levels(a: Source, b: Source, va: np.ndarray, vb: np.ndarray) -> np.n
     def both(field: str) -> np.ndarray:
         return a.present[field][va] & b.present[field][vb]
 
-    fa, fb = a.filters["forename"][va], b.filters["forename"][vb]
-    sa, sb = a.filters["surname"][va], b.filters["surname"][vb]
-    straight_f, straight_s = dice(fa, fb), dice(sa, sb)
-    crossed_f, crossed_s = dice(fa, sb), dice(sa, fb)
+    straight_f = _field_dice(a, b, "forename", "forename", va, vb)
+    straight_s = _field_dice(a, b, "surname", "surname", va, vb)
+    crossed_f = _field_dice(a, b, "forename", "surname", va, vb)
+    crossed_s = _field_dice(a, b, "surname", "forename", va, vb)
     swapped = (np.minimum(crossed_f, crossed_s) >= 0.85) & \
         (crossed_f + crossed_s > straight_f + straight_s)
     fore = np.where(swapped, crossed_f, straight_f)
@@ -93,15 +101,15 @@ def variant_levels(a: Source, b: Source, va: np.ndarray, vb: np.ndarray) -> np.n
     names_present = both("forename") | swapped
     out[:, 0] = _levels(fore, COMPARISONS[0].thresholds, names_present)
     out[:, 1] = _levels(sur, COMPARISONS[1].thresholds, both("surname") | swapped)
-    out[:, 2] = _levels(dice(a.filters["middle_names"][va], b.filters["middle_names"][vb]),
+    out[:, 2] = _levels(_field_dice(a, b, "middle_names", "middle_names", va, vb),
                         COMPARISONS[2].thresholds, both("middle_names"))
     out[:, 3] = _dob_levels(a, b, va, vb)
     sex = _equal(a.filters["sex"][va], b.filters["sex"][vb])
     out[:, 4] = np.where(both("sex"), np.where(sex, 0, 1), MISSING)
-    postcode = _levels(dice(a.filters["postcode"][va], b.filters["postcode"][vb]),
-                       _POSTCODE_CUTS, both("postcode"))
-    address = _levels(dice(a.filters["address"][va], b.filters["address"][vb]),
-                      _ADDRESS_CUTS, both("address"))
+    postcode = _levels(_field_dice(a, b, "postcode", "postcode", va, vb), _POSTCODE_CUTS,
+                       both("postcode"))
+    address = _levels(_field_dice(a, b, "address", "address", va, vb), _ADDRESS_CUTS,
+                      both("address"))
     out[:, 5] = np.select(
         [(postcode == 0) & (address == 0), postcode == 0, (address == 0) | (address == 1),
          postcode == 1, postcode == 2, (postcode == MISSING) & (address == MISSING)],

@@ -28,6 +28,10 @@ KEY_DOMAINS = {
 FILTER_FIELDS = tuple(KEY_DOMAINS)
 BLOCKING_KEYS = ("surname_year", "dob", "sector_initial", "names", "forename_daymonth",
                  "surname_sector", "street_sector")
+# sector_initial is left out by default: on a 20,000-cohort sample it made half of all
+# candidate pairs and found 2 of 23,000 links that no other pass found.
+DEFAULT_BLOCKING = ("surname_year", "dob", "names", "forename_daymonth", "surname_sector",
+                    "street_sector")
 
 
 @dataclass
@@ -76,7 +80,7 @@ class EncodingConfig:
     filters: dict[str, FilterShape] = field(default_factory=_filter_shapes)
     hardening: Hardening = field(default_factory=Hardening)
     standardise: Standardise = field(default_factory=Standardise)
-    blocking: list[str] = field(default_factory=lambda: list(BLOCKING_KEYS))
+    blocking: list[str] = field(default_factory=lambda: list(DEFAULT_BLOCKING))
 
     def __post_init__(self) -> None:
         for name, shape in self.filters.items():

@@ -28,6 +28,7 @@ class Source:
     record: np.ndarray  # (variants,) record index of each variant
     filters: dict[str, np.ndarray]  # field -> (variants, words) uint64
     present: dict[str, np.ndarray]  # field -> (variants,) bool
+    ones: dict[str, np.ndarray]  # field -> (variants,) bits set, counted once for Dice
     blocks: dict[str, np.ndarray]  # key -> (variants,) uint64, 0 where missing
     # field -> (variants,) share of the source's records holding this exact filter
     frequency: dict[str, np.ndarray] = field(default_factory=dict)
@@ -69,7 +70,10 @@ def source_from_table(party: str, info: PackageInfo, table: pa.Table) -> Source:
             values = np.ascontiguousarray(data).view("<u8").ravel().copy()
             values[~valid] = 0
             blocks[name.removeprefix("block_")] = values
-    source = Source(party, info, tokens, record.astype(np.int64), filters, present, blocks)
+    ones = {name: np.bitwise_count(words).sum(axis=1, dtype=np.int64)
+            for name, words in filters.items()}
+    source = Source(party, info, tokens, record.astype(np.int64), filters, present, ones,
+                    blocks)
     for name in TERM_FREQUENCY_FIELDS:
         source.frequency[name] = _frequency(source, name)
     return source

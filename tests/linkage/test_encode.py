@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from linkage.bloom import FieldEncoder, Hmac, dice, padded_bigrams
-from linkage.config import EncodingConfig, FilterShape, Hardening, Standardise
+from linkage.config import BLOCKING_KEYS, EncodingConfig, FilterShape, Hardening, Standardise
 from linkage.encode import Rejects, encode_variants, expand_variants, standardise_rows
 from linkage.standardise import formal_forenames
 
@@ -96,6 +96,7 @@ def test_identical_alias_rows_give_one_variant():
 
 def test_blocking_keys_survive_the_errors_they_are_for():
     base = {"forename": "Ann", "surname": "Lee", "dob": "1970-05-06", "postcode": "LN2 1HR"}
+    every_key = EncodingConfig(blocking=list(BLOCKING_KEYS))
     _, cols = encoded(
         {"record_id": "base", **base},
         {"record_id": "swapped_date", **base, "dob": "1970-06-05"},
@@ -103,6 +104,7 @@ def test_blocking_keys_survive_the_errors_they_are_for():
         {"record_id": "moved_married", **base, "surname": "Brown", "postcode": "PE1 4XY"},
         {"record_id": "other", "forename": "Tom", "surname": "Hill", "dob": "1961-01-09",
          "postcode": "DN15 7HQ"},
+        config=every_key,
     )
     ids = ["base", "swapped_date", "swapped_names", "moved_married", "other"]
     key = {name: dict(zip(ids, cols[f"block_{name}"], strict=False)) for name in
