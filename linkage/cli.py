@@ -227,14 +227,15 @@ def _write_link_outputs(result, folder: Path, identity, cards: dict, analyst_car
     """Sealed link maps and person quality, the report, the model, the TTP's candidates."""
     plain = folder / ".plain"
     plain.mkdir()
-    for s, source in enumerate(result.sources):
+    tables = [result.record_table(s) for s in range(len(result.sources))]
+    for source, records in zip(result.sources, tables, strict=True):
         table = plain / f"{source.party}.parquet"
-        result.record_table(s).to_parquet(table, index=False)
+        records.to_parquet(table, index=False)
         seal_file(table, folder / f"{source.party}.links", sender=identity,
                   recipient=cards[source.party], project=project,
                   content_type=LINKS_CONTENT_TYPE, config_fingerprint=config_fingerprint)
     table = plain / "person_quality.parquet"
-    result.person_quality().to_parquet(table, index=False)
+    result.person_quality(tables).to_parquet(table, index=False)
     seal_file(table, folder / "person_quality", sender=identity, recipient=analyst_card,
               project=project, content_type=PERSON_QUALITY_CONTENT_TYPE,
               config_fingerprint=config_fingerprint)

@@ -66,16 +66,23 @@ class LinkResult:
             "match_weight": weight,
         })
 
-    def person_quality(self) -> pd.DataFrame:
-        """One row per person: sources present and the weakest accepted link; no tokens."""
-        frames = [self.record_table(s).assign(source=src.party)
-                  for s, src in enumerate(self.sources)]
-        records = pd.concat(frames, ignore_index=True)
-        return records.groupby("person_id").agg(
-            sources=("source", lambda s: ";".join(sorted(s))),
-            records=("token", "size"),
-            weakest_link_probability=("match_probability", "min"),
-        ).reset_index()
+    def person_quality(self, tables: list[pd.DataFrame] | None = None) -> pd.DataFrame:
+        """One row per person: sources present and the weakest accepted link; no tokens.
+
+        `tables` are the sources' record tables, if already made."""
+        tables = tables or [self.record_table(s) for s in range(len(self.sources))]
+        records = pd.concat([t.assign(source=s) for s, t in enumerate(tables)],
+                            ignore_index=True)
+        # sources as a bit mask per person, spelled out once per distinct combination
+        records["bit"] = np.left_shift(1, records["source"].to_numpy())
+        people = records.groupby("person_id").agg(
+            mask=("bit", "sum"), records=("token", "size"),
+            weakest_link_probability=("match_probability", "min")).reset_index()
+        parties = sorted((src.party, s) for s, src in enumerate(self.sources))
+        names = {mask: ";".join(p for p, s in parties if mask >> s & 1)
+                 for mask in people["mask"].unique()}
+        people.insert(1, "sources", people.pop("mask").map(names))
+        return people
 
 
 def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
