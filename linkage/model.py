@@ -21,7 +21,7 @@ from linkage.compare import COMPARISONS, MISSING
 from linkage.sources import TERM_FREQUENCY_FIELDS
 
 _FLOOR = 1e-6
-EM_SAMPLE = 500_000
+EM_SAMPLE = 200_000
 # The smallest term frequency used: rarer values get no more weight than this allows.
 MIN_TERM_FREQUENCY = 1e-4
 # (the comparison a session's pairs agree on exactly, the comparisons whose m it estimates)
@@ -66,9 +66,10 @@ class FellegiSunter:
                 self.m_[_index(name)] = state.m[_index(name)]
         # the prior over all pairs: expected matches among candidates, with m and u fixed
         self.prior_ = 1e-4
+        weights = self.weights(candidates, frequency)
         for iteration in range(1, self.max_iterations + 1):
             self.iterations_ = iteration
-            prior = float(self.probability(candidates, frequency).sum()) / max(all_pairs, 1)
+            prior = float(_posterior(weights, self.prior_).sum()) / max(all_pairs, 1)
             if abs(prior - self.prior_) < self.tolerance * max(prior, 1e-12):
                 self.prior_ = prior
                 break

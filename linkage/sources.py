@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from linkage.config import FILTER_FIELDS
@@ -32,6 +33,20 @@ class Source:
     blocks: dict[str, np.ndarray]  # key -> (variants,) uint64, 0 where missing
     # field -> (variants,) share of the source's records holding this exact filter
     frequency: dict[str, np.ndarray] = field(default_factory=dict)
+    _distinct: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict,
+                                                                  repr=False)
+
+    def distinct(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(id of each variant's filter among the distinct filters of the field, the
+        distinct filters): names repeat, so comparing distinct values saves work."""
+        if name not in self._distinct:
+            words = self.filters[name]
+            rows = np.ascontiguousarray(words).view(
+                np.dtype((np.void, words.shape[1] * 8))).ravel()
+            ids, unique = pd.factorize(rows)
+            self._distinct[name] = (ids.astype(np.int64), words[
+                np.unique(ids, return_index=True)[1]])
+        return self._distinct[name]
 
     @property
     def records(self) -> int:
