@@ -61,15 +61,10 @@ def dice(a: np.ndarray, b: np.ndarray, ones_a: np.ndarray | None = None,
     return np.where(total > 0, 2 * both / np.maximum(total, 1), 0.0)
 
 
-# Fields whose values repeat enough that comparing each distinct pair of values once pays.
-_REPEATING = ("forename", "surname", "middle_names", "postcode")
-
-
 def _field_dice(a: Source, b: Source, field_a: str, field_b: str, va: np.ndarray,
                 vb: np.ndarray) -> np.ndarray:
-    if field_a not in _REPEATING or field_b not in _REPEATING:
-        return dice(a.filters[field_a][va], b.filters[field_b][vb], a.ones[field_a][va],
-                    b.ones[field_b][vb])
+    """Dice of each variant pair, computed once per distinct pair of values: names repeat
+    across people, and a record's aliases repeat its own values."""
     ids_a, values_a = a.distinct(field_a)
     ids_b, values_b = b.distinct(field_b)
     pair, unique = pd.factorize(ids_a[va] * len(values_b) + ids_b[vb])
