@@ -54,11 +54,6 @@ class Coded:
     def take(self, index: np.ndarray) -> Coded:
         return Coded(self.codes[index], self.values)
 
-    def text(self) -> np.ndarray:
-        """The values themselves, '' where missing (for building other columns)."""
-        table = np.array([*self.values, ""], dtype=object)
-        return table[self.codes]
-
 
 def code(values: np.ndarray) -> Coded:
     """Factorise an object array whose missing values are None."""
