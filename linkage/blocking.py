@@ -25,6 +25,7 @@ class Candidates:
     b: np.ndarray  # record index in source B
     passes: np.ndarray  # (pairs, keys) bool: which passes found each pair
     keys: list[str]
+    max_block_pairs: int
     capped_blocks: dict[str, int] = field(default_factory=dict)
     capped_pairs: dict[str, int] = field(default_factory=dict)
 
@@ -33,7 +34,9 @@ class Candidates:
 
 
 def candidate_pairs(a: Source, b: Source, keys: list[str],
-                    max_block_pairs: int = MAX_BLOCK_PAIRS) -> Candidates:
+                    max_block_pairs: int | None = None) -> Candidates:
+    if max_block_pairs is None:
+        max_block_pairs = MAX_BLOCK_PAIRS
     found = []
     capped_blocks, capped_pairs = {}, {}
     for key in keys:
@@ -59,4 +62,4 @@ def candidate_pairs(a: Source, b: Source, keys: list[str],
     passes = (flags.to_numpy()[:, None] >> np.arange(len(keys))) & 1
     return Candidates(index.get_level_values(0).to_numpy(np.int64),
                       index.get_level_values(1).to_numpy(np.int64),
-                      passes.astype(bool), keys, capped_blocks, capped_pairs)
+                      passes.astype(bool), keys, max_block_pairs, capped_blocks, capped_pairs)

@@ -219,6 +219,12 @@ def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: 
     click.echo(f"  accepted links {links['accepted']:,} of {links['candidate_pairs']:,} "
                f"candidates; expected false matches {links['expected_false_matches']:.1f}, "
                f"estimated missed {links['estimated_missed_matches']:.1f}")
+    for pair in figures["blocking"]["pairs"]:
+        for key, blocks in pair["capped_blocks"].items():
+            if blocks:
+                click.echo(f"warning: {' x '.join(pair['sources'])}: {blocks:,} blocks of pass "
+                           f"{key} had more than {pair['max_block_pairs']:,} pairs and were "
+                           f"skipped ({pair['pairs_in_capped_blocks'][key]:,} pairs)", err=True)
     click.echo(f"  report: {out / 'quality.html'}")
 
 

@@ -39,6 +39,7 @@ def quality_figures(result: LinkResult) -> dict:
             "sources": [result.sources[pair.a].party, result.sources[pair.b].party],
             "candidate_pairs": n,
             "accepted_links": int(kept.sum()),
+            "max_block_pairs": pair.candidates.max_block_pairs,
             "capped_blocks": pair.candidates.capped_blocks,
             "pairs_in_capped_blocks": pair.candidates.capped_pairs,
             "accepted_links_found_by": dict(zip(pair.candidates.keys,

@@ -181,3 +181,22 @@ def test_no_overlap_gives_every_record_its_own_person(project, tmp_path, write_e
     assert result.exit_code == 0, result.output
     links = project.open_as("trust_north", out / "trust_north.links")
     assert links.person_id.is_unique and (links.match_probability == 1.0).all()
+
+
+def test_oversized_blocks_are_skipped_with_a_warning(project, tmp_path, write_extract,
+                                                     monkeypatch):
+    import linkage.blocking
+
+    monkeypatch.setattr(linkage.blocking, "MAX_BLOCK_PAIRS", 3)
+    people = [{"record_id": str(i), "forename": f"Name{i}", "surname": "Lee",
+               "dob": "1970-05-06"} for i in range(3)]
+    a = write_extract(tmp_path / "a.csv", people)
+    b = write_extract(tmp_path / "b.csv", people)
+    assert project.hash(a, tmp_path / "a.pkg", party="trust_north").exit_code == 0
+    assert project.hash(b, tmp_path / "b.pkg", party="police_north").exit_code == 0
+    out = tmp_path / "linked"
+    result = project.link(str(tmp_path / "a.pkg"), str(tmp_path / "b.pkg"), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "were skipped (9 pairs)" in result.output
+    figures = json.loads((out / "quality.json").read_text())
+    assert figures["blocking"]["pairs"][0]["capped_blocks"]["dob"] == 1
