@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -43,3 +46,32 @@ class AtomicOutput:
         finally:
             self.handle.close()
             self.temporary.unlink(missing_ok=True)
+
+
+class FolderExistsError(KeysError):
+    """An output folder that already holds files: outputs never overwrite earlier ones."""
+
+
+def check_new_folder(path: str | Path) -> None:
+    """Refuse a destination that exists and is not an empty folder."""
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise FolderExistsError(f"{path} already exists and is not an empty folder")
+
+
+@contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """A temporary folder beside `path`, renamed onto it only if the block succeeds, so that a
+    crash never leaves a half-written folder that looks whole."""
+    path = Path(path)
+    check_new_folder(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+    try:
+        yield work
+        if path.exists():
+            path.rmdir()
+        os.replace(work, path)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise

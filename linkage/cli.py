@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,7 +13,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from keys import Keyring, KeysError, open_secret, seal_file
-from keys.atomic import AtomicOutput
+from keys.atomic import AtomicOutput, atomic_folder
 from keys.cli import load_key
 from linkage.config import EncodingConfig
 from linkage.extract import IDENTIFIER_FIELDS, ExtractError, parse_column_map, read_extract
@@ -172,43 +171,16 @@ def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: 
     Example:
       pprl link trust.pkg police.pkg --key ttp.key --to analyst -o linked/
     """
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise click.ClickException(f"{out} already exists and is not an empty folder")
     try:
         model = FellegiSunter.load(model_path) if model_path else None
     except (ValueError, KeyError) as e:
         raise click.ClickException(f"{model_path}: {e}") from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
-        keyring = Keyring()
-        identity = load_key(key_path)
-        analyst_card = keyring.recipient(analyst)
-        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".pprl-link-") as opened:
-            sources = open_packages(list(packages), identity=identity, keyring=keyring,
-                                    work=Path(opened), project=project)
-        cards = {s.party: keyring.by_name(s.party) for s in sources}
-        untrusted = [party for party, card in cards.items() if card is None]
-        if untrusted:
-            raise PackageProblem(f"no trusted card for {', '.join(untrusted)}: their link maps "
-                                 "could not be sealed to them")
-        config = sources[0].info.config
-        with tqdm(total=len(sources) * (len(sources) - 1) // 2, desc="pprl link",
-                  unit="source pairs", leave=False) as bar:
-            result = link_sources(sources, config["blocking"], threshold, model,
-                                  term_frequencies=term_frequencies,
-                                  progress=lambda _: bar.update())
-        _write_link_outputs(result, work, identity, cards, analyst_card,
-                            sources[0].info.project, sources[0].info.config_fingerprint)
-        if out.exists():
-            out.rmdir()
-        os.replace(work, out)
+        with atomic_folder(out) as work:
+            _link_into(work, packages, key_path, analyst, threshold, model, term_frequencies,
+                       project)
     except (KeysError, PackageProblem) as e:
-        shutil.rmtree(work, ignore_errors=True)
         raise click.ClickException(str(e)) from None
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     figures = json.loads((out / "quality.json").read_text())
     links = figures["links"]
     click.echo(f"Linked {len(packages)} packages into {figures['persons']['total']:,} persons "
@@ -226,6 +198,31 @@ def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: 
                            f"{key} had more than {pair['max_block_pairs']:,} pairs and were "
                            f"skipped ({pair['pairs_in_capped_blocks'][key]:,} pairs)", err=True)
     click.echo(f"  report: {out / 'quality.html'}")
+
+
+def _link_into(work: Path, packages: tuple[Path, ...], key_path: Path, analyst: str,
+               threshold: float, model: FellegiSunter | None, term_frequencies: bool,
+               project: str | None) -> None:
+    """Open the packages, link them, and write every output into `work`."""
+    keyring = Keyring()
+    identity = load_key(key_path)
+    analyst_card = keyring.recipient(analyst)
+    with tempfile.TemporaryDirectory(dir=work.parent, prefix=".pprl-link-") as opened:
+        sources = open_packages(list(packages), identity=identity, keyring=keyring,
+                                work=Path(opened), project=project)
+    cards = {s.party: keyring.by_name(s.party) for s in sources}
+    untrusted = [party for party, card in cards.items() if card is None]
+    if untrusted:
+        raise PackageProblem(f"no trusted card for {', '.join(untrusted)}: their link maps "
+                             "could not be sealed to them")
+    config = sources[0].info.config
+    with tqdm(total=len(sources) * (len(sources) - 1) // 2, desc="pprl link",
+              unit="source pairs", leave=False) as bar:
+        result = link_sources(sources, config["blocking"], threshold, model,
+                              term_frequencies=term_frequencies,
+                              progress=lambda _: bar.update())
+    _write_link_outputs(result, work, identity, cards, analyst_card,
+                        sources[0].info.project, sources[0].info.config_fingerprint)
 
 
 def _write_link_outputs(result, folder: Path, identity, cards: dict, analyst_card,

@@ -7,14 +7,9 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from keys.atomic import check_new_folder
 from sample_extracts.config import ScenarioConfig
-from sample_extracts.generator import (
-    DEFAULT_PEOPLE,
-    DEFAULT_SEED,
-    ScenarioExistsError,
-    check_destination,
-    generate,
-)
+from sample_extracts.generator import DEFAULT_PEOPLE, DEFAULT_SEED, ScenarioExistsError, generate
 
 
 @click.command()
@@ -53,7 +48,7 @@ def sample(out: Path, people: int, seed: int, crisis_months: int | None,
     if crisis_months is not None:
         config.effects.crisis_spike_months = crisis_months
     try:
-        check_destination(out)
+        check_new_folder(out)
     except ScenarioExistsError as e:
         raise click.ClickException(str(e)) from e
     with tqdm(total=people, unit="cohort people", desc="pprl sample", leave=False) as bar:

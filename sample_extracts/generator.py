@@ -9,9 +9,6 @@ destination and renamed into place only when complete.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from keys.atomic import FolderExistsError, atomic_folder
 from sample_extracts.config import ScenarioConfig
 from sample_extracts.events import draw_content, first_contact_dates
 from sample_extracts.population import draw_people
@@ -29,8 +27,8 @@ DEFAULT_SEED = 2009
 CHUNK_COHORT = 5000
 
 
-class ScenarioExistsError(Exception):
-    """The destination already holds files; the generator never overwrites a scenario."""
+# The generator never overwrites a scenario.
+ScenarioExistsError = FolderExistsError
 
 
 def generate(out: Path, people: int = DEFAULT_PEOPLE, seed: int = DEFAULT_SEED,
@@ -38,26 +36,11 @@ def generate(out: Path, people: int = DEFAULT_PEOPLE, seed: int = DEFAULT_SEED,
              progress: Callable[[int], None] | None = None) -> dict:
     """Write a scenario of `people` L&D-cohort members to `out`; returns its summary."""
     config = config or ScenarioConfig()
-    out = Path(out)
-    check_destination(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    with atomic_folder(out) as work:
         summary = _write_chunks(work, people, seed, config, progress)
         _write_json(work / "truth" / "effects.json", _effects(config))
         _write_json(work / "scenario.json", summary)
-        if out.exists():
-            out.rmdir()
-        os.replace(work, out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return summary
-
-
-def check_destination(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ScenarioExistsError(f"{out} already exists and is not an empty folder")
 
 
 def _write_chunks(work: Path, people: int, seed: int, config: ScenarioConfig,
