@@ -1,28 +1,38 @@
-"""Pair-comparison throughput: pprl's vectorised Dice against anonlink's accelerated Dice.
+"""Pair-comparison throughput: pprl's Dice kernels against anonlink's accelerated Dice.
 
-    python benchmarks/bench_dice.py --peer-python /tmp/peers/bin/python [--rows-a 4000]
+    python benchmarks/bench_dice.py --peer-python /work/peers-venv/bin/python [--bits 1024]
 
-Both tools score the same all-pairs workload: --rows-a x --rows-b random Bloom filters of
+Every tool scores the same all-pairs workload: --rows-a x --rows-b random Bloom filters of
 --bits bits with about --fill of the bits set, written once to .npy files in --work that
 the anonlink script (`benchmarks/peers/anonlink_dice.py`, run with --peer-python) reads too.
-Each threshold in --thresholds is run as its own workload: every pair is scored and the
-pairs with Dice >= threshold are returned as (similarity, row in A, row in B). At threshold 0
-every pair is returned; at a threshold above any random pair's Dice (0.9 by default) almost
-nothing is, so that workload measures the popcount kernel alone.
+Each threshold in --thresholds is its own workload: every pair is scored and the pairs with
+Dice >= threshold are returned as (similarity, row in A, row in B). At threshold 0 every pair
+is returned; at a threshold above any random pair's Dice (0.9 by default) almost nothing is,
+so that workload measures the comparison kernel itself.
 
-pprl is measured two ways, both single-threaded like anonlink:
+Tools, run in turn within each of --repeat rounds so that load from other work on the
+machine falls on all of them alike:
 
-* `pprl compare.dice`: the linkage code path as it is, `linkage.compare.dice(a, b)` on
-  gathered pairs (row i of a against row i of b), fed all pairs in batches of
-  `linkage.compare.BATCH_PAIRS`;
-* `pprl block kernel`: the same popcount approach (np.bitwise_and on uint64 words and
-  np.bitwise_count) applied all-pairs: for each block of rows of A, each word is ANDed
-  against that word of every row of B and the counts summed, with per-row popcounts
-  computed once.
+* `anonlink accelerated`: `dice_coefficient_accelerated` (C++, hand-unrolled `popcnt`, a
+  popcount filter per pair, a heap per row of A, and a final sort of the pairs returned).
+  It runs on one thread: its CPU time equals its wall time (the `cpu/wall` column);
+* `pprl numba, 1 thread`: `linkage.kernels.all_pairs_dice` with `numba.set_num_threads(1)`;
+* `pprl numba, N threads`: the same kernel on all of numba's threads (`NUMBA_NUM_THREADS`,
+  by default one per core);
+* `pprl numpy compare.dice`: the numpy path `linkage.compare.dice(a, b)` on gathered pairs
+  (row i of a against row i of b), fed all pairs in batches of `linkage.compare.BATCH_PAIRS`
+  (one thread).
 
-anonlink sorts the pairs it returns (by decreasing similarity); pprl does not (linkage needs
-no global order). Medians of --repeat runs, pairs per second, the ratios, and where the time
-of the `compare.dice` path goes.
+pprl does not sort the pairs it returns (linkage needs no global order). The first call of
+the numba kernel (compilation, or loading numba's on-disk cache) is timed apart and left out
+of the rounds. Reported: medians of the rounds, pairs per second, CPU over wall time, and
+the ratio to anonlink (the bar is 1.5x).
+
+A second table measures what `linkage.compare._field_dice` does on candidate pairs:
+--field-pairs variant pairs whose --field-bits filters are drawn from --field-values distinct
+values per side (the table `Source.distinct` makes), scored by the numpy path (factorize the
+distinct value pairs, gather their rows, `compare.dice`) and by `linkage.kernels.pair_dice`
+straight on each pair's value ids, on one thread and on all (--field-pairs 0 skips it).
 """
 
 from __future__ import annotations
@@ -37,14 +47,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numba
 import numpy as np
+import pandas as pd
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 from linkage.compare import BATCH_PAIRS, dice  # noqa: E402
+from linkage.kernels import all_pairs_dice, pair_dice  # noqa: E402
 
 Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
+ANONLINK = "anonlink accelerated"
 
 
 def random_filters(rng: np.random.Generator, rows: int, bits: int, fill: float) -> np.ndarray:
@@ -55,10 +69,6 @@ def random_filters(rng: np.random.Generator, rows: int, bits: int, fill: float) 
         out[start:start + len(chunk)] = np.packbits(chunk, axis=1,
                                                     bitorder="little").view(np.uint64)
     return out
-
-
-def _popcounts(words: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
 
 
 def compare_dice_pairs(a: np.ndarray, b: np.ndarray, threshold: float) -> Pairs:
@@ -77,70 +87,74 @@ def compare_dice_pairs(a: np.ndarray, b: np.ndarray, threshold: float) -> Pairs:
     return np.concatenate(sims), np.concatenate(rows_a), np.concatenate(rows_b)
 
 
-def block_kernel_pairs(a: np.ndarray, b: np.ndarray, threshold: float, block: int = 32) -> Pairs:
-    """All pairs by blocks of A: per word, AND against every row of B and popcount."""
-    count_a, count_b = _popcounts(a), _popcounts(b)
-    words_b = np.ascontiguousarray(b.T)  # (words, rows of B): each word contiguous
-    both = np.empty((block, len(b)), dtype=np.uint64)
-    bits = np.empty((block, len(b)), dtype=np.uint8)
-    shared = np.empty((block, len(b)), dtype=np.uint16)
-    sims, rows_a, rows_b = [], [], []
-    for start in range(0, len(a), block):
-        part = a[start:start + block]
-        n = len(part)
-        shared[:n] = 0
-        for word in range(a.shape[1]):
-            np.bitwise_and(part[:, word, None], words_b[word][None, :], out=both[:n])
-            np.bitwise_count(both[:n], out=bits[:n])
-            shared[:n] += bits[:n]
-        total = count_a[start:start + n, None] + count_b[None, :]
-        score = 2.0 * shared[:n] / np.maximum(total, 1)
-        if threshold > 0:
-            i, j = np.nonzero(score >= threshold)
-            sims.append(score[i, j])
-            rows_a.append(i.astype(np.uint32) + start)
-            rows_b.append(j.astype(np.uint32))
-        else:  # every pair: no index search needed
-            sims.append(score.ravel())
-            rows_a.append(np.repeat(np.arange(start, start + n, dtype=np.uint32), len(b)))
-            rows_b.append(np.tile(np.arange(len(b), dtype=np.uint32), n))
-    return np.concatenate(sims), np.concatenate(rows_a), np.concatenate(rows_b)
+def numba_pairs(threads: int) -> Callable[[np.ndarray, np.ndarray, float], Pairs]:
+    def run(a: np.ndarray, b: np.ndarray, threshold: float) -> Pairs:
+        numba.set_num_threads(threads)
+        return all_pairs_dice(a, b, threshold)
+    return run
 
 
-def timed(kernel: Callable[[np.ndarray, np.ndarray, float], Pairs], a: np.ndarray,
-          b: np.ndarray, threshold: float, repeat: int) -> tuple[list[float], Pairs]:
-    seconds, result = [], None
-    for _ in range(repeat):
-        result = None
-        start = time.perf_counter()
-        result = kernel(a, b, threshold)
-        seconds.append(time.perf_counter() - start)
-    return seconds, result
+def field_dice_numpy(values_a: np.ndarray, values_b: np.ndarray, ids_a: np.ndarray,
+                     ids_b: np.ndarray) -> np.ndarray:
+    """`compare._field_dice` as it is: Dice once per distinct pair of values, on gathered rows."""
+    pair, unique = pd.factorize(ids_a * len(values_b) + ids_b)
+    left, right = unique // len(values_b), unique % len(values_b)
+    return dice(values_a[left], values_b[right])[pair]
 
 
-def breakdown(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    """Seconds per stage of the `compare.dice` path over all pairs (one pass)."""
-    stages = dict.fromkeys(("pair indices", "gather rows", "popcount a & b", "popcount a, b",
-                            "divide"), 0.0)
-    rows = max(1, BATCH_PAIRS // len(b))
-    right = np.arange(len(b), dtype=np.uint32)
-    for start in range(0, len(a), rows):
-        t0 = time.perf_counter()
-        left = np.arange(start, min(len(a), start + rows), dtype=np.uint32)
-        ia, ib = np.repeat(left, len(b)), np.tile(right, len(left))
-        t1 = time.perf_counter()
-        wa, wb = a[ia], b[ib]
-        t2 = time.perf_counter()
-        both = _popcounts(wa & wb)
-        t3 = time.perf_counter()
-        total = _popcounts(wa) + _popcounts(wb)
-        t4 = time.perf_counter()
-        np.where(total > 0, 2 * both / np.maximum(total, 1), 0.0)
-        t5 = time.perf_counter()
-        for name, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4),
-                            strict=True):
-            stages[name] += dt
-    return stages
+def field_dice_numba(threads: int) -> Callable[..., np.ndarray]:
+    def run(values_a: np.ndarray, values_b: np.ndarray, ids_a: np.ndarray,
+            ids_b: np.ndarray) -> np.ndarray:
+        numba.set_num_threads(threads)
+        return pair_dice(values_a, values_b, ids_a, ids_b)
+    return run
+
+
+def field_table(rng: np.random.Generator, args: argparse.Namespace, threads: int) -> None:
+    """Gathered-pair throughput of the numpy `_field_dice` path and of `pair_dice`."""
+    variants = args.field_values + args.field_values // 2  # aliases repeat some values
+    side = []
+    for _ in range(2):
+        values = random_filters(rng, args.field_values, args.field_bits, args.fill)
+        ids = np.concatenate([np.arange(args.field_values),
+                              rng.integers(0, args.field_values, variants - args.field_values)])
+        side.append((values, ids[rng.integers(0, variants, args.field_pairs)]))
+    (values_a, ids_a), (values_b, ids_b) = side
+    distinct = len(pd.unique(ids_a * args.field_values + ids_b))
+    tools: dict[str, Callable[..., np.ndarray]] = {
+        "numpy _field_dice": field_dice_numpy,
+        "numba pair_dice, 1 thread": field_dice_numba(1),
+        f"numba pair_dice, {threads} threads": field_dice_numba(threads),
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in tools}
+    expected = None
+    for _ in range(args.repeat):
+        for name, tool in tools.items():
+            start = time.perf_counter()
+            got = tool(values_a, values_b, ids_a, ids_b)
+            seconds[name].append(time.perf_counter() - start)
+            if expected is None:
+                expected = got
+            elif not np.array_equal(got, expected):
+                raise SystemExit(f"{name} disagrees with the numpy _field_dice")
+    numba.set_num_threads(threads)
+    print(f"\n{args.field_pairs:,} variant pairs of {args.field_bits}-bit filters from "
+          f"{args.field_values:,} distinct values per side ({distinct:,} distinct value "
+          f"pairs); median of {args.repeat} rounds")
+    print(f"{'tool':<28} {'seconds':>8} {'Mpairs/s':>9} {'vs numpy':>9}")
+    base = statistics.median(seconds["numpy _field_dice"])
+    for name, times in seconds.items():
+        median = statistics.median(times)
+        print(f"{name:<28} {median:>8.3f} {args.field_pairs / median / 1e6:>9.1f} "
+              f"{base / median:>8.2f}x")
+
+
+def anonlink(peer_python: str, path_a: Path, path_b: Path, threshold: float) -> dict:
+    """One timed run of anonlink in the peers environment (loading the filters untimed)."""
+    peer = subprocess.run([peer_python, str(HERE / "peers" / "anonlink_dice.py"),
+                           str(path_a), str(path_b), "--threshold", str(threshold),
+                           "--repeat", "1"], check=True, capture_output=True, text=True)
+    return json.loads(peer.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -151,12 +165,15 @@ def main() -> None:
     parser.add_argument("--bits", type=int, default=1024)
     parser.add_argument("--fill", type=float, default=0.2, help="share of bits set")
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.0, 0.9])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--field-pairs", type=int, default=5_000_000)
+    parser.add_argument("--field-values", type=int, default=100_000)
+    parser.add_argument("--field-bits", type=int, default=512)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "pprl-bench")
     args = parser.parse_args()
-    if args.bits % 64:
-        raise SystemExit("--bits must be a multiple of 64")
+    if args.bits % 64 or args.field_bits % 64:
+        raise SystemExit("--bits and --field-bits must be multiples of 64")
     args.work.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     a = random_filters(rng, args.rows_a, args.bits, args.fill)
@@ -165,42 +182,55 @@ def main() -> None:
     np.save(path_a, a)
     np.save(path_b, b)
     pairs = args.rows_a * args.rows_b
+    threads = numba.config.NUMBA_NUM_THREADS
+    start = time.perf_counter()
+    all_pairs_dice(a[:8], b[:8], 0.5)
+    first_call = time.perf_counter() - start
     print(f"{args.rows_a:,} x {args.rows_b:,} = {pairs:,} pairs of {args.bits}-bit filters, "
-          f"mean fill {_popcounts(a).mean() / args.bits:.3f}; median of {args.repeat}, "
-          f"one thread each", flush=True)
+          f"mean fill {np.bitwise_count(a).sum() / a.size / 64:.3f}; median of {args.repeat} "
+          f"rounds; numba: {threads} threads available, first call {first_call:.2f} s "
+          f"(compile or cache load, untimed below)", flush=True)
 
+    tools: dict[str, Callable[[np.ndarray, np.ndarray, float], Pairs]] = {
+        "pprl numba, 1 thread": numba_pairs(1),
+        f"pprl numba, {threads} threads": numba_pairs(threads),
+        "pprl numpy compare.dice": compare_dice_pairs,
+    }
     table = []
     for threshold in args.thresholds:
-        peer = subprocess.run([args.peer_python, str(HERE / "peers" / "anonlink_dice.py"),
-                               str(path_a), str(path_b), "--threshold", str(threshold),
-                               "--repeat", str(args.repeat)],
-                              check=True, capture_output=True, text=True)
-        anonlink = json.loads(peer.stdout.strip().splitlines()[-1])
-        rates = {"anonlink accelerated": pairs / statistics.median(anonlink["seconds"])}
-        for name, kernel in (("pprl compare.dice", compare_dice_pairs),
-                             ("pprl block kernel", block_kernel_pairs)):
-            seconds, (sims, _, _) = timed(kernel, a, b, threshold, args.repeat)
-            rates[name] = pairs / statistics.median(seconds)
-            if len(sims) != anonlink["pairs"] or not np.isclose(sims.sum(), anonlink["checksum"]):
-                raise SystemExit(f"{name} disagrees with anonlink at threshold {threshold}: "
-                                 f"{len(sims)} pairs, sum {sims.sum()} against "
-                                 f"{anonlink['pairs']}, {anonlink['checksum']}")
-        table.append((threshold, anonlink["pairs"], rates))
+        wall: dict[str, list[float]] = {name: [] for name in (ANONLINK, *tools)}
+        cpu: dict[str, list[float]] = {name: [] for name in wall}
+        for _ in range(args.repeat):
+            peer = anonlink(args.peer_python, path_a, path_b, threshold)
+            wall[ANONLINK] += peer["seconds"]
+            cpu[ANONLINK] += peer["cpu_seconds"]
+            for name, kernel in tools.items():
+                result = None
+                start, start_cpu = time.perf_counter(), time.process_time()
+                result = kernel(a, b, threshold)
+                wall[name].append(time.perf_counter() - start)
+                cpu[name].append(time.process_time() - start_cpu)
+                sims = result[0]
+                if len(sims) != peer["pairs"] or not np.isclose(sims.sum(), peer["checksum"]):
+                    raise SystemExit(f"{name} disagrees with anonlink at threshold {threshold}: "
+                                     f"{len(sims)} pairs, sum {sims.sum()} against "
+                                     f"{peer['pairs']}, {peer['checksum']}")
+        numba.set_num_threads(threads)
+        table.append((threshold, peer["pairs"], wall, cpu))
 
-    print(f"\n{'threshold':>9} {'pairs returned':>14}  {'tool':<21} {'Mpairs/s':>9} "
-          f"{'vs anonlink':>11}")
-    for threshold, returned, rates in table:
-        for name, rate in rates.items():
-            ratio = rate / rates["anonlink accelerated"]
-            print(f"{threshold:>9.2f} {returned:>14,}  {name:<21} {rate / 1e6:>9.1f} "
-                  f"{ratio:>10.2f}x")
-    print("(both tools return identical pair counts and similarity sums; bar: pprl >= 1.5x)")
-
-    stages = breakdown(a, b)
-    total = sum(stages.values())
-    print(f"\nwhere the time of `pprl compare.dice` goes ({total:.2f} s, one pass):")
-    for name, seconds in stages.items():
-        print(f"  {name:<16} {seconds:>6.2f} s  {100 * seconds / total:>4.0f}%")
+    print(f"\n{'threshold':>9} {'pairs returned':>14}  {'tool':<24} {'Mpairs/s':>9} "
+          f"{'cpu/wall':>8} {'vs anonlink':>11}")
+    for threshold, returned, wall, cpu in table:
+        for name, seconds in wall.items():
+            rate = pairs / statistics.median(seconds)
+            ratio = statistics.median(wall[ANONLINK]) / statistics.median(seconds)
+            busy = statistics.median(c / w for c, w in zip(cpu[name], seconds, strict=True))
+            print(f"{threshold:>9.2f} {returned:>14,}  {name:<24} {rate / 1e6:>9.1f} "
+                  f"{busy:>8.2f} {ratio:>10.2f}x")
+    print("(every tool returns the same pair count and similarity sum as anonlink; "
+          "bar: pprl >= 1.5x anonlink)")
+    if args.field_pairs:
+        field_table(rng, args, threads)
 
 
 if __name__ == "__main__":
