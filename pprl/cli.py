@@ -4,6 +4,7 @@ import click
 
 from keys.cli import keys
 from linkage.cli import hash_command, link_command
+from outcomes.cli import outcomes_command, release_command
 from pprl import __version__
 from sample_extracts.cli import sample
 
@@ -26,4 +27,6 @@ def main() -> None:
 main.add_command(keys)
 main.add_command(hash_command)
 main.add_command(link_command)
+main.add_command(release_command)
+main.add_command(outcomes_command)
 main.add_command(sample)

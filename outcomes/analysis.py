@@ -1,0 +1,272 @@
+"""The evaluation: per measure and window, the paired pre/post comparison, and the checks on it.
+
+Produces raw tables (before disclosure control, never written as they are):
+
+- outcomes: one row per measure and window (`all`, each `Nm`, each `all-minus-Nm`);
+- rtm: regression-to-the-mean checks: a placebo index before the real one for every measure,
+  and each kind's change by pre-period rate (none, below and above the median);
+- sensitivity: the `all` window re-run with links below each posterior cut undone;
+- linkage: cohort members whose records at a kind's custodians may have been missed;
+- profile: each kind's event rate by quarter-year relative to the index (for the report).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from outcomes.cohort import Cohort, Content, build_cohort, day_numbers, day_of
+from outcomes.config import StudyConfig
+from outcomes.disclosure import GROUP, TOTAL
+from outcomes.measures import Events, cohort_events
+from outcomes.statistics import conditional_poisson, mcnemar, wilcoxon_rates
+from outcomes.windows import (
+    DAYS_PER_YEAR,
+    Stays,
+    Window,
+    person_years,
+    placebo_window,
+    study_windows,
+)
+
+QUARTER = DAYS_PER_YEAR / 4
+PROFILE_QUARTERS = 36  # nine years either side of the index
+
+
+class StudyError(ValueError):
+    """The released content cannot answer the configured study; the message says why."""
+
+
+@dataclass
+class Results:
+    outcomes: pd.DataFrame
+    rtm: pd.DataFrame
+    sensitivity: pd.DataFrame
+    linkage: pd.DataFrame
+    profile: pd.DataFrame
+    notes: dict = field(default_factory=dict)
+
+
+def check_study(content: Content, config: StudyConfig) -> dict:
+    """Refuse a study the released content cannot answer; returns counts for the report."""
+    kinds = sorted(content.kinds)
+    needed = [(config.index_kind, "index", config.index_date, None)] + [
+        (m.kind, "measure", m.date, m.group) for m in config.measures]
+    for kind, role, date, group in needed:
+        if kind not in content.kinds:
+            raise StudyError(f"the {role} kind {kind!r} was not released (released kinds: "
+                             f"{', '.join(kinds) or 'none'})")
+        frame = content.kinds[kind]
+        for column in (date, group):
+            if column is not None and column not in frame.columns:
+                columns = [c for c in frame.columns if c not in ("person_id", "party",
+                                                                 "match_probability")]
+                raise StudyError(f"{kind} has no column {column!r} (it has: "
+                                 f"{', '.join(columns)})")
+        if not _is_dates(frame[date]):
+            raise StudyError(f"{kind}.{date} is not a date column")
+        if frame[date].isna().any():
+            raise StudyError(f"{kind}.{date}: {int(frame[date].isna().sum()):,} rows without a "
+                             "date; the custodian must date every event")
+    stays = config.hospital_stays
+    if stays is not None and stays.explicit:
+        if stays.kind not in content.kinds:
+            raise StudyError(f"hospital_stays.kind {stays.kind!r} was not released")
+        for column in (stays.start, stays.end):
+            if column not in content.kinds[stays.kind].columns:
+                raise StudyError(f"{stays.kind} has no column {column!r} (hospital_stays)")
+    notes = {"outside_study": {}}
+    lo, hi = day_of(config.start), day_of(config.end)
+    for measure in config.measures:
+        frame = content.kinds[measure.kind]
+        days = day_numbers(frame[measure.date])
+        outside = (days < lo) | (days > hi)
+        if outside.any() and config.events_outside == "refuse":
+            raise StudyError(
+                f"{measure.kind}.{measure.date}: {int(outside.sum()):,} events dated outside "
+                f"the study ({config.start} to {config.end}), from "
+                f"{pd.Timestamp(days.min(), unit='D').date()} to "
+                f"{pd.Timestamp(days.max(), unit='D').date()}; correct [study] or set "
+                "study.events_outside = \"ignore\" to leave them out")
+        content.kinds[measure.kind] = frame[~outside].reset_index(drop=True)
+        notes["outside_study"][measure.kind] = int(outside.sum())
+    return notes
+
+
+def _is_dates(values: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return True
+    present = values.dropna()
+    return len(present) > 0 and all(hasattr(v, "isoformat") for v in present.iloc[:100])
+
+
+def _stays_usable(content: Content, config: StudyConfig) -> bool:
+    stays = config.hospital_stays
+    return (stays is not None and stays.kind in content.kinds
+            and {stays.start, stays.end} <= set(content.kinds[stays.kind].columns))
+
+
+@dataclass
+class _Linked:
+    """The cohort and its events as linked at one cut (None: as the TTP linked)."""
+
+    cohort: Cohort
+    stays: Stays
+    events: list[Events]
+
+
+def _linked(content: Content, config: StudyConfig, cut: float | None) -> _Linked:
+    cohort = build_cohort(content, config, cut)
+    stays = (Stays.from_content(content, config, cohort, cut) if _stays_usable(content, config)
+             else Stays.none())
+    events = [cohort_events(content, m, cohort, stays, config, cut) for m in config.measures]
+    return _Linked(cohort, stays, events)
+
+
+def compare(events: Events, window: Window, n: int, group: str | None,
+            equal: bool) -> dict:
+    """One measure in one window: counts, person-time and the paired statistics."""
+    pre, post = events.counts(window, n, group)
+    years_pre, years_post = person_years(window, events.stays)
+    included = window.included
+    row = {"persons": int(included.sum()), "events_pre": int(pre.sum()),
+           "events_post": int(post.sum()), "person_years_pre": float(years_pre.sum()),
+           "person_years_post": float(years_post.sum())}
+    ratio = conditional_poisson(pre, post, years_pre, years_post)
+    row.update(rate_ratio=ratio.estimate if ratio else np.nan,
+               rate_ratio_lo=ratio.lo if ratio else np.nan,
+               rate_ratio_hi=ratio.hi if ratio else np.nan,
+               p_value=ratio.p_value if ratio else np.nan)
+    both = included & (years_pre > 0) & (years_post > 0)
+    wilcoxon = wilcoxon_rates(pre[both] / years_pre[both], post[both] / years_post[both])
+    row["wilcoxon_p"] = np.nan if wilcoxon is None else wilcoxon
+    if equal:
+        any_pre, any_post = (pre > 0) & included, (post > 0) & included
+        pre_only, post_only = int((any_pre & ~any_post).sum()), int((any_post & ~any_pre).sum())
+        test = mcnemar(pre_only, post_only)
+        row.update(persons_any_pre=int(any_pre.sum()), persons_any_post=int(any_post.sum()),
+                   mcnemar_p=np.nan if test is None else test, _pre_only=pre_only,
+                   _post_only=post_only)
+    return row
+
+
+def _rows(linked: _Linked, windows: list[Window], equal_names: set[str]) -> list[dict]:
+    rows = []
+    n = len(linked.cohort)
+    for events in linked.events:
+        for window in windows:
+            for name, group in events.names():
+                rows.append({"measure": name, "window": window.name,
+                             **compare(events, window, n, group, window.name in equal_names),
+                             GROUP: f"{window.name}|{events.measure.kind}",
+                             TOTAL: group is None})
+    return rows
+
+
+def analyse(content: Content, quality: pd.DataFrame, config: StudyConfig,
+            progress: Callable[[str], None] | None = None) -> Results:
+    """Every table of the evaluation, raw; `progress` is told each step's name."""
+    step = progress or (lambda _: None)
+    notes = check_study(content, config)
+    step("cohort and main estimates")
+    linked = _linked(content, config, None)
+    cohort = linked.cohort
+    if len(cohort) == 0:
+        raise StudyError(f"no {config.index_kind} event inside the study "
+                         f"({config.start} to {config.end}): the cohort is empty")
+    windows = study_windows(cohort, config)
+    equal_names = {f"{m}m" for m in config.equal_months}
+    outcomes = pd.DataFrame(_rows(linked, windows, equal_names))
+
+    step("regression to the mean")
+    placebo = placebo_window(cohort, config)
+    rtm = pd.DataFrame([{"check": "placebo index", **r}
+                        for r in _rows(linked, [placebo], set())])
+    rtm = pd.concat([rtm, _by_pre_rate(linked, windows[0])], ignore_index=True)
+
+    sensitivity = []
+    for cut in config.cuts:
+        step(f"links at posterior >= {cut}")
+        at_cut = _linked(content, config, cut)
+        for row in _rows(at_cut, study_windows(at_cut.cohort, config)[:1], set()):
+            row[GROUP] = f"{cut}|{row[GROUP]}"
+            sensitivity.append({"min_link_probability": cut, **row})
+
+    notes.update(cohort=len(cohort), first_index_outside_study=cohort.first_outside,
+                 stays_without_end=linked.stays.without_end,
+                 hospital_stays=bool(len(linked.stays.person)) or _stays_usable(content, config),
+                 events_in_hospital={e.measure.kind: e.in_hospital for e in linked.events},
+                 windows={w.name: int(w.included.sum()) for w in [*windows, placebo]})
+    return Results(outcomes, rtm, pd.DataFrame(sensitivity),
+                   _linkage_checks(content, quality, cohort, config),
+                   _profile(linked, config), notes)
+
+
+def _by_pre_rate(linked: _Linked, window: Window) -> pd.DataFrame:
+    """Each kind's comparison among people with no pre-period events, and below and above the
+    median pre-period rate: falls concentrated in the high group, and rises in the none group,
+    are what regression to the mean produces."""
+    rows = []
+    n = len(linked.cohort)
+    for events in linked.events:
+        pre, _ = events.counts(window, n)
+        years_pre, _ = person_years(window, events.stays)
+        rate = np.where(years_pre > 0, pre / np.where(years_pre > 0, years_pre, 1), 0)
+        some = window.included & (pre > 0)
+        median = np.median(rate[some]) if some.any() else 0.0
+        groups = {"no events before": window.included & (pre == 0),
+                  "below median rate before": some & (rate <= median),
+                  "above median rate before": some & (rate > median)}
+        kind = events.measure.kind
+        for label, members in groups.items():
+            sub = Window(window.name, window.pre_lo, window.pre_hi, window.post_lo,
+                         window.post_hi, members)
+            rows.append({"check": "pre-period rate", "measure": f"{kind}/all",
+                         "window": window.name, "pre_rate_group": label,
+                         **compare(events, sub, n, None, False),
+                         GROUP: f"pre-rate|{kind}|{label}", TOTAL: True})
+    return pd.DataFrame(rows)
+
+
+def _linkage_checks(content: Content, quality: pd.DataFrame, cohort: Cohort,
+                    config: StudyConfig) -> pd.DataFrame:
+    """Cohort members who may be missing records: no record from any custodian of a kind (none
+    held, or a missed link), and members whose weakest link is below each cut."""
+    members = quality.set_index("person_id").reindex(cohort.members)
+    sources = members.sources.fillna("").str.split(";")
+    rows = []
+    for measure in config.measures:
+        parties = set(content.parties[measure.kind])
+        missing = sources.map(lambda s, p=parties: not p.intersection(s))
+        rows.append({"check": f"no record from the custodians of {measure.kind}",
+                     "min_link_probability": np.nan, "persons": int(missing.sum())})
+    weakest = members.weakest_link_probability.to_numpy(float)
+    for cut in config.cuts:
+        rows.append({"check": "weakest link below the cut", "min_link_probability": cut,
+                     "persons": int((weakest < cut).sum())})
+    return pd.DataFrame(rows)
+
+
+def _profile(linked: _Linked, config: StudyConfig) -> pd.DataFrame:
+    """Events and person-years of each kind by quarter-year relative to the index."""
+    cohort = linked.cohort
+    lo, hi = day_of(config.start), day_of(config.end) + 1
+    rows = []
+    quarters = range(-PROFILE_QUARTERS, PROFILE_QUARTERS)
+    for events in linked.events:
+        offset = np.floor((events.day - cohort.index_day[events.person]) / QUARTER)
+        counts = pd.Series(offset.astype(np.int64)).value_counts()
+        for q in quarters:
+            a = np.clip(cohort.index_day + int(round(q * QUARTER)), lo, hi)
+            b = np.clip(cohort.index_day + int(round((q + 1) * QUARTER)), lo, hi)
+            days = (b - a).astype(float)
+            if events.stays is not None:
+                days = days - events.stays.days_inside(a, b)
+            years = days.sum() / DAYS_PER_YEAR
+            if years > 0:
+                rows.append({"kind": events.measure.kind, "quarter": q,
+                             "events": int(counts.get(q, 0)), "person_years": years})
+    return pd.DataFrame(rows)

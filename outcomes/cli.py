@@ -1,0 +1,290 @@
+"""`pprl release` (custodian) and `pprl outcomes` (analyst)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import click
+import matplotlib
+import numpy
+import pandas as pd
+import pyarrow.parquet as pq
+import scipy
+from tqdm import tqdm
+
+from keys import Header, Keyring, KeysError, open_file, seal_file
+from keys.atomic import AtomicOutput, atomic_folder, check_new_folder
+from keys.cli import load_key
+from outcomes.analysis import StudyError, analyse
+from outcomes.cohort import Content
+from outcomes.config import ConfigError, StudyConfig
+from outcomes.publish import publish
+from outcomes.release import ReleaseError, check_maps, read_tokens, release_kind
+from outcomes.released import (
+    CONTENT_TYPE,
+    LINKS_CONTENT_TYPE,
+    PERSON_QUALITY_CONTENT_TYPE,
+    Released,
+    from_table,
+    to_table,
+)
+from outcomes.report import write_report
+from pprl import __version__
+
+_KEY_HELP = "Your private key (NAME.key); passphrase from PPRL_PASSPHRASE or a prompt."
+
+
+@click.command("release")
+@click.argument("content", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--links", "links_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Your link map from the TTP (DIR/<you>.links), sealed to you.")
+@click.option("--tokens", "tokens_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Your token map from pprl hash (OUT.tokens.csv).")
+@click.option("--key", "key_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help=_KEY_HELP)
+@click.option("--to", "analyst", required=True,
+              help="The analyst's card file, or the name of a trusted card.")
+@click.option("-o", "--out", "out", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to create for the sealed releases; OUT.rejects.csv goes beside it.")
+@click.option("--kind", "kinds", multiple=True, metavar="[FILE=]KIND",
+              help="The kind of content of a file (default: its name without extension); "
+                   "FILE=KIND with several files.")
+@click.option("--date-column", "date_columns", multiple=True, metavar="COLUMN",
+              help="A date column not named date or *_date.")
+def release_command(content: tuple[Path, ...], links_path: Path, tokens_path: Path,
+                    key_path: Path, analyst: str, out: Path, kinds: tuple[str, ...],
+                    date_columns: tuple[str, ...]) -> None:
+    """Release content extracts to the analyst, keyed by person_id (run by a custodian).
+
+    Each CONTENT file (CSV or Parquet, with a record_id column) is joined to the TTP's link
+    map through your token map; record_id and tokens are dropped, dates (columns named date
+    or *_date) are checked and kept as dates, and each kind of content is sealed to the
+    analyst as OUT/<you>.<kind>.released with every row's match_probability. Rows whose
+    record has no link entry are not released: they are counted here and listed by row number
+    in OUT.rejects.csv, which stays with you.
+
+    \b
+    Example:
+      pprl release ld_contacts.csv detentions.csv --links linked/trust_north.links \\
+          --tokens trust_north.pkg.tokens.csv --key trust_north.key --to analyst -o released
+    """
+    try:
+        check_new_folder(out)
+        by_kind = _kinds(content, kinds)
+        keyring = Keyring()
+        identity = load_key(key_path)
+        recipient = keyring.recipient(analyst)
+        tokens = read_tokens(tokens_path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".pprl-release-") as work:
+            plain = Path(work) / "links.parquet"
+            header = open_file(links_path, plain, recipient_identity=identity, keyring=keyring,
+                               content_type=LINKS_CONTENT_TYPE)
+            links = pq.read_table(plain).to_pandas()
+        check_maps(tokens, links, tokens_path)
+        results = [release_kind(kind, paths, tokens, links, date_columns)
+                   for kind, paths in tqdm(by_kind.items(), desc="pprl release", unit="kinds",
+                                           leave=False, disable=len(by_kind) < 2)]
+        with atomic_folder(out) as folder:
+            for result in results:
+                table = folder / f".{result.kind}.parquet"
+                pq.write_table(to_table(result.frame, result.kind, identity.name), table)
+                seal_file(table, folder / f"{identity.name}.{result.kind}.released",
+                          sender=identity, recipient=recipient, project=header.project,
+                          content_type=CONTENT_TYPE,
+                          config_fingerprint=header.config_fingerprint)
+                table.unlink()
+        rejects = Path(f"{out}.rejects.csv")
+        with AtomicOutput(rejects) as f:
+            pd.DataFrame([r for result in results for r in result.rejects],
+                         columns=["file", "row", "reason"]).to_csv(f, index=False)
+    except (ReleaseError, KeysError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"Released {len(results)} kind(s) of content for project {header.project}, "
+               f"sealed to {recipient.name} in {out}")
+    for result in results:
+        click.echo(f"  {result.kind:<16} {result.rows_read:>9,} rows read "
+                   f"{len(result.frame):>9,} released {result.persons:>8,} persons "
+                   f"{len(result.rejects):>7,} not released")
+        for reason, n in sorted(Counter(r[2] for r in result.rejects).items()):
+            click.echo(f"    {n:>9,}  {reason}")
+    click.echo(f"  keep here      {rejects} (rows not released, by file and row number)")
+
+
+def _kinds(content: tuple[Path, ...], kinds: tuple[str, ...]) -> dict[str, list[Path]]:
+    """Content files by kind: the file name without extension unless --kind says otherwise."""
+    named: dict[str, str] = {}
+    for entry in kinds:
+        file, sep, kind = entry.rpartition("=")
+        if not sep:
+            if len(content) != 1:
+                raise ReleaseError(f"--kind {entry}: with several files, say FILE=KIND")
+            file = content[0].name
+        matches = [p for p in content if file in (p.name, p.stem, str(p))]
+        if not kind or not matches:
+            raise ReleaseError(f"--kind {entry}: no content file {file!r} given")
+        for p in matches:
+            named[str(p)] = kind
+    by_kind: dict[str, list[Path]] = {}
+    for path in content:
+        by_kind.setdefault(named.get(str(path), path.name.split(".")[0]), []).append(path)
+    return by_kind
+
+
+@click.command("outcomes")
+@click.argument("released", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--quality", "quality_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The TTP's person_quality file, sealed to you.")
+@click.option("--key", "key_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help=_KEY_HELP)
+@click.option("--config", "config_path",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The study (TOML); without it, the two-county L&D evaluation's defaults.")
+@click.option("-o", "--out", "out", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to create for the outputs (must not exist, or be empty).")
+def outcomes_command(released: tuple[Path, ...], quality_path: Path, key_path: Path,
+                     config_path: Path | None, out: Path) -> None:
+    """Run the pre/post evaluation on released content (run by the analyst).
+
+    Opens every RELEASED file and the TTP's person quality (all sealed to you by trusted
+    parties, all of one project and linkage run), builds the cohort from the index kind,
+    and compares each measure before and after each person's index date. Writes into OUT,
+    every count disclosure-controlled:
+
+    \b
+      outcomes.csv     one row per measure and window: counts, person-years, rate ratio
+                       (conditional Poisson), 95% interval, p-values
+      rtm.csv          regression-to-the-mean checks (placebo index; change by pre rate)
+      sensitivity.csv  the all-time estimates with links below each posterior cut undone
+      linkage.csv      cohort members who may be missing records
+      report.html      all of it, with figures, in one self-contained page
+      run.json         input fingerprints, configuration, versions
+
+    \b
+    Example:
+      pprl outcomes released/*.released --quality linked/person_quality \\
+          --key analyst.key --config study.toml -o results
+    """
+    try:
+        config = StudyConfig.from_toml(config_path) if config_path else StudyConfig()
+        check_new_folder(out)
+        keyring = Keyring()
+        identity = load_key(key_path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".pprl-outcomes-") as work:
+            releases, headers = [], []
+            for path in released:
+                plain = Path(work) / f"{len(headers)}.parquet"
+                header = open_file(path, plain, recipient_identity=identity, keyring=keyring,
+                                   content_type=CONTENT_TYPE)
+                release = _read_release(plain, path, header)
+                releases.append(release)
+                headers.append(header)
+            plain = Path(work) / "quality.parquet"
+            headers.append(open_file(quality_path, plain, recipient_identity=identity,
+                                     keyring=keyring, content_type=PERSON_QUALITY_CONTENT_TYPE))
+            quality = pq.read_table(plain).to_pandas()
+        _check_inputs(releases, headers, quality)
+        content = Content(releases)
+        with tqdm(total=2 + len(config.cuts), desc="pprl outcomes", unit="steps",
+                  leave=False) as bar:
+            results = analyse(content, quality, config,
+                              progress=lambda name: (bar.set_postfix_str(name), bar.update()))
+        published = publish(results, config)
+        run = _run_record(released, quality_path, headers, releases, config)
+        with atomic_folder(out) as folder:
+            for name, table in published.tables.items():
+                table.to_csv(folder / f"{name}.csv", index=False, float_format="%.10g")
+            write_report(folder / "report.html", published, results.notes, config, run)
+            (folder / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+    except (ConfigError, StudyError, KeysError) as e:
+        raise click.ClickException(str(e)) from None
+    main = published.tables["outcomes"]
+    cohort = f"fewer than {config.min_count}" if published.cohort is None else \
+        f"{published.cohort:,}"
+    click.echo(f"Evaluated {len(config.measures)} measure kind(s) for {cohort} cohort members "
+               f"(rounded) in {out}")
+    for row in main[main.window == "all"].itertuples():
+        ratio = "withheld" if pd.isna(row.rate_ratio) else \
+            f"{row.rate_ratio:.2f} ({row.rate_ratio_lo:.2f}-{row.rate_ratio_hi:.2f})"
+        click.echo(f"  {row.measure:<48} rate ratio {ratio}")
+    click.echo(f"  report: {out / 'report.html'}")
+
+
+def _read_release(plain: Path, path: Path, header: Header) -> Released:
+    try:
+        release = from_table(pq.read_table(plain), str(path))
+    except ValueError as e:
+        raise StudyError(str(e)) from None
+    if release.party != header.sender_name:
+        raise StudyError(f"{path}: released by {header.sender_name!r} but says it holds "
+                         f"{release.party!r}'s content")
+    return release
+
+
+def _check_inputs(releases: list[Released], headers: list[Header],
+                  quality: pd.DataFrame) -> None:
+    """One project, one linkage configuration, one linkage run, no file given twice."""
+    projects = {h.project for h in headers}
+    if len(projects) > 1:
+        raise StudyError(f"the inputs belong to different projects: {', '.join(sorted(projects))}")
+    fingerprints = {h.config_fingerprint for h in headers}
+    if len(fingerprints) > 1:
+        raise StudyError("the inputs were linked under different linkage configurations")
+    seen = Counter((r.party, r.kind) for r in releases)
+    twice = [f"{party}'s {kind}" for (party, kind), n in seen.items() if n > 1]
+    if twice:
+        raise StudyError(f"given more than once: {', '.join(twice)}")
+    if "person_id" not in quality.columns:
+        raise StudyError("the person quality table has no person_id column")
+    known = set(quality.person_id)
+    for release in releases:
+        if not release.frame.person_id.isin(known).all():
+            raise StudyError(f"{release.party}'s {release.kind} holds persons that are not in "
+                             "the person quality table: they come from different linkage runs")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _run_record(released: tuple[Path, ...], quality_path: Path, headers: list[Header],
+                releases: list[Released], config: StudyConfig) -> dict:
+    """What was run on what: SHA-256 of each sealed input, the configuration, the versions."""
+    inputs = [{"file": str(path), "sha256": _sha256(path), "sender": h.sender_name,
+               "sender_fingerprint": h.sender, "kind": r.kind, "sealed": h.created}
+              for path, h, r in zip(released, headers, releases, strict=False)]
+    quality_header = headers[-1]
+    inputs.append({"file": str(quality_path), "sha256": _sha256(quality_path),
+                   "sender": quality_header.sender_name,
+                   "sender_fingerprint": quality_header.sender, "kind": "person_quality",
+                   "sealed": quality_header.created})
+    return {
+        "format": "pprl-outcomes-run/1",
+        "project": quality_header.project,
+        "linkage_config_fingerprint": quality_header.config_fingerprint,
+        "inputs": inputs,
+        "config": config.to_dict(),
+        "config_fingerprint": config.fingerprint,
+        "versions": {"pprl": __version__, "python": platform.python_version(),
+                     "numpy": numpy.__version__, "pandas": pd.__version__,
+                     "scipy": scipy.__version__,
+                     "matplotlib": matplotlib.__version__},
+    }
+

@@ -1,0 +1,231 @@
+"""The study configuration (TOML): period, index event, measures, windows, disclosure rules.
+
+Every setting is checked before any data is read, and a mistake is refused with one line naming
+the setting, so that an analyst never gets figures from a study that was not the one intended.
+Without a file the defaults below apply: the two-county L&D evaluation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+# A month of person-time is a twelfth of a year of 365.25 days, rounded to whole days, so that
+# "12 months" is 365 days and "6 months" 183 days wherever the index date falls.
+DAYS_PER_MONTH = 365.25 / 12
+
+
+class ConfigError(ValueError):
+    """The study configuration cannot be used; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Measure:
+    """Events of one released kind, dated by `date`, grouped by the values of `group`."""
+
+    kind: str
+    date: str
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class HospitalStays:
+    """Stays (admission to discharge) that are not time at risk for the `not_at_risk` kinds."""
+
+    kind: str = "detentions"
+    start: str = "start_date"
+    end: str = "end_date"
+    not_at_risk: tuple[str, ...] = ("offences",)
+    explicit: bool = False  # set in the file: then the kind must have been released
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    start: dt.date = dt.date(2009, 1, 1)
+    end: dt.date = dt.date(2017, 12, 31)
+    index_kind: str = "ld_contacts"
+    index_date: str = "contact_date"
+    measures: tuple[Measure, ...] = (
+        Measure("offences", "offence_date", "offence_group"),
+        Measure("detentions", "start_date", "section"),
+    )
+    equal_months: tuple[int, ...] = (12,)
+    washout_months: tuple[int, ...] = (6,)
+    placebo_months: int = 12
+    events_outside: str = "refuse"
+    min_count: int = 10
+    round_to: int = 5
+    cuts: tuple[float, ...] = (0.5, 0.8, 0.95, 0.99)
+    hospital_stays: HospitalStays | None = field(default_factory=HospitalStays)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
+        return data
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the settings as used (defaults filled in), for run.json."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @classmethod
+    def from_toml(cls, path: Path) -> StudyConfig:
+        """Read and check a TOML study file; any mistake is a ConfigError naming the setting."""
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML ({e})") from None
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+        try:
+            return cls.from_dict(data)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StudyConfig:
+        default = cls()
+        _only(data, "", {"study", "index", "measures", "windows", "disclosure", "sensitivity",
+                         "hospital_stays"})
+        study = _table(data, "study")
+        _only(study, "study.", {"start", "end", "events_outside"})
+        start = _date(study, "study.start", default.start)
+        end = _date(study, "study.end", default.end)
+        if start >= end:
+            raise ConfigError(f"study.start ({start}) must be before study.end ({end})")
+        outside = _get(study, "study.events_outside", str, default.events_outside)
+        if outside not in ("refuse", "ignore"):
+            raise ConfigError("study.events_outside must be \"refuse\" or \"ignore\"")
+        index = _table(data, "index")
+        _only(index, "index.", {"kind", "date"})
+        measures = _measures(data.get("measures"), default.measures)
+        windows = _table(data, "windows")
+        _only(windows, "windows.", {"equal_months", "washout_months", "placebo_months"})
+        study_months = (end - start).days / DAYS_PER_MONTH
+        equal = _months(windows, "windows.equal_months", default.equal_months, study_months / 2)
+        washout = _months(windows, "windows.washout_months", default.washout_months,
+                          study_months)
+        placebo = _months(windows, "windows.placebo_months", (default.placebo_months,),
+                          study_months, single=True)[0]
+        disclosure = _table(data, "disclosure")
+        _only(disclosure, "disclosure.", {"min_count", "round_to"})
+        min_count = _get(disclosure, "disclosure.min_count", int, default.min_count)
+        round_to = _get(disclosure, "disclosure.round_to", int, default.round_to)
+        if min_count < 1 or round_to < 1:
+            raise ConfigError("disclosure.min_count and disclosure.round_to must be at least 1")
+        sensitivity = _table(data, "sensitivity")
+        _only(sensitivity, "sensitivity.", {"cuts"})
+        cuts = tuple(float(c) for c in _get(sensitivity, "sensitivity.cuts", list,
+                                            list(default.cuts)))
+        if not all(0 < c <= 1 for c in cuts):
+            raise ConfigError("sensitivity.cuts must be posterior probabilities in (0, 1]")
+        return cls(start=start, end=end,
+                   index_kind=_name(index, "index.kind", default.index_kind),
+                   index_date=_name(index, "index.date", default.index_date),
+                   measures=measures, equal_months=equal, washout_months=washout,
+                   placebo_months=placebo, events_outside=outside, min_count=min_count,
+                   round_to=round_to, cuts=tuple(sorted(set(cuts))),
+                   hospital_stays=_stays(data))
+
+
+def _only(table: dict[str, Any], where: str, allowed: set[str]) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(where + k for k in unknown)}; "
+                          f"expected {', '.join(sorted(where + k for k in allowed))}")
+
+
+def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    return value
+
+
+def _get(table: dict[str, Any], name: str, kind: type, default: Any) -> Any:
+    value = table.get(name.rsplit(".", 1)[-1], default)
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(f"{name} must be {'a list' if kind is list else kind.__name__}")
+    return value
+
+
+def _name(table: dict[str, Any], name: str, default: str) -> str:
+    value = _get(table, name, str, default)
+    if not value.strip():
+        raise ConfigError(f"{name} must not be empty")
+    return value
+
+
+def _date(table: dict[str, Any], name: str, default: dt.date) -> dt.date:
+    value = table.get(name.rsplit(".", 1)[-1], default)
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{name} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _months(table: dict[str, Any], name: str, default: tuple[int, ...], longest: float,
+            single: bool = False) -> tuple[int, ...]:
+    value = table.get(name.rsplit(".", 1)[-1], default[0] if single else list(default))
+    values = [value] if single else value
+    if not isinstance(values, list) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                               for v in values):
+        raise ConfigError(f"{name} must be {'a whole number' if single else 'a list of whole'}"
+                          f"{'' if single else ' numbers'} of months")
+    if any(v < 1 or v >= longest for v in values):
+        raise ConfigError(f"{name}: every window must be at least 1 month and shorter than "
+                          f"{int(longest)} months (the study allows no longer)")
+    return tuple(sorted(set(values)))
+
+
+def _measures(value: Any, default: tuple[Measure, ...]) -> tuple[Measure, ...]:
+    if value is None:
+        return default
+    if not isinstance(value, list) or not value:
+        raise ConfigError("[[measures]] must be one or more tables")
+    measures = []
+    for i, entry in enumerate(value, 1):
+        where = f"measures[{i}]."
+        if not isinstance(entry, dict):
+            raise ConfigError(f"measures[{i}] must be a table")
+        _only(entry, where, {"kind", "date", "group"})
+        if "kind" not in entry or "date" not in entry:
+            raise ConfigError(f"measures[{i}] needs kind and date")
+        group = entry.get("group")
+        if group is not None and (not isinstance(group, str) or not group.strip()):
+            raise ConfigError(f"{where}group must be a column name")
+        measures.append(Measure(_name(entry, where + "kind", ""), _name(entry, where + "date", ""),
+                                group))
+    kinds = [m.kind for m in measures]
+    repeated = sorted({k for k in kinds if kinds.count(k) > 1})
+    if repeated:
+        raise ConfigError(f"measures: kind {', '.join(repeated)} given more than once")
+    return tuple(measures)
+
+
+def _stays(data: dict[str, Any]) -> HospitalStays | None:
+    if "hospital_stays" not in data:
+        return HospitalStays()
+    table = _table(data, "hospital_stays")
+    _only(table, "hospital_stays.", {"kind", "start", "end", "not_at_risk"})
+    default = HospitalStays()
+    kind = _get(table, "hospital_stays.kind", str, default.kind)
+    if not kind:
+        return None  # switched off
+    not_at_risk = _get(table, "hospital_stays.not_at_risk", list, list(default.not_at_risk))
+    if not all(isinstance(k, str) for k in not_at_risk):
+        raise ConfigError("hospital_stays.not_at_risk must be a list of kinds")
+    return HospitalStays(kind, _name(table, "hospital_stays.start", default.start),
+                         _name(table, "hospital_stays.end", default.end), tuple(not_at_risk),
+                         explicit=True)

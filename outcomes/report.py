@@ -1,0 +1,202 @@
+"""report.html: the evaluation in one self-contained page (tables and base64 PNG figures).
+
+Built only from the published (disclosure-controlled) tables, so the page discloses nothing
+that the CSV files do not.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from outcomes.config import StudyConfig  # noqa: E402
+from outcomes.publish import Published  # noqa: E402
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;
+color:#222;line-height:1.45}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1.5rem}
+th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:right}
+th{background:#f3f3f3} td:first-child,td:nth-child(2){text-align:left}
+.flag{color:#a00;font-weight:600} .note{color:#555;font-size:.9rem}
+img{max-width:100%}
+"""
+
+
+def _png(figure: plt.Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="" src="data:image/png;base64,{data}">'
+
+
+def _rates_figure(main: pd.DataFrame) -> str:
+    rows = main[main.window == "all"].iloc[::-1]
+    figure, axis = plt.subplots(figsize=(8, 0.32 * len(rows) + 1.2))
+    y = np.arange(len(rows))
+    axis.barh(y + 0.2, rows.rate_pre, height=0.4, label="before the index", color="#8da0cb")
+    axis.barh(y - 0.2, rows.rate_post, height=0.4, label="after the index", color="#fc8d62")
+    axis.set_yticks(y, rows.measure)
+    axis.set_xlabel("events per person-year at risk (window: all)")
+    axis.legend(loc="lower right")
+    return _png(figure)
+
+
+def _forest(frame: pd.DataFrame, by: str, title: str) -> str:
+    measures = list(dict.fromkeys(frame.measure))[::-1]
+    levels = list(dict.fromkeys(frame[by]))
+    figure, axis = plt.subplots(figsize=(8, 0.3 * len(measures) * max(1, len(levels) / 2) + 1.5))
+    step = 0.8 / max(len(levels), 1)
+    for j, level in enumerate(levels):
+        rows = frame[frame[by] == level].set_index("measure").reindex(measures)
+        y = np.arange(len(measures)) + 0.4 - step * (j + 0.5)
+        ok = rows.rate_ratio.notna().to_numpy()
+        axis.errorbar(rows.rate_ratio[ok], y[ok],
+                      xerr=[(rows.rate_ratio - rows.rate_ratio_lo)[ok],
+                            (rows.rate_ratio_hi - rows.rate_ratio)[ok]],
+                      fmt="o", ms=3, capsize=2, label=f"{by} {level}")
+    axis.axvline(1, color="#666", lw=0.8)
+    axis.set_xscale("log")
+    axis.set_yticks(np.arange(len(measures)), measures)
+    axis.set_xlabel("rate ratio, after / before (95% CI, log scale)")
+    axis.set_title(title)
+    axis.legend(fontsize=8, loc="best")
+    return _png(figure)
+
+
+def _profile_figure(profile: pd.DataFrame) -> str:
+    figure, axis = plt.subplots(figsize=(8, 3.5))
+    for kind, rows in profile.groupby("kind"):
+        axis.plot(rows.quarter / 4, rows.rate, marker=".", label=kind)
+    axis.axvline(0, color="#666", lw=0.8)
+    axis.set_xlabel("years from the index date (quarters; gaps are suppressed counts)")
+    axis.set_ylabel("events per person-year")
+    axis.legend()
+    return _png(figure)
+
+
+def _pre_rate_figure(rtm: pd.DataFrame) -> str:
+    rows = rtm[rtm.check == "pre-period rate"]
+    figure, axes = plt.subplots(1, max(rows.measure.nunique(), 1), figsize=(8, 3.2),
+                                squeeze=False)
+    for axis, (measure, group) in zip(axes[0], rows.groupby("measure", sort=False),
+                                      strict=False):
+        x = np.arange(len(group))
+        axis.bar(x - 0.2, group.rate_pre, 0.4, label="before", color="#8da0cb")
+        axis.bar(x + 0.2, group.rate_post, 0.4, label="after", color="#fc8d62")
+        axis.set_xticks(x, [g.replace(" rate before", "").replace("no events before", "none")
+                            for g in group.pre_rate_group], fontsize=8)
+        axis.set_title(measure, fontsize=9)
+    axes[0][0].set_ylabel("events per person-year")
+    axes[0][0].legend(fontsize=8)
+    return _png(figure)
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, na_rep="", border=0, float_format=lambda v: f"{v:g}")
+
+
+def write_report(path: Path, published: Published, notes: dict, config: StudyConfig,
+                 run: dict) -> None:
+    """Write the self-contained HTML report."""
+    tables = published.tables
+    main, rtm = tables["outcomes"], tables["rtm"]
+    sensitivity, linkage = tables["sensitivity"], tables["linkage"]
+    cohort = (f"fewer than {config.min_count}" if published.cohort is None
+              else f"{published.cohort:,}")
+    flags = rtm[rtm.flag != ""]
+    stays = config.hospital_stays
+    if notes.get("hospital_stays") and stays is not None:
+        hospital = (f"Days strictly between admission and discharge of each {stays.kind} stay "
+                    f"({stays.start} to {stays.end}) are taken out of the time at risk for "
+                    f"{', '.join(stays.not_at_risk)}; overlapping stays count once; events on "
+                    "those days are not counted. Stays without an end date cannot be taken "
+                    "out.")
+    else:
+        hospital = "No hospital stays were released: all follow-up time counts as at risk."
+    esc = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>pprl outcomes</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        "<h1>Pre/post evaluation</h1>",
+        f"<p>Project <b>{esc(run['project'])}</b>; study {config.start} to {config.end}; "
+        f"index: first <code>{esc(config.index_kind)}.{esc(config.index_date)}</code> "
+        f"in the study. Cohort: <b>{cohort}</b> people (rounded to {config.round_to}).</p>",
+        "<h2>How to read this</h2><p class='note'>Each person is compared with themselves: "
+        "events per person-year at risk after their index date against before it. The rate "
+        "ratio (after / before) comes from a conditional Poisson model (each person's events "
+        "split between their two periods, with their person-time as offset), so people's "
+        "different levels of offending cancel and unequal follow-up is allowed for; below 1 "
+        "means fewer events after. <code>wilcoxon_p</code> tests the per-person change in "
+        "rate (the published design); <code>mcnemar_p</code> tests any event before against "
+        "any event after in equal windows. Windows: <b>all</b> uses all study time (the "
+        "published design); <b>Nm</b> compares N months before and after, for people with "
+        "N months on both sides; <b>all-minus-Nm</b> leaves out the N months before the "
+        "index, where a crisis that led to the contact would inflate the before-rate.</p>",
+        f"<p class='note'>Person-time in hospital: {esc(hospital)} "
+        f"Stays of cohort members without an end date: "
+        f"{_count(notes.get('stays_without_end', 0), config)}; events on hospital days left "
+        f"out: {esc(_counts(notes.get('events_in_hospital', {}), config))}. "
+        f"People whose first index event lies outside the study (not in the cohort): "
+        f"{_count(notes.get('first_index_outside_study', 0), config)}. Events outside the "
+        f"study left out: {esc(_counts(notes.get('outside_study', {}), config))}.</p>",
+        "<h2>Rates before and after</h2>", _rates_figure(main),
+        "<h2>Rate ratios</h2>", _forest(main, "window", "Rate ratio by measure and window"),
+        _table(main),
+        "<h2>Regression to the mean</h2>",
+        "<p class='note'>People come to L&amp;D at a crisis, so their rates just before the "
+        "index may be unusually high and fall afterwards whatever L&amp;D does. Three checks: "
+        "the event rate by quarter around the index (a peak just before 0 is a crisis); a "
+        f"placebo index {config.placebo_months} months before the real one, comparing the "
+        f"last {config.placebo_months} months before the index with earlier time (its rate "
+        "ratio should be 1; a flag means it is not, and the <b>all</b> window then mixes that "
+        "change into the effect: prefer <b>all-minus-Nm</b>); and the change by the "
+        "before-rate (the none group rising and the high group falling is what regression to "
+        "the mean looks like, even without an effect).</p>",
+        _profile_figure(published.profile.dropna(subset=["rate"])),
+        (f"<p class='flag'>Flagged: {', '.join(esc(m) for m in flags.measure)}</p>"
+         if len(flags) else "<p>No placebo comparison flagged.</p>"),
+        _forest(rtm[rtm.check == "placebo index"], "window", "Placebo index: rate ratio"),
+        _pre_rate_figure(rtm), _table(rtm),
+        "<h2>Linkage sensitivity</h2>",
+        "<p class='note'>The all-time estimates re-run with every link below a posterior "
+        "probability undone (the record becomes a person of its own). Estimates that move "
+        "with the cut depend on uncertain links. Below: cohort members with no record at a "
+        "kind's custodians (they hold none, or a link was missed) and cohort members whose "
+        "weakest link is below each cut.</p>",
+        _forest(sensitivity.assign(min_link_probability=sensitivity.min_link_probability
+                                   .map(str)), "min_link_probability",
+                "Rate ratio (window all) by minimum link probability"),
+        _table(linkage), _table(sensitivity),
+        "<h2>Disclosure control</h2>",
+        f"<p class='note'>Counts below {config.min_count} are withheld, with further cells "
+        "withheld where a withheld group could be recovered from its kind's total; other "
+        f"counts are rounded to the nearest {config.round_to}; rates, rate ratios and "
+        "p-values resting on a withheld count are withheld; rates are computed from the "
+        "rounded counts. The <code>suppressed</code> column names what was withheld "
+        "(<code>*</code>: to protect another cell).</p>",
+        "<h2>Run</h2><pre>", esc(json.dumps(run, indent=2)), "</pre></body></html>",
+    ]
+    path.write_text("\n".join(parts), encoding="utf-8")
+
+
+def _counts(counts: dict[str, int], config: StudyConfig) -> str:
+    return "; ".join(f"{kind} {_count(n, config)}" for kind, n in counts.items()) or "none"
+
+
+def _count(n: int, config: StudyConfig) -> str:
+    """A count as it may be shown: withheld below the threshold, else rounded."""
+    if n < config.min_count:
+        return f"fewer than {config.min_count}"
+    return f"{int(np.floor(n / config.round_to + 0.5) * config.round_to):,}"
