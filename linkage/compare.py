@@ -9,6 +9,7 @@ all, and each field keeps its best level.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,10 +31,11 @@ class Comparison:
 
 
 COMPARISONS = (
-    Comparison("forename", ("exact", "dice >= 0.85", "dice >= 0.7", "dice >= 0.5", "else"),
-               (1.0, 0.85, 0.7, 0.5)),
-    Comparison("surname", ("exact", "dice >= 0.85", "dice >= 0.7", "dice >= 0.5", "else"),
-               (1.0, 0.85, 0.7, 0.5)),
+    # "is the other's surname": the names were swapped and one of them also changed
+    Comparison("forename", ("exact", "dice >= 0.85", "dice >= 0.7", "dice >= 0.5",
+                            "is the other's surname", "else"), (1.0, 0.85, 0.7, 0.5)),
+    Comparison("surname", ("exact", "dice >= 0.85", "dice >= 0.7", "dice >= 0.5",
+                           "is the other's forename", "else"), (1.0, 0.85, 0.7, 0.5)),
     Comparison("middle_names", ("dice >= 0.9", "dice >= 0.6", "else"), (0.9, 0.6)),
     Comparison("dob", ("exact", "day and month swapped", "one part differs", "year only",
                        "else")),
@@ -82,6 +84,18 @@ def _levels(similarity: np.ndarray, thresholds: tuple[float, ...],
     return level
 
 
+def _name_levels(similarity: np.ndarray, crossed: np.ndarray,
+                 present: np.ndarray) -> np.ndarray:
+    """Dice levels of a name, with a level of its own where it disagrees (below 0.7) but
+    equals the other record's other name: half a swap."""
+    thresholds = COMPARISONS[0].thresholds
+    level = _levels(similarity, thresholds, present)
+    half_swap = (level >= len(thresholds) - 1) & (crossed >= 0.85)
+    level[level == len(thresholds)] += 1  # 'else' moves down one
+    level[half_swap] = len(thresholds)
+    return level
+
+
 def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a == b).all(axis=1)
 
@@ -104,9 +118,9 @@ def variant_levels(a: Source, b: Source, va: np.ndarray, vb: np.ndarray) -> np.n
         (crossed_f + crossed_s > straight_f + straight_s)
     fore = np.where(swapped, crossed_f, straight_f)
     sur = np.where(swapped, crossed_s, straight_s)
-    names_present = both("forename") | swapped
-    out[:, 0] = _levels(fore, COMPARISONS[0].thresholds, names_present)
-    out[:, 1] = _levels(sur, COMPARISONS[1].thresholds, both("surname") | swapped)
+    out[:, 0] = _name_levels(fore, np.where(swapped, 0.0, crossed_f),
+                             both("forename") | swapped)
+    out[:, 1] = _name_levels(sur, np.where(swapped, 0.0, crossed_s), both("surname") | swapped)
     out[:, 2] = _levels(_field_dice(a, b, "middle_names", "middle_names", va, vb),
                         COMPARISONS[2].thresholds, both("middle_names"))
     out[:, 3] = _dob_levels(a, b, va, vb)
@@ -144,32 +158,73 @@ def _variants_by_record(source: Source) -> tuple[np.ndarray, np.ndarray, np.ndar
     return order, starts, counts
 
 
-def record_levels(a: Source, b: Source, ra: np.ndarray,
-                  rb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Levels of record pairs, (pairs, comparisons): each field's best over variant pairs;
-    and, for the term-frequency fields, how common the agreed value is where they agree
-    exactly (pairs, fields), 1.0 elsewhere."""
+@dataclass
+class PairLevels:
+    """Levels of every variant pair of some record pairs: record pair i owns the variant
+    pairs from starts[i] to starts[i + 1]. A record pair's levels are then taken either
+    field by field (each field's best variant pair) or from its one best variant pair."""
+
+    variant_levels: np.ndarray  # (variant pairs, comparisons)
+    variant_frequency: np.ndarray  # (variant pairs, term-frequency fields); 1.0 unless exact
+    starts: np.ndarray
+
+    def best_per_field(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each field's best level over the variant pairs, and the rarest exactly agreed value
+        of each term-frequency field. Used before there is a model to rank variant pairs."""
+        if not len(self.starts):
+            return self.variant_levels[:0], self.variant_frequency[:0]
+        # best level is the lowest non-missing: turn MISSING into a large value for min
+        ranked = np.where(self.variant_levels == MISSING, 127, self.variant_levels)
+        best = np.minimum.reduceat(ranked, self.starts, axis=0)
+        return (np.where(best == 127, MISSING, best).astype(np.int8),
+                np.minimum.reduceat(self.variant_frequency, self.starts, axis=0))
+
+    def best_pair(self, score: Callable[[np.ndarray, np.ndarray], np.ndarray]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """The levels of each record pair's highest-scoring variant pair: an alias agrees
+        with the other record as a whole, not a forename from one alias and a date of birth
+        from another."""
+        if not len(self.starts):
+            return self.variant_levels[:0], self.variant_frequency[:0]
+        scores = score(self.variant_levels, self.variant_frequency)
+        owner = np.repeat(np.arange(len(self.starts)),
+                          np.diff(np.r_[self.starts, len(scores)]))
+        # highest score per record pair: sort by (owner, -score), take each owner's first
+        order = np.lexsort((-scores, owner))
+        best = order[self.starts]
+        return self.variant_levels[best], self.variant_frequency[best]
+
+
+def pair_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray) -> PairLevels:
+    """Compare every variant of record ra[i] of A with every variant of rb[i] of B."""
     order_a, start_a, count_a = _variants_by_record(a)
     order_b, start_b, count_b = _variants_by_record(b)
-    out = np.empty((len(ra), len(COMPARISONS)), dtype=np.int8)
-    frequency = np.ones((len(ra), len(TERM_FREQUENCY_FIELDS)))
+    na, nb = count_a[ra], count_b[rb]
+    per_pair = na * nb
+    starts = np.cumsum(per_pair) - per_pair
+    levels = np.empty((int(per_pair.sum()), len(COMPARISONS)), dtype=np.int8)
+    frequency = np.ones((len(levels), len(TERM_FREQUENCY_FIELDS)))
+    # batches of record pairs, so that the variant-pair index arrays stay small
     for lo in range(0, len(ra), BATCH_PAIRS):
         left, right = ra[lo:lo + BATCH_PAIRS], rb[lo:lo + BATCH_PAIRS]
-        na, nb = count_a[left], count_b[right]
-        per_pair = na * nb
-        k = np.arange(per_pair.sum()) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
-        nb_rep = np.repeat(nb, per_pair)
-        va = order_a[np.repeat(start_a[left], per_pair) + k // nb_rep]
-        vb = order_b[np.repeat(start_b[right], per_pair) + k % nb_rep]
-        levels = variant_levels(a, b, va, vb)
-        # best level is the lowest non-missing: turn MISSING into a large value for min
-        ranked = np.where(levels == MISSING, 127, levels)
-        starts = np.cumsum(per_pair) - per_pair
-        best = np.minimum.reduceat(ranked, starts, axis=0)
-        out[lo:lo + len(left)] = np.where(best == 127, MISSING, best)
+        counts, nb_batch = per_pair[lo:lo + BATCH_PAIRS], nb[lo:lo + BATCH_PAIRS]
+        k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        nb_rep = np.repeat(nb_batch, counts)
+        va = order_a[np.repeat(start_a[left], counts) + k // nb_rep]
+        vb = order_b[np.repeat(start_b[right], counts) + k % nb_rep]
+        rows = slice(starts[lo] if len(counts) else 0, (starts[lo] if len(counts) else 0)
+                     + len(va))
+        levels[rows] = variant_levels(a, b, va, vb)
         for f, name in enumerate(TERM_FREQUENCY_FIELDS):
-            exact = levels[:, _INDEX[name]] == 0
+            exact = levels[rows, _INDEX[name]] == 0
             shared = (a.frequency[name][va] + b.frequency[name][vb]) / 2
-            rarest = np.minimum.reduceat(np.where(exact, shared, 1.0), starts)
-            frequency[lo:lo + len(left), f] = rarest
-    return out, frequency
+            frequency[rows, f] = np.where(exact, shared, 1.0)
+    return PairLevels(levels, frequency, starts)
+
+
+def record_levels(a: Source, b: Source, ra: np.ndarray,
+                  rb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Levels of record pairs, (pairs, comparisons), each field's best over variant pairs;
+    and, for the term-frequency fields, how common the agreed value is where they agree
+    exactly (pairs, fields), 1.0 elsewhere."""
+    return pair_levels(a, b, ra, rb).best_per_field()

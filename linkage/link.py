@@ -16,8 +16,8 @@ import pandas as pd
 
 from linkage.assign import Assignment, assign
 from linkage.blocking import Candidates, candidate_pairs
-from linkage.compare import COMPARISONS, record_levels
-from linkage.model import FellegiSunter
+from linkage.compare import COMPARISONS, PairLevels, pair_levels
+from linkage.model import FellegiSunter, fit_prior, posterior
 from linkage.sources import Source
 
 RANDOM_PAIRS = 200_000
@@ -30,8 +30,9 @@ class PairResult:
     a: int
     b: int
     candidates: Candidates
-    levels: np.ndarray
-    frequency: np.ndarray
+    levels: np.ndarray | None  # chosen levels of each candidate pair, once compared
+    frequency: np.ndarray | None
+    prior: float = 0.0  # match rate among all pairs of these two sources
 
 
 @dataclass
@@ -93,29 +94,64 @@ def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
     exact name agreement is weighted by how rare the name is (off by default: on the sample
     scenario it lets relatives with a rare surname pass for one person)."""
     rng = np.random.default_rng(seed)
-    pairs, random_levels, all_pairs = [], [], 0
+    pairs, compared, randoms, all_pairs = [], [], [], 0
     source_pairs = list(combinations(range(len(sources)), 2))
     for i, j in source_pairs:
         a, b = sources[i], sources[j]
         if progress:
             progress(f"{a.party} x {b.party}")
         found = candidate_pairs(a, b, keys)
-        levels, frequency = record_levels(a, b, found.a, found.b)
-        pairs.append(PairResult(i, j, found, levels, frequency))
+        compared.append(pair_levels(a, b, found.a, found.b))
         n = max(1, RANDOM_PAIRS // len(source_pairs))
-        random_levels.append(record_levels(a, b, rng.integers(0, a.records, n),
-                                           rng.integers(0, b.records, n))[0])
+        randoms.append(pair_levels(a, b, rng.integers(0, a.records, n),
+                                   rng.integers(0, b.records, n)))
+        pairs.append(PairResult(i, j, found, None, None))
         all_pairs += a.records * b.records
-    every = np.concatenate([p.levels for p in pairs]) if pairs else \
-        np.empty((0, len(COMPARISONS)), np.int8)
-    frequency = np.concatenate([p.frequency for p in pairs]) if term_frequencies else None
-    randoms = np.concatenate(random_levels)
     if model is None:
-        model = FellegiSunter().fit(every, randoms, all_pairs, frequency)
+        # Fit once with each field's best variant, then again on each record pair's best
+        # variant pair as that first model ranks them.
+        first = _fit(compared, randoms, all_pairs, term_frequencies, None)
+        model = _fit(compared, randoms, all_pairs, term_frequencies, first)
+    every, frequency = _levels(compared, term_frequencies, model)
+    random_levels, _ = _levels(randoms, False, model)
+    start = 0
+    for p in pairs:
+        p.levels = every[start:start + len(p.candidates)]
+        p.frequency = None if frequency is None else frequency[start:start + len(p.candidates)]
+        start += len(p.candidates)
     links = pd.concat([pd.DataFrame({
         "source_a": p.a, "record_a": p.candidates.a, "source_b": p.b,
         "record_b": p.candidates.b}) for p in pairs], ignore_index=True)
     links["weight"] = model.weights(every, frequency)
-    links["probability"] = model.probability(every, frequency)
+    # Each pair of sources has its own prior: two forces share only the people who moved
+    # between counties, a force and its county's trust share most of the cohort.
+    links["probability"] = 0.0
+    start = 0
+    for p in pairs:
+        rows = slice(start, start + len(p.candidates))
+        weights = links["weight"].to_numpy()[rows]
+        p.prior = fit_prior(weights, sources[p.a].records * sources[p.b].records)[0]
+        links.iloc[rows, links.columns.get_loc("probability")] = posterior(weights, p.prior)
+        start += len(p.candidates)
     assignment = assign([s.records for s in sources], links, threshold)
-    return LinkResult(sources, model, pairs, links, assignment, threshold, randoms)
+    return LinkResult(sources, model, pairs, links, assignment, threshold, random_levels)
+
+
+def _levels(compared: list[PairLevels], term_frequencies: bool,
+            model: FellegiSunter | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Record-pair levels of every pair of sources: each field's best variant without a
+    model, the best variant pair by the model's weight with one."""
+    chosen = [c.best_per_field() if model is None else
+              c.best_pair(lambda lv, fr: model.weights(lv, fr if term_frequencies else None))
+              for c in compared]
+    if not chosen:
+        return np.empty((0, len(COMPARISONS)), np.int8), None
+    levels = np.concatenate([c[0] for c in chosen])
+    return levels, np.concatenate([c[1] for c in chosen]) if term_frequencies else None
+
+
+def _fit(compared: list[PairLevels], randoms: list[PairLevels], all_pairs: int,
+         term_frequencies: bool, ranking: FellegiSunter | None) -> FellegiSunter:
+    every, frequency = _levels(compared, term_frequencies, ranking)
+    random_levels, _ = _levels(randoms, False, ranking)
+    return FellegiSunter().fit(every, random_levels, all_pairs, frequency)

@@ -65,15 +65,9 @@ class FellegiSunter:
             for name in estimates:
                 self.m_[_index(name)] = state.m[_index(name)]
         # the prior over all pairs: expected matches among candidates, with m and u fixed
-        self.prior_ = 1e-4
-        weights = self.weights(candidates, frequency)
-        for iteration in range(1, self.max_iterations + 1):
-            self.iterations_ = iteration
-            prior = float(_posterior(weights, self.prior_).sum()) / max(all_pairs, 1)
-            if abs(prior - self.prior_) < self.tolerance * max(prior, 1e-12):
-                self.prior_ = prior
-                break
-            self.prior_ = prior
+        self.prior_, self.iterations_ = fit_prior(self.weights(candidates, frequency),
+                                                  all_pairs, self.max_iterations,
+                                                  self.tolerance)
         return self
 
     def _em(self, candidates: np.ndarray) -> EmState:
@@ -116,7 +110,7 @@ class FellegiSunter:
 
     def probability(self, levels: np.ndarray, frequency: np.ndarray | None = None) -> np.ndarray:
         """Posterior probability that each pair is a match."""
-        return _posterior(self.weights(levels, frequency), self.prior_)
+        return posterior(self.weights(levels, frequency), self.prior_)
 
     def to_dict(self) -> dict:
         return {
@@ -160,7 +154,7 @@ class EmState:
     prior: float
 
     def probability(self, levels: np.ndarray) -> np.ndarray:
-        return _posterior(_weights(self.m, self.u, levels), self.prior)
+        return posterior(_weights(self.m, self.u, levels), self.prior)
 
     def distance(self, other: EmState) -> float:
         return max(abs(self.prior - other.prior),
@@ -176,7 +170,22 @@ def _weights(m: list[np.ndarray], u: list[np.ndarray], levels: np.ndarray) -> np
     return total
 
 
-def _posterior(weights: np.ndarray, prior: float) -> np.ndarray:
+def fit_prior(weights: np.ndarray, all_pairs: int, max_iterations: int = 100,
+              tolerance: float = 1e-6) -> tuple[float, int]:
+    """The prior match rate over all pairs, with m and u fixed: the expected matches among
+    the candidates (pairs outside them taken as non-matches), by fixed-point iteration.
+    Returns the prior and the iterations it took."""
+    prior = 1e-4
+    for iteration in range(1, max_iterations + 1):
+        new = float(posterior(weights, prior).sum()) / max(all_pairs, 1)
+        if abs(new - prior) < tolerance * max(new, 1e-12):
+            return new, iteration
+        prior = new
+    return prior, max_iterations
+
+
+def posterior(weights: np.ndarray, prior: float) -> np.ndarray:
+    """Posterior match probability from match weights (log2 Bayes factors) and a prior."""
     prior = float(np.clip(prior, 1e-12, 1 - 1e-12))
     log_odds = weights + np.log2(prior / (1 - prior))
     return 1 / (1 + np.exp2(-np.clip(log_odds, -60, 60)))

@@ -39,6 +39,9 @@ def quality_figures(result: LinkResult) -> dict:
             "sources": [result.sources[pair.a].party, result.sources[pair.b].party],
             "candidate_pairs": n,
             "accepted_links": int(kept.sum()),
+            "prior": pair.prior,
+            "expected_matches": pair.prior * result.sources[pair.a].records
+            * result.sources[pair.b].records,
             "max_block_pairs": pair.candidates.max_block_pairs,
             "capped_blocks": pair.candidates.capped_blocks,
             "pairs_in_capped_blocks": pair.candidates.capped_pairs,
@@ -143,7 +146,8 @@ def write_report(figures: dict, folder: Path) -> None:
         f"</td><td>{s['unlinked']:,}</td></tr>" for s in figures["sources"])
     blocking = "".join(
         f"<tr><td>{html.escape(' x '.join(b['sources']))}</td><td>{b['candidate_pairs']:,}</td>"
-        f"<td>{b['accepted_links']:,}</td><td>{sum(b['capped_blocks'].values()):,}</td></tr>"
+        f"<td>{b['accepted_links']:,}</td><td>{b['expected_matches']:,.1f}</td>"
+        f"<td>{sum(b['capped_blocks'].values()):,}</td></tr>"
         for b in figures["blocking"]["pairs"])
     charts = "".join(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
                      f"src='data:image/png;base64,{png}'>" for title, png in _charts(figures))
@@ -158,11 +162,12 @@ Expected false matches among them (sum of 1 &minus; p):
 Estimated matches missed (below the threshold, or never compared):
 <b>{links['estimated_missed_matches']:.1f}</b>. Estimated pairs completeness of blocking:
 <b>{figures['blocking']['estimated_pairs_completeness']:.4f}</b>.
-Prior match probability of a random pair: {figures['model']['prior']:.3g}.</p>
+Each pair of sources has its own prior match probability, fitted from its candidates:
+the expected matches in the table below.</p>
 <h2>Records per source</h2><table><tr><th>source</th><th>records</th><th>linked</th>
 <th>unlinked</th></tr>{rows}</table>
 <h2>Blocking</h2><table><tr><th>sources</th><th>candidate pairs</th><th>accepted links</th>
-<th>capped blocks</th></tr>{blocking}</table>
+<th>expected matches</th><th>capped blocks</th></tr>{blocking}</table>
 {charts}
 <h2>How to read this</h2><p>A match weight is the log2 of how much more likely the pair's
 agreement pattern is among matches than among non-matches; m is the share of matches at a

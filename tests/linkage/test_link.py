@@ -16,7 +16,7 @@ import pytest
 
 from linkage.assign import assign
 from linkage.blocking import candidate_pairs
-from linkage.compare import COMPARISONS, record_levels
+from linkage.compare import COMPARISONS, pair_levels, record_levels
 from linkage.config import EncodingConfig, Standardise
 from linkage.encode import Rejects, encode_variants, expand_variants, standardise_rows
 from linkage.link import link_sources
@@ -64,6 +64,62 @@ def test_levels_recognise_swaps_and_part_errors():
     assert levels[0, 0] == 0 and levels[0, 1] == 0  # swapped names count as agreeing
     assert dob_labels[levels[1, dob]] == "day and month swapped"
     assert dob_labels[levels[2, dob]] == "one part differs"
+
+
+def test_half_a_swap_is_its_own_level():
+    """Swapped names where one of them also changed: 'Smith Jon' against 'Ann Smith' has the
+    forename equal to the other's surname, which is neither agreement nor plain disagreement."""
+    config = EncodingConfig()
+    a, _ = encode_frame("a", pd.DataFrame([
+        person(record_id="1", forename="Smith", surname="Jonathan", dob="1970-05-06"),
+        person(record_id="2", forename="Ann", surname="Smith", dob="1970-05-06")]), config)
+    b, _ = encode_frame("b", pd.DataFrame([
+        person(record_id="1", forename="Ann", surname="Smith", dob="1970-05-06")]), config)
+    levels, _ = record_levels(a, b, np.array([0, 1]), np.array([0, 0]))
+    forename, surname = COMPARISONS[0], COMPARISONS[1]
+    assert forename.labels[levels[0, 0]] == "is the other's surname"
+    assert surname.labels[levels[0, 1]] == "else"
+    assert forename.labels[levels[1, 0]] == "exact" and surname.labels[levels[1, 1]] == "exact"
+
+
+def test_best_variant_pair_is_taken_whole():
+    """A record with two aliases: each field's best would join one alias's name to the
+    other's date of birth; the best variant pair keeps each alias together."""
+    config = EncodingConfig()
+    a, _ = encode_frame("a", pd.DataFrame([
+        person(record_id="1", forename="Ann", surname="Lee", dob="1970-05-06"),
+        person(record_id="1", forename="Zoe", surname="Kim", dob="1985-11-23")]), config)
+    b, _ = encode_frame("b", pd.DataFrame([
+        person(record_id="9", forename="Ann", surname="Lee", dob="1985-11-23")]), config)
+    compared = pair_levels(a, b, np.array([0]), np.array([0]))
+    dob = [c.name for c in COMPARISONS].index("dob")
+    per_field, _ = compared.best_per_field()
+    assert per_field[0, 0] == 0 and per_field[0, 1] == 0 and per_field[0, dob] == 0
+    # score each variant pair by how many comparisons agree exactly
+    whole, _ = compared.best_pair(lambda levels, _: (levels == 0).sum(axis=1))
+    assert whole[0, 0] == 0 and whole[0, 1] == 0
+    assert COMPARISONS[dob].labels[whole[0, dob]] == "else"
+
+
+def test_each_pair_of_sources_has_its_own_prior():
+    """Two sources that share everyone and two that share one person: one model, but the
+    prior of each pair of sources is the share of its pairs that match."""
+    config = EncodingConfig()
+    people = [person(record_id=str(i), forename=f"Name{chr(97 + i % 26)}{chr(97 + i // 26)}",
+                     surname=f"Sur{chr(97 + i % 13)}{chr(97 + i // 13)}x",
+                     dob=f"19{50 + i % 40}-{1 + i % 12:02d}-{1 + i % 28:02d}")
+              for i in range(60)]
+    others = [person(record_id=f"o{i}", forename=f"Other{chr(97 + i % 26)}{chr(97 + i // 26)}",
+                     surname=f"Else{chr(97 + i % 26)}{chr(97 + i // 26)}",
+                     dob=f"20{i % 10:02d}-{1 + i % 12:02d}-{1 + i % 28:02d}")
+              for i in range(59)]
+    a, _ = encode_frame("a", pd.DataFrame(people), config)
+    b, _ = encode_frame("b", pd.DataFrame(people), config)
+    c, _ = encode_frame("c", pd.DataFrame(others + people[:1]), config)
+    result = link_sources([a, b, c], config.blocking, seed=1)
+    priors = {(p.a, p.b): p.prior for p in result.pairs}
+    assert priors[(0, 1)] == pytest.approx(60 / (60 * 60), rel=0.05)
+    assert priors[(0, 2)] == pytest.approx(1 / (60 * 60), rel=0.5)
 
 
 def test_assignment_keeps_one_record_per_source_in_a_person():
