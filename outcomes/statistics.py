@@ -63,9 +63,10 @@ def wilcoxon_rates(rate_pre: np.ndarray, rate_post: np.ndarray) -> float | None:
     design used; people with no change are left out (Wilcoxon's convention). None if all
     changes are zero."""
     difference = np.asarray(rate_post, float) - np.asarray(rate_pre, float)
-    if not np.any(difference != 0):
+    difference = difference[difference != 0]  # left out before ranking, so small samples are exact
+    if not len(difference):
         return None
-    return float(stats.wilcoxon(difference, zero_method="wilcox").pvalue)
+    return float(stats.wilcoxon(difference).pvalue)
 
 
 def mcnemar(pre_only: int, post_only: int) -> float | None:

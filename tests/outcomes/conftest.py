@@ -1,0 +1,91 @@
+"""Outcomes fixtures: cheap keys and a private keyring for every test, sealed inputs made by
+hand for the analyst, and the whole chain (hash, link, release) on a generated scenario."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner, Result
+
+import keys.identity
+from keys import seal_file
+from outcomes.released import CONTENT_TYPE, PERSON_QUALITY_CONTENT_TYPE, to_table
+from pprl.cli import main
+
+from ..conftest import PASSPHRASE, PROJECT, Project
+
+TRUSTS = ("trust_north", "trust_south")
+FORCES = ("police_north", "police_south")
+
+
+@pytest.fixture(autouse=True)
+def isolated(cheap_and_isolated: None) -> None:
+    """Every outcomes test: cheap keys, a private keyring, the passphrase set."""
+
+
+def identity(project: Project, party: str) -> keys.identity.Identity:
+    return keys.identity.load_identity(project.key(party), PASSPHRASE)
+
+
+def seal_release(project: Project, party: str, kind: str, frame: pd.DataFrame,
+                 folder: Path) -> Path:
+    """A released table as `pprl release` would seal it from `party` to the analyst."""
+    folder.mkdir(parents=True, exist_ok=True)
+    plain = folder / f"{party}.{kind}.parquet"
+    pq.write_table(to_table(frame, kind, party), plain)
+    out = folder / f"{party}.{kind}.released"
+    seal_file(plain, out, sender=identity(project, party),
+              recipient=identity(project, "analyst").card, project=PROJECT,
+              content_type=CONTENT_TYPE)
+    return out
+
+
+def seal_quality(project: Project, frame: pd.DataFrame, folder: Path) -> Path:
+    """A person quality table as the TTP seals it to the analyst."""
+    folder.mkdir(parents=True, exist_ok=True)
+    plain = folder / "person_quality.parquet"
+    frame.to_parquet(plain, index=False)
+    out = folder / "person_quality"
+    seal_file(plain, out, sender=identity(project, "ttp"),
+              recipient=identity(project, "analyst").card, project=PROJECT,
+              content_type=PERSON_QUALITY_CONTENT_TYPE)
+    return out
+
+
+def run_outcomes(project: Project, released: list[Path], quality: Path, out: Path,
+                 config: Path | None = None) -> Result:
+    args = ["outcomes", *map(str, released), "--quality", str(quality), "--key",
+            str(project.key("analyst")), "-o", str(out)]
+    return CliRunner().invoke(main, args + (["--config", str(config)] if config else []))
+
+
+def run_release(project: Project, party: str, content: list[Path], links: Path, tokens: Path,
+                out: Path, *extra: str) -> Result:
+    return CliRunner().invoke(main, [
+        "release", *map(str, content), "--links", str(links), "--tokens", str(tokens),
+        "--key", str(project.key(party)), "--to", "analyst", "-o", str(out), *extra])
+
+
+def chain(project: Project, scenario: Path, work: Path) -> tuple[list[Path], Path]:
+    """Hash, link and release a scenario as its parties would: (released files, quality)."""
+    for party in (*TRUSTS, *FORCES):
+        result = project.hash(scenario / party / "identifiers.csv", work / "pkg" / f"{party}.pkg",
+                              party=party)
+        assert result.exit_code == 0, result.output
+    linked = work / "linked"
+    result = project.link(*(str(work / "pkg" / f"{p}.pkg") for p in (*TRUSTS, *FORCES)),
+                          "-o", str(linked))
+    assert result.exit_code == 0, result.output
+    released = []
+    for party in (*TRUSTS, *FORCES):
+        files = ["ld_contacts.csv", "detentions.csv"] if party in TRUSTS else ["offences.csv"]
+        out = work / "released" / party
+        result = run_release(project, party, [scenario / party / f for f in files],
+                             linked / f"{party}.links", work / "pkg" / f"{party}.pkg.tokens.csv",
+                             out)
+        assert result.exit_code == 0, result.output
+        released += sorted(out.iterdir())
+    return released, linked / "person_quality"

@@ -1,0 +1,142 @@
+"""`pprl release` as a custodian runs it: what reaches the analyst, what stays, refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from keys import Keyring, open_file, seal_file
+from outcomes.released import LINKS_CONTENT_TYPE
+
+from ..conftest import PROJECT
+from .conftest import identity, run_release
+
+TOKENS = {"NP001": "a" * 32, "NP002": "b" * 32, "NP004": "d" * 32}
+
+
+@pytest.fixture
+def maps(project, tmp_path):
+    """A token map and the TTP's link map for police_north (NP004's token has no entry)."""
+    tokens = tmp_path / "police_north.pkg.tokens.csv"
+    pd.DataFrame({"record_id": list(TOKENS), "token": list(TOKENS.values())}).to_csv(
+        tokens, index=False)
+    plain = tmp_path / "links.parquet"
+    pd.DataFrame({"token": ["a" * 32, "b" * 32], "person_id": ["p1", "p2"],
+                  "match_probability": [1.0, 0.9], "match_weight": [20.0, 3.1]}).to_parquet(plain)
+    links = tmp_path / "police_north.links"
+    seal_file(plain, links, sender=identity(project, "ttp"),
+              recipient=identity(project, "police_north").card, project=PROJECT,
+              content_type=LINKS_CONTENT_TYPE, config_fingerprint="f" * 64)
+    return links, tokens
+
+
+def _content(path, rows):
+    pd.DataFrame(rows, columns=["record_id", "offence_date", "offence_group"]).to_csv(
+        path, index=False)
+    return path
+
+
+ROWS = [("NP001", "2012-01-05", "theft"), ("NP002", "05/02/2013", "robbery"),
+        ("NP003", "2014-03-01", "theft"), ("NP004", "2015-04-01", "theft"),
+        ("NP001", "2016-05-01", "fraud offences")]
+
+
+def _open(project, sealed, tmp_path):
+    plain = tmp_path / f"{sealed.name}.opened"
+    header = open_file(sealed, plain, recipient_identity=identity(project, "analyst"),
+                       keyring=Keyring())
+    return header, pq.read_table(plain)
+
+
+def test_release_seals_content_by_person_and_keeps_rejects_local(project, maps, tmp_path):
+    links, tokens = maps
+    content = _content(tmp_path / "offences.csv", ROWS)
+    out = tmp_path / "released"
+    result = run_release(project, "police_north", [content], links, tokens, out)
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.iterdir()] == ["police_north.offences.released"]
+    header, table = _open(project, out / "police_north.offences.released", tmp_path)
+    assert (header.sender_name, header.project, header.content_type) == (
+        "police_north", PROJECT, "pprl-released")
+    assert header.config_fingerprint == "f" * 64
+    assert table.column_names == ["person_id", "match_probability", "offence_date",
+                                  "offence_group"]
+    assert table.schema.metadata[b"pprl.kind"] == b"offences"
+    assert table.schema.metadata[b"pprl.party"] == b"police_north"
+    frame = table.to_pandas()
+    assert frame.person_id.tolist() == ["p1", "p2", "p1"]
+    assert frame.match_probability.tolist() == [1.0, 0.9, 1.0]
+    assert frame.offence_date.tolist() == [dt.date(2012, 1, 5), dt.date(2013, 2, 5),
+                                           dt.date(2016, 5, 1)]
+    # no record id and no token in the released bytes
+    raw = (tmp_path / "police_north.offences.released.opened").read_bytes()
+    assert not any(v.encode() in raw for v in [*TOKENS, *TOKENS.values(), "NP003"])
+    # rows without a link are reported, by row number, and kept beside the folder
+    rejects = pd.read_csv(tmp_path / "released.rejects.csv")
+    assert rejects.values.tolist() == [
+        ["offences.csv", 3, "record_id not in the token map (rejected at hashing, or not in "
+                            "the extract)"],
+        ["offences.csv", 4, "token has no entry in the link map"]]
+    assert "2 not released" in " ".join(result.output.split())
+
+
+def test_kind_from_the_option(project, maps, tmp_path):
+    links, tokens = maps
+    first = _content(tmp_path / "pnc_2012.csv", ROWS[:2])
+    second = _content(tmp_path / "pnc_2016.csv", ROWS[4:])
+    out = tmp_path / "released"
+    result = run_release(project, "police_north", [first, second], links, tokens, out,
+                         "--kind", "pnc_2012=offences", "--kind", "pnc_2016.csv=offences")
+    assert result.exit_code == 0, result.output
+    _, table = _open(project, out / "police_north.offences.released", tmp_path)
+    assert table.num_rows == 3
+    result = run_release(project, "police_north", [first, second], links, tokens,
+                         tmp_path / "again", "--kind", "offences")
+    assert result.exit_code != 0 and "FILE=KIND" in result.output
+
+
+@pytest.mark.parametrize(("rows", "columns", "expected"), [
+    ([("NP001", "2012-01-05", "theft"), ("NP002", "31/02/2013", "theft")], None,
+     "offences.csv: row 2, field offence_date: not a date"),
+    ([("NP001", "2012-13-05", "theft")], None, "row 1, field offence_date"),
+    ([("NP001", "2012-01-05", "theft")], ["id", "offence_date", "offence_group"],
+     "offences.csv: missing column record_id"),
+    ([("NP001", "2012-01-05", "SMITH")], ["record_id", "offence_date", "surname"],
+     "surname hold identifiers"),
+])
+def test_bad_input_is_refused_naming_file_row_and_field_never_a_value(
+        project, maps, tmp_path, rows, columns, expected):
+    links, tokens = maps
+    content = tmp_path / "offences.csv"
+    pd.DataFrame(rows, columns=columns or ["record_id", "offence_date", "offence_group"]).to_csv(
+        content, index=False)
+    out = tmp_path / "released"
+    result = run_release(project, "police_north", [content], links, tokens, out)
+    assert result.exit_code != 0
+    assert expected in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    for value in ("NP001", "31/02/2013", "2012-13-05", "SMITH"):
+        assert value not in result.output
+    assert not out.exists() and not (tmp_path / "released.rejects.csv").exists()
+
+
+def test_a_token_map_from_another_run_is_refused(project, maps, tmp_path):
+    links, _ = maps
+    other = tmp_path / "other.tokens.csv"
+    pd.DataFrame({"record_id": ["NP001"], "token": ["e" * 32]}).to_csv(other, index=False)
+    content = _content(tmp_path / "offences.csv", ROWS)
+    result = run_release(project, "police_north", [content], links, other, tmp_path / "r")
+    assert result.exit_code != 0
+    assert "different hashing runs" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_links_sealed_to_another_custodian_are_refused(project, maps, tmp_path):
+    links, tokens = maps
+    content = _content(tmp_path / "offences.csv", ROWS)
+    result = run_release(project, "police_south", [content], links, tokens, tmp_path / "r")
+    assert result.exit_code != 0
+    assert "sealed to 'police_north'" in result.output
