@@ -6,6 +6,7 @@ from keys.cli import keys
 from linkage.cli import hash_command, link_command
 from outcomes.cli import outcomes_command, release_command
 from pprl import __version__
+from pprl.demo import demo_command
 from sample_extracts.cli import sample
 
 
@@ -30,3 +31,4 @@ main.add_command(link_command)
 main.add_command(release_command)
 main.add_command(outcomes_command)
 main.add_command(sample)
+main.add_command(demo_command)

@@ -1,0 +1,163 @@
+"""The whole chain, every party in its own folder (`pprl demo` on a small generated scenario),
+then the separation checked from the files each party ends up holding.
+
+A party "holds" every byte in its folder and, for each sealed file addressed to it, the
+plaintext it can open. The checks look for values that party must never see:
+
+* the TTP: no identifier value, no content value;
+* the analyst: no identifier value, no record token, no Bloom filter;
+* each custodian: no record id, token or identifier value that only another custodian has.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+import keys.identity
+from keys import Keyring, load_identity, open_file, read_header
+from keys.envelope import MAGIC
+from pprl.cli import main
+from pprl.demo import CONTENT, CUSTODIANS, run_demo
+from sample_extracts.generator import generate
+
+PASSPHRASE = "end-to-end-Passphrase-3"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    """A 300-person scenario taken through the chain (cheap scrypt: a test, not a ceremony)."""
+    root = tmp_path_factory.mktemp("e2e")
+    scenario = root / "scenario"
+    generate(scenario, people=300, seed=77)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(keys.identity, "SCRYPT_N", 2**10)
+    patch.setenv("PPRL_PASSPHRASE", PASSPHRASE)  # the demo then uses it for every party
+    try:
+        summary = run_demo(root / "demo", scenario)
+    finally:
+        patch.undo()
+    return root / "demo", scenario, summary
+
+
+def held(folder: Path, party: str) -> bytes:
+    """Everything a party holds, as one byte string: raw files, plus the plaintext (and, for
+    tables, every cell rendered as text and as raw bytes) of each file sealed to it."""
+    identity = load_identity(folder / f"{party}.key", PASSPHRASE)
+    keyring = Keyring(folder / "keyring")
+    chunks = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        raw = path.read_bytes()
+        chunks.append(raw)
+        plain = raw
+        if raw.startswith(MAGIC):
+            if read_header(path).recipient != identity.fingerprint:
+                continue
+            opened = path.parent / f".{path.name}.opened"
+            open_file(path, opened, recipient_identity=identity, keyring=keyring)
+            plain = opened.read_bytes()
+            opened.unlink()
+            chunks.append(plain)
+        if plain[:4] == b"PAR1":
+            table = pq.read_table(io.BytesIO(plain)).to_pandas()
+            for column in table.columns:
+                for value in table[column].dropna():
+                    chunks.append(value if isinstance(value, bytes) else str(value).encode())
+    return b"\n".join(chunks)
+
+
+def identifier_values(scenario: Path, custodian: str) -> set[str]:
+    """Identifier values distinctive enough to scan for (short names would match by chance)."""
+    frame = pd.read_csv(scenario / custodian / "identifiers.csv", dtype=str,
+                        keep_default_na=False)
+    values = set(frame.record_id)
+    for field in ("surname", "postcode", "address"):
+        values |= {v for v in frame[field] if len(v) >= 7}
+    return values
+
+
+def tokens(folder: Path, custodian: str) -> set[bytes]:
+    table = pd.read_csv(folder / custodian / "outbox" / f"{custodian}.pkg.tokens.csv", dtype=str)
+    return {t.encode() for t in table.token} | {bytes.fromhex(t) for t in table.token}
+
+
+def found(haystack: bytes, needles: set) -> list:
+    return [n for n in needles if (n if isinstance(n, bytes) else n.encode()) in haystack]
+
+
+def test_the_chain_links_and_reports(demo):
+    folder, _, summary = demo
+    for pair in summary["linkage"]:
+        assert pair["precision"] > 0.9 and pair["recall"] > 0.9, pair
+    for party, output in (("ttp", "linked/quality.html"), ("analyst", "results/outcomes.csv"),
+                          ("analyst", "results/report.html")):
+        assert (folder / party / output).stat().st_size > 0
+    assert b"data:image/png;base64," in (folder / "analyst/results/report.html").read_bytes()
+    assert set(summary["outcomes"].measure) == {"offences/all", "detentions/all"}
+
+
+def test_ttp_holds_no_identifier_and_no_content(demo):
+    folder, scenario, _ = demo
+    ttp = held(folder / "ttp", "ttp")
+    for custodian in CUSTODIANS:
+        assert not found(ttp, identifier_values(scenario, custodian)), custodian
+        for name in CONTENT[custodian]:
+            content = pd.read_csv(scenario / custodian / name, dtype=str, keep_default_na=False)
+            text_columns = [c for c in content.columns
+                            if c != "record_id" and not c.endswith("date")]
+            values = {v for c in text_columns for v in content[c] if len(v) >= 7}
+            assert not found(ttp, values), (custodian, name)
+
+
+def test_analyst_holds_no_identifier_token_or_filter(demo):
+    folder, scenario, _ = demo
+    analyst = held(folder / "analyst", "analyst")
+    ttp_identity = load_identity(folder / "ttp" / "ttp.key", PASSPHRASE)
+    for custodian in CUSTODIANS:
+        assert not found(analyst, identifier_values(scenario, custodian)), custodian
+        assert not found(analyst, tokens(folder, custodian)), custodian
+        package = folder / "ttp" / "inbox" / f"{custodian}.pkg"
+        opened = folder / "ttp" / f".{custodian}.filters"
+        open_file(package, opened, recipient_identity=ttp_identity,
+                  keyring=Keyring(folder / "ttp" / "keyring"))
+        table = pq.read_table(opened)
+        opened.unlink()
+        filters = {v for v in table.column("surname").to_pylist()[:200] if v}
+        assert filters and not found(analyst, filters), custodian
+
+
+def test_each_custodian_holds_nothing_of_another(demo):
+    folder, scenario, _ = demo
+    for custodian in CUSTODIANS:
+        mine = held(folder / custodian, custodian)
+        own = (scenario / custodian / "identifiers.csv").read_bytes()
+        for other in CUSTODIANS:
+            if other == custodian:
+                continue
+            # a value this custodian also holds (in any field, even within a longer one)
+            # is its own to hold
+            theirs = {v for v in identifier_values(scenario, other) if v.encode() not in own}
+            assert not found(mine, theirs), (custodian, other)
+            assert not found(mine, tokens(folder, other)), (custodian, other)
+
+
+def test_no_released_count_below_ten_is_shown(demo):
+    folder, _, _ = demo
+    outcomes = pd.read_csv(folder / "analyst" / "results" / "outcomes.csv")
+    counts = outcomes[["persons", "events_pre", "events_post"]].to_numpy(dtype=float)
+    shown = counts[~np.isnan(counts)]
+    assert len(shown) and not ((shown >= 1) & (shown <= 9)).any()
+
+
+def test_demo_command_refuses_an_existing_folder(tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file").write_text("x")
+    result = CliRunner().invoke(main, ["demo", "-o", str(tmp_path / "taken")])
+    assert result.exit_code != 0
+    assert (tmp_path / "taken" / "file").read_text() == "x"
