@@ -10,12 +10,29 @@ Dice of two filters is 2 |a & b| / (|a| + |b|), and 0 when both are empty.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
-from numba import get_num_threads, njit, prange, types
+from numba import get_num_threads, njit, prange, set_num_threads, types
 from numba.extending import intrinsic
 
 # Scratch entries per chunk of A in `all_pairs_dice`: bounds memory for any size of A.
 CHUNK_ENTRIES = 1 << 22
+# Below this many pairs one thread is faster: waking the others costs more than they save
+# (tens of microseconds on an idle machine, milliseconds on a busy one).
+PARALLEL_PAIRS = 100_000
+
+
+@contextmanager
+def _threads_for(pairs: int) -> Iterator[None]:
+    threads = get_num_threads()
+    if pairs < PARALLEL_PAIRS:
+        set_num_threads(1)
+    try:
+        yield
+    finally:
+        set_num_threads(threads)
 
 
 @intrinsic
@@ -86,8 +103,9 @@ def pair_dice(words_a: np.ndarray, words_b: np.ndarray, left: np.ndarray, right:
     left = _indices(left, len(words_a), "left")
     right = _indices(right, len(words_b), "right")
     out = np.empty(len(left), dtype=np.float64)
-    _pair_dice(words_a, words_b, left, right, _ones(words_a, ones_a), _ones(words_b, ones_b),
-               out)
+    ones_a, ones_b = _ones(words_a, ones_a), _ones(words_b, ones_b)
+    with _threads_for(len(left)):
+        _pair_dice(words_a, words_b, left, right, ones_a, ones_b, out)
     return out
 
 
@@ -201,15 +219,19 @@ def all_pairs_dice(words_a: np.ndarray, words_b: np.ndarray,
     for start in range(0, len(words_a), rows):
         stop = min(start + rows, len(words_a))
         found = np.zeros(stop - start, dtype=np.int64)
-        _score_chunk(words_a[start:stop], ones_a[start:stop], sorted_b, ones_b,
-                     first_b[start:stop], last_b[start:stop], needed, columns, shared, found)
+        window = last_b[start:stop] - first_b[start:stop]
+        with _threads_for(int(window.sum())):
+            _score_chunk(words_a[start:stop], ones_a[start:stop], sorted_b, ones_b,
+                         first_b[start:stop], last_b[start:stop], needed, columns, shared,
+                         found)
         offsets = np.cumsum(found) - found
         total = int(found.sum())
-        part = (np.empty(total, dtype=np.float64), np.empty(total, dtype=np.uint32),
-                np.empty(total, dtype=np.uint32))
         if total:
-            _collect_chunk(start, ones_a[start:stop], ones_b, order_b, columns, shared, found,
-                           offsets, *part)
+            part = (np.empty(total, dtype=np.float64), np.empty(total, dtype=np.uint32),
+                    np.empty(total, dtype=np.uint32))
+            with _threads_for(total):
+                _collect_chunk(start, ones_a[start:stop], ones_b, order_b, columns, shared,
+                               found, offsets, *part)
             parts.append(part)
     if not parts:
         return (np.empty(0, np.float64), np.empty(0, np.uint32), np.empty(0, np.uint32))

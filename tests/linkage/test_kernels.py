@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 
+import linkage.kernels
 from linkage.kernels import all_pairs_dice, pair_dice
+
+
+@pytest.fixture(autouse=True, params=["parallel", "serial"])
+def threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test on all of numba's threads and on one (small workloads run on one)."""
+    monkeypatch.setattr(linkage.kernels, "PARALLEL_PAIRS", 0 if request.param == "parallel"
+                        else 2**62)
 
 
 def reference_dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -97,8 +106,6 @@ def test_all_pairs_matches_reference(words: int, threshold: float) -> None:
 
 
 def test_all_pairs_in_several_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    import linkage.kernels
-
     monkeypatch.setattr(linkage.kernels, "CHUNK_ENTRIES", 1000)
     rng = np.random.default_rng(3)
     a, b = related(rng, 100, 90, 2)
@@ -121,3 +128,11 @@ def test_all_pairs_edges() -> None:
     assert len(all_pairs_dice(one, one[:0], 0.0)[0]) == 0
     with pytest.raises(ValueError):
         all_pairs_dice(one, one, float("nan"))
+
+
+def test_thread_count_is_restored() -> None:
+    threads = numba.get_num_threads()
+    a = np.ones((3, 1), dtype=np.uint64)
+    pair_dice(a, a, np.arange(3), np.arange(3))
+    all_pairs_dice(a, a, 0.5)
+    assert numba.get_num_threads() == threads
