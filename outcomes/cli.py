@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -136,7 +137,11 @@ def _kinds(content: tuple[Path, ...], kinds: tuple[str, ...]) -> dict[str, list[
             named[str(p)] = kind
     by_kind: dict[str, list[Path]] = {}
     for path in content:
-        by_kind.setdefault(named.get(str(path), path.name.split(".")[0]), []).append(path)
+        kind = named.get(str(path), path.name.split(".")[0])
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", kind):
+            raise ReleaseError(f"{path}: kind {kind!r} must be letters, digits, _ and - "
+                               "(name it with --kind)")
+        by_kind.setdefault(kind, []).append(path)
     return by_kind
 
 

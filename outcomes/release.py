@@ -21,6 +21,8 @@ import pyarrow.parquet as pq
 # Contract identifier fields and linkage artefacts: never part of released content.
 FORBIDDEN_COLUMNS = ("token", "forename", "middle_names", "surname", "dob", "postcode",
                      "address")
+# Columns the released table and the analyst's reading of it use for their own purposes.
+RESERVED_COLUMNS = ("person_id", "match_probability", "party")
 NO_TOKEN = "record_id not in the token map (rejected at hashing, or not in the extract)"
 NO_LINK = "token has no entry in the link map"
 NO_RECORD_ID = "empty record_id"
@@ -55,8 +57,10 @@ def read_content(path: Path, date_columns: tuple[str, ...] = ()) -> pd.DataFrame
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pq.read_table(path).to_pandas()
-            frame = frame.astype({c: str for c in frame.columns
-                                  if not is_date_column(c, date_columns)})
+            for column in frame.columns:
+                if not is_date_column(column, date_columns):
+                    values = frame[column].astype(object)
+                    frame[column] = values.where(values.notna(), "").astype(str)
         else:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, pa.ArrowInvalid, UnicodeDecodeError, OSError) as e:
@@ -68,6 +72,10 @@ def read_content(path: Path, date_columns: tuple[str, ...] = ()) -> pd.DataFrame
     if forbidden:
         raise ReleaseError(f"{path}: column(s) {', '.join(forbidden)} hold identifiers or "
                            "tokens, which are never released; remove them from the extract")
+    reserved = [c for c in frame.columns if c in RESERVED_COLUMNS]
+    if reserved:
+        raise ReleaseError(f"{path}: column(s) {', '.join(reserved)} are reserved for the "
+                           "release itself; rename them in the extract")
     for column in date_columns:
         if column not in frame.columns:
             raise ReleaseError(f"{path}: missing date column {column}")

@@ -12,15 +12,13 @@ import io
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from outcomes.config import StudyConfig  # noqa: E402
-from outcomes.publish import Published  # noqa: E402
+from outcomes.config import StudyConfig
+from outcomes.publish import Published
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;
@@ -33,17 +31,25 @@ img{max-width:100%}
 """
 
 
-def _png(figure: plt.Figure) -> str:
+def _figure(width: float, height: float, columns: int | None = None):
+    """A figure outside pyplot (no global state, no display needed) with one axis, or a row of
+    `columns` axes."""
+    figure = Figure(figsize=(width, height))
+    if columns is None:
+        return figure, figure.subplots()
+    return figure, figure.subplots(1, columns, squeeze=False)[0]
+
+
+def _png(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
     data = base64.b64encode(buffer.getvalue()).decode()
     return f'<img alt="" src="data:image/png;base64,{data}">'
 
 
 def _rates_figure(main: pd.DataFrame) -> str:
     rows = main[main.window == "all"].iloc[::-1]
-    figure, axis = plt.subplots(figsize=(8, 0.32 * len(rows) + 1.2))
+    figure, axis = _figure(8, 0.32 * len(rows) + 1.2)
     y = np.arange(len(rows))
     axis.barh(y + 0.2, rows.rate_pre, height=0.4, label="before the index", color="#8da0cb")
     axis.barh(y - 0.2, rows.rate_post, height=0.4, label="after the index", color="#fc8d62")
@@ -56,7 +62,7 @@ def _rates_figure(main: pd.DataFrame) -> str:
 def _forest(frame: pd.DataFrame, by: str, title: str) -> str:
     measures = list(dict.fromkeys(frame.measure))[::-1]
     levels = list(dict.fromkeys(frame[by]))
-    figure, axis = plt.subplots(figsize=(8, 0.3 * len(measures) * max(1, len(levels) / 2) + 1.5))
+    figure, axis = _figure(8, 0.3 * len(measures) * max(1, len(levels) / 2) + 1.5)
     step = 0.8 / max(len(levels), 1)
     for j, level in enumerate(levels):
         rows = frame[frame[by] == level].set_index("measure").reindex(measures)
@@ -68,6 +74,9 @@ def _forest(frame: pd.DataFrame, by: str, title: str) -> str:
                       fmt="o", ms=3, capsize=2, label=f"{by} {level}")
     axis.axvline(1, color="#666", lw=0.8)
     axis.set_xscale("log")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    axis.xaxis.set_major_formatter(plain)
+    axis.xaxis.set_minor_formatter(plain)
     axis.set_yticks(np.arange(len(measures)), measures)
     axis.set_xlabel("rate ratio, after / before (95% CI, log scale)")
     axis.set_title(title)
@@ -76,7 +85,7 @@ def _forest(frame: pd.DataFrame, by: str, title: str) -> str:
 
 
 def _profile_figure(profile: pd.DataFrame) -> str:
-    figure, axis = plt.subplots(figsize=(8, 3.5))
+    figure, axis = _figure(8, 3.5)
     for kind, rows in profile.groupby("kind"):
         axis.plot(rows.quarter / 4, rows.rate, marker=".", label=kind)
     axis.axvline(0, color="#666", lw=0.8)
@@ -88,9 +97,8 @@ def _profile_figure(profile: pd.DataFrame) -> str:
 
 def _pre_rate_figure(rtm: pd.DataFrame) -> str:
     rows = rtm[rtm.check == "pre-period rate"]
-    figure, axes = plt.subplots(1, max(rows.measure.nunique(), 1), figsize=(8, 3.2),
-                                squeeze=False)
-    for axis, (measure, group) in zip(axes[0], rows.groupby("measure", sort=False),
+    figure, axes = _figure(8, 3.2, max(rows.measure.nunique(), 1))
+    for axis, (measure, group) in zip(axes, rows.groupby("measure", sort=False),
                                       strict=False):
         x = np.arange(len(group))
         axis.bar(x - 0.2, group.rate_pre, 0.4, label="before", color="#8da0cb")
@@ -98,8 +106,8 @@ def _pre_rate_figure(rtm: pd.DataFrame) -> str:
         axis.set_xticks(x, [g.replace(" rate before", "").replace("no events before", "none")
                             for g in group.pre_rate_group], fontsize=8)
         axis.set_title(measure, fontsize=9)
-    axes[0][0].set_ylabel("events per person-year")
-    axes[0][0].legend(fontsize=8)
+    axes[0].set_ylabel("events per person-year")
+    axes[0].legend(fontsize=8)
     return _png(figure)
 
 
@@ -138,8 +146,12 @@ def write_report(path: Path, published: Published, notes: dict, config: StudyCon
         "ratio (after / before) comes from a conditional Poisson model (each person's events "
         "split between their two periods, with their person-time as offset), so people's "
         "different levels of offending cancel and unequal follow-up is allowed for; below 1 "
-        "means fewer events after. <code>wilcoxon_p</code> tests the per-person change in "
-        "rate (the published design); <code>mcnemar_p</code> tests any event before against "
+        "means fewer events after; read its interval and <code>p_value</code> first. "
+        "<code>wilcoxon_p</code> tests the per-person change in rate, as the published design "
+        "did; with unequal periods before and after it is not a valid test of no change "
+        "(one event in a short period is a large rate, in a long period a small one, so the "
+        "changes are not symmetric even when nothing changed): treat it as descriptive. "
+        "<code>mcnemar_p</code> tests any event before against "
         "any event after in equal windows. Windows: <b>all</b> uses all study time (the "
         "published design); <b>Nm</b> compares N months before and after, for people with "
         "N months on both sides; <b>all-minus-Nm</b> leaves out the N months before the "

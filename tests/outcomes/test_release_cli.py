@@ -96,6 +96,10 @@ def test_kind_from_the_option(project, maps, tmp_path):
     result = run_release(project, "police_north", [first, second], links, tokens,
                          tmp_path / "again", "--kind", "offences")
     assert result.exit_code != 0 and "FILE=KIND" in result.output
+    result = run_release(project, "police_north", [first], links, tokens, tmp_path / "bad",
+                         "--kind", "../offences")
+    assert result.exit_code != 0 and "must be letters, digits" in result.output
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "offences.released").exists()
 
 
 @pytest.mark.parametrize(("rows", "columns", "expected"), [
@@ -106,6 +110,8 @@ def test_kind_from_the_option(project, maps, tmp_path):
      "offences.csv: missing column record_id"),
     ([("NP001", "2012-01-05", "SMITH")], ["record_id", "offence_date", "surname"],
      "surname hold identifiers"),
+    ([("NP001", "2012-01-05", "p9")], ["record_id", "offence_date", "person_id"],
+     "person_id are reserved"),
 ])
 def test_bad_input_is_refused_naming_file_row_and_field_never_a_value(
         project, maps, tmp_path, rows, columns, expected):
