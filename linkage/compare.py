@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from linkage.kernels import pair_dice
 from linkage.sources import TERM_FREQUENCY_FIELDS, Source
 
 MISSING = -1
@@ -50,28 +50,13 @@ _POSTCODE_CUTS = (0.95, 0.65, 0.45)  # exact, same sector, same outward code
 _ADDRESS_CUTS = (0.9, 0.7)
 
 
-def _popcount(words: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
-
-
-def dice(a: np.ndarray, b: np.ndarray, ones_a: np.ndarray | None = None,
-         ones_b: np.ndarray | None = None) -> np.ndarray:
-    """Dice coefficient of rows of uint64 filter words (bits set in each row may be given)."""
-    both = _popcount(a & b)
-    total = (_popcount(a) if ones_a is None else ones_a) + \
-        (_popcount(b) if ones_b is None else ones_b)
-    return np.where(total > 0, 2 * both / np.maximum(total, 1), 0.0)
-
-
 def _field_dice(a: Source, b: Source, field_a: str, field_b: str, va: np.ndarray,
                 vb: np.ndarray) -> np.ndarray:
-    """Dice of each variant pair, computed once per distinct pair of values: names repeat
-    across people, and a record's aliases repeat its own values."""
+    """Dice of each variant pair, read in place from the tables of distinct values: with no
+    gathered copies, scoring every pair is cheaper than finding the distinct pairs."""
     ids_a, values_a = a.distinct(field_a)
     ids_b, values_b = b.distinct(field_b)
-    pair, unique = pd.factorize(ids_a[va] * len(values_b) + ids_b[vb])
-    left, right = unique // len(values_b), unique % len(values_b)
-    return dice(values_a[left], values_b[right])[pair]
+    return pair_dice(values_a, values_b, ids_a[va], ids_b[vb])
 
 
 def _levels(similarity: np.ndarray, thresholds: tuple[float, ...],
