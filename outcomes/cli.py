@@ -252,8 +252,10 @@ def _check_inputs(releases: list[Released], headers: list[Header],
     twice = [f"{party}'s {kind}" for (party, kind), n in seen.items() if n > 1]
     if twice:
         raise StudyError(f"given more than once: {', '.join(twice)}")
-    if "person_id" not in quality.columns:
-        raise StudyError("the person quality table has no person_id column")
+    missing = [c for c in ("person_id", "sources", "weakest_link_probability")
+               if c not in quality.columns]
+    if missing:
+        raise StudyError(f"the person quality table lacks column(s) {', '.join(missing)}")
     known = set(quality.person_id)
     for release in releases:
         if not release.frame.person_id.isin(known).all():
