@@ -92,9 +92,21 @@ def test_outputs(project, sealed, tmp_path):
     assert set(main.window) == {"all", "12m", "all-minus-6m"}
     # every count shown is rounded to 5 and at least 10; withheld cells are named
     for column in ("persons", "events_pre", "events_post"):
-        shown = pd.to_numeric(main[column].replace("", np.nan)).dropna()
+        shown = pd.to_numeric(main[column], errors="coerce").dropna()
         assert (shown % 5 == 0).all() and (shown >= 10).all()
         assert main[main[column] == ""].suppressed.str.contains(column).all()
+    # no withheld group count can be recovered from its kind's total in the same window
+    main["kind"] = main.measure.str.split("/").str[0]
+    for (_, _), rows in main.groupby(["window", "kind"]):
+        total = rows[rows.measure.str.endswith("/all")].iloc[0]
+        parts = rows[~rows.measure.str.endswith("/all")]
+        for column in ("events_pre", "events_post"):
+            hidden = parts[parts[column] == ""]
+            if total[column] != "" and len(hidden):
+                assert len(hidden) >= 2
+                shown = pd.to_numeric(parts[column], errors="coerce").sum()
+                assert int(total[column]) - shown >= 10 - 2 * len(parts)  # rounding slack
+    assert main.suppressed.str.contains(r"\*").any()  # this data needs secondary suppression
     fraud = main[(main.measure == "offences/fraud") & (main.window == "12m")].iloc[0]
     assert fraud.events_pre == "" and fraud.rate_ratio == ""
     assert "rate_ratio" in fraud.suppressed
