@@ -4,7 +4,8 @@ Produces raw tables (before disclosure control, never written as they are):
 
 - outcomes: one row per measure and window (`all`, each `Nm`, each `all-minus-Nm`);
 - rtm: regression-to-the-mean checks: a placebo index before the real one for every measure,
-  and each kind's change by pre-period rate (none, below and above the median);
+  and each kind's change by pre-period rate (none, below and above the median, and everyone:
+  the groups add up to it, so that disclosure control can protect them);
 - sensitivity: the `all` window re-run with links below each posterior cut undone;
 - linkage: cohort members whose records at a kind's custodians may have been missed;
 - profile: each kind's event rate by quarter-year relative to the index (for the report).
@@ -219,15 +220,18 @@ def _by_pre_rate(linked: _Linked, window: Window) -> pd.DataFrame:
         median = np.median(rate[some]) if some.any() else 0.0
         groups = {"no events before": window.included & (pre == 0),
                   "below median rate before": some & (rate <= median),
-                  "above median rate before": some & (rate > median)}
+                  "above median rate before": some & (rate > median),
+                  "everyone": window.included}
         kind = events.measure.kind
         for label, members in groups.items():
             sub = Window(window.name, window.pre_lo, window.pre_hi, window.post_lo,
                          window.post_hi, members)
-            rows.append({"check": "pre-period rate", "measure": f"{kind}/all",
-                         "window": window.name, "pre_rate_group": label,
-                         **compare(events, sub, n, None, False),
-                         GROUP: f"pre-rate|{kind}|{label}", TOTAL: True})
+            row = {"check": "pre-period rate", "measure": f"{kind}/all", "window": window.name,
+                   "pre_rate_group": label, **compare(events, sub, n, None, False),
+                   GROUP: f"pre-rate|{kind}", TOTAL: label == "everyone"}
+            if label == "no events before":
+                row["events_pre"] = np.nan  # zero by definition: not a count to protect
+            rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -53,7 +53,7 @@ def secondary(values: pd.Series, withheld: pd.Series, groups: pd.Series, totals:
                 break  # an unknown total protects the parts; nothing hidden needs no protection
             if len(hidden_parts) >= 2 and values[hidden_parts].sum() >= rules.min_count:
                 break
-            candidates = parts[~hidden[parts].to_numpy()]
+            candidates = parts[~hidden[parts].to_numpy() & values[parts].notna().to_numpy()]
             if len(candidates) == 0:
                 extra[total] = True  # every part hidden and their sum still small
                 continue

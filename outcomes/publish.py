@@ -31,8 +31,10 @@ class Published:
     profile: pd.DataFrame
 
 
-def _comparisons(frame: pd.DataFrame, rules: Rules, keys: list[str]) -> pd.DataFrame:
-    """Control one table of comparisons (outcomes, rtm or sensitivity rows)."""
+def _comparisons(frame: pd.DataFrame, rules: Rules, keys: list[str],
+                 additive: tuple[str, ...] = ("events_pre", "events_post")) -> pd.DataFrame:
+    """Control one table of comparisons (outcomes, rtm or sensitivity rows): `additive` counts
+    add up within each `_group` to its `_total` row."""
     for column in ("persons_any_pre", "persons_any_post", "mcnemar_p", "_pre_only",
                    "_post_only"):
         if column not in frame.columns:
@@ -40,7 +42,7 @@ def _comparisons(frame: pd.DataFrame, rules: Rules, keys: list[str]) -> pd.DataF
     out = control(
         frame, rules,
         counts=["persons", "events_pre", "events_post", "persons_any_pre", "persons_any_post"],
-        additive=["events_pre", "events_post"],
+        additive=list(additive),
         dependents={**{c: ["events_pre", "events_post"] for c in (*_RATIOS, "p_value",
                                                                   "wilcoxon_p")},
                     "mcnemar_p": ["persons_any_pre", "persons_any_post", "_pre_only",
@@ -69,7 +71,13 @@ def publish(results: Results, config: StudyConfig) -> Published:
     """Every table as it may be written."""
     rules = Rules(config.min_count, config.round_to)
     outcomes = _comparisons(results.outcomes, rules, ["measure", "window"])
-    rtm = _comparisons(results.rtm, rules, ["check", "measure", "window", "pre_rate_group"])
+    placebo = results.rtm.check == "placebo index"
+    keys = ["check", "measure", "window", "pre_rate_group"]
+    # people split by their pre-period rate add up, and so do their events
+    rtm = pd.concat([_comparisons(results.rtm[placebo], rules, keys),
+                     _comparisons(results.rtm[~placebo], rules, keys,
+                                  ("persons", "events_pre", "events_post"))],
+                    ignore_index=True)
     sensitivity = _comparisons(results.sensitivity, rules,
                                ["min_link_probability", "measure", "window"])
     linkage = control(results.linkage.assign(**{GROUP: range(len(results.linkage)),

@@ -86,6 +86,15 @@ def test_a_withheld_total_protects_its_parts():
     assert not extra.any()  # a, b and the total (7) are all withheld already
 
 
+def test_a_part_that_is_not_a_count_is_never_chosen_to_protect_another():
+    # a structural zero left blank (people with no events before have no events before)
+    frame = _table({"none": 0, "low": 4, "high": 30})
+    frame.loc[0, "events"] = np.nan
+    out = _publish(frame)
+    assert out.events.isna().tolist() == [True, True, True, False]
+    assert out.suppressed.tolist() == ["", "events;ratio;rate", "events*;ratio;rate", ""]
+
+
 def test_rounding_is_to_the_nearest_multiple():
     assert round_counts(pd.Series([10, 12, 13, 17, 18, 1002]), RULES).tolist() == [
         10, 10, 15, 15, 20, 1000]
