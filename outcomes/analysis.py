@@ -198,9 +198,8 @@ def analyse(content: Content, quality: pd.DataFrame, config: StudyConfig,
 
     notes.update(cohort=len(cohort), first_index_outside_study=cohort.first_outside,
                  stays_without_end=linked.stays.without_end,
-                 hospital_stays=bool(len(linked.stays.person)) or _stays_usable(content, config),
-                 events_in_hospital={e.measure.kind: e.in_hospital for e in linked.events},
-                 windows={w.name: int(w.included.sum()) for w in [*windows, placebo]})
+                 hospital_stays=_stays_usable(content, config),
+                 events_in_hospital={e.measure.kind: e.in_hospital for e in linked.events})
     return Results(outcomes, rtm, pd.DataFrame(sensitivity),
                    _linkage_checks(content, quality, cohort, config),
                    _profile(linked, config), notes)

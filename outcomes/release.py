@@ -37,7 +37,6 @@ class ReleaseResult:
     """One kind's released table, with the counts and rejects of the rows behind it."""
 
     kind: str
-    files: list[str]
     frame: pd.DataFrame
     rows_read: int = 0
     rejects: list[tuple[str, int, str]] = field(default_factory=list)
@@ -165,5 +164,4 @@ def release_kind(kind: str, paths: list[Path], tokens: pd.DataFrame, links: pd.D
         frames.append(released)
         rejects += bad
         rows_read += len(frame)
-    return ReleaseResult(kind, [p.name for p in paths], pd.concat(frames, ignore_index=True),
-                         rows_read, rejects)
+    return ReleaseResult(kind, pd.concat(frames, ignore_index=True), rows_read, rejects)
