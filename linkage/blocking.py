@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
+from numba import njit
 
 from linkage.sources import Source
 
@@ -32,34 +32,103 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.a)
 
+    def subset(self, keep: np.ndarray) -> Candidates:
+        """The candidates where keep is true, with the same blocking figures."""
+        return Candidates(self.a[keep], self.b[keep], self.passes[keep], self.keys,
+                          self.max_block_pairs, self.capped_blocks, self.capped_pairs)
+
 
 def candidate_pairs(a: Source, b: Source, keys: list[str],
                     max_block_pairs: int | None = None) -> Candidates:
+    """Record pairs that share a value of at least one blocking key, sorted by (a, b).
+
+    Each pass yields pair codes (record of A times records of B plus record of B); the
+    union sorts them once and keeps, for each pair, a bit per pass that found it. Memory is
+    a few integers per pair found, with no per-pass tables."""
     if max_block_pairs is None:
         max_block_pairs = MAX_BLOCK_PAIRS
-    found = []
+    codes, flags = [], []
     capped_blocks, capped_pairs = {}, {}
-    for key in keys:
-        left = pd.DataFrame({"k": a.blocks[key], "r": a.record})
-        right = pd.DataFrame({"k": b.blocks[key], "r": b.record})
-        left = left[left.k != 0].drop_duplicates()
-        right = right[right.k != 0].drop_duplicates()
-        sizes = left.k.value_counts().to_frame("na").join(right.k.value_counts().rename("nb"),
-                                                         how="inner")
-        product = sizes.na * sizes.nb
-        too_big = product[product > max_block_pairs]
-        capped_blocks[key] = len(too_big)
-        capped_pairs[key] = int(too_big.sum())
-        left = left[~left.k.isin(too_big.index)]
-        pairs = left.merge(right, on="k", suffixes=("a", "b"))[["ra", "rb"]].drop_duplicates()
-        pairs["key"] = key
-        found.append(pairs)
-    every = pd.concat(found, ignore_index=True)
-    # one bit per pass; a pair found by a pass appears once for it, so the sum is the union
-    every["flag"] = every.key.map({k: 1 << i for i, k in enumerate(keys)}).astype(np.int64)
-    flags = every.groupby(["ra", "rb"], sort=True).flag.sum()
-    index = flags.index
-    passes = (flags.to_numpy()[:, None] >> np.arange(len(keys))) & 1
-    return Candidates(index.get_level_values(0).to_numpy(np.int64),
-                      index.get_level_values(1).to_numpy(np.int64),
-                      passes.astype(bool), keys, max_block_pairs, capped_blocks, capped_pairs)
+    for bit, key in enumerate(keys):
+        key_a, record_a = _distinct_keys(a.blocks[key], a.record)
+        key_b, record_b = _distinct_keys(b.blocks[key], b.record)
+        total, capped_blocks[key], capped_pairs[key] = _count_pairs(key_a, key_b,
+                                                                    max_block_pairs)
+        found = np.empty(total, dtype=np.int64)
+        _fill_pairs(key_a, record_a, key_b, record_b, b.records, max_block_pairs, found)
+        found = np.unique(found)  # a pair sharing several values of one key counts once
+        codes.append(found)
+        flags.append(np.full(len(found), 1 << bit, dtype=np.uint8))
+    every = np.concatenate(codes) if codes else np.empty(0, np.int64)
+    order = np.argsort(every, kind="stable")
+    every = every[order]
+    bits = np.concatenate(flags)[order] if flags else np.empty(0, np.uint8)
+    del order
+    first = np.flatnonzero(np.r_[True, every[1:] != every[:-1]]) if len(every) else \
+        np.empty(0, np.int64)
+    union = np.bitwise_or.reduceat(bits, first) if len(first) else bits
+    pairs = every[first]
+    passes = ((union[:, None] >> np.arange(len(keys), dtype=np.uint8)) & 1).astype(bool)
+    return Candidates(pairs // max(b.records, 1), pairs % max(b.records, 1), passes, keys,
+                      max_block_pairs, capped_blocks, capped_pairs)
+
+
+def _distinct_keys(keys: np.ndarray, records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(key, record) once each, sorted by key; variants without the key left out."""
+    held = keys != 0
+    keys, records = keys[held], records[held]
+    order = np.lexsort((records, keys))
+    keys, records = keys[order], records[order]
+    new = np.r_[True, (keys[1:] != keys[:-1]) | (records[1:] != records[:-1])] if len(keys) \
+        else np.zeros(0, bool)
+    return keys[new], records[new]
+
+
+@njit(cache=True, nogil=True)
+def _count_pairs(key_a: np.ndarray, key_b: np.ndarray,
+                 cap: int) -> tuple[int, int, int]:
+    """Pairs in blocks both sides share (sorted keys), and the blocks and pairs over cap."""
+    i = j = total = capped = capped_pairs = 0
+    while i < len(key_a) and j < len(key_b):
+        if key_a[i] < key_b[j]:
+            i += 1
+        elif key_a[i] > key_b[j]:
+            j += 1
+        else:
+            end_a, end_b = i, j
+            while end_a < len(key_a) and key_a[end_a] == key_a[i]:
+                end_a += 1
+            while end_b < len(key_b) and key_b[end_b] == key_b[j]:
+                end_b += 1
+            size = (end_a - i) * (end_b - j)
+            if size > cap:
+                capped += 1
+                capped_pairs += size
+            else:
+                total += size
+            i, j = end_a, end_b
+    return total, capped, capped_pairs
+
+
+@njit(cache=True, nogil=True)
+def _fill_pairs(key_a: np.ndarray, record_a: np.ndarray, key_b: np.ndarray,
+                record_b: np.ndarray, records_b: int, cap: int, out: np.ndarray) -> None:
+    """Write the pair codes of every block under the cap, as `_count_pairs` counted them."""
+    i = j = at = 0
+    while i < len(key_a) and j < len(key_b):
+        if key_a[i] < key_b[j]:
+            i += 1
+        elif key_a[i] > key_b[j]:
+            j += 1
+        else:
+            end_a, end_b = i, j
+            while end_a < len(key_a) and key_a[end_a] == key_a[i]:
+                end_a += 1
+            while end_b < len(key_b) and key_b[end_b] == key_b[j]:
+                end_b += 1
+            if (end_a - i) * (end_b - j) <= cap:
+                for x in range(i, end_a):
+                    for y in range(j, end_b):
+                        out[at] = record_a[x] * records_b + record_b[y]
+                        at += 1
+            i, j = end_a, end_b

@@ -9,10 +9,10 @@ all, and each field keeps its best level.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from linkage.kernels import pair_dice
 from linkage.sources import TERM_FREQUENCY_FIELDS, Source
@@ -143,73 +143,57 @@ def _variants_by_record(source: Source) -> tuple[np.ndarray, np.ndarray, np.ndar
     return order, starts, counts
 
 
-@dataclass
-class PairLevels:
-    """Levels of every variant pair of some record pairs: record pair i owns the variant
-    pairs from starts[i] to starts[i + 1]. A record pair's levels are then taken either
-    field by field (each field's best variant pair) or from its one best variant pair."""
-
-    variant_levels: np.ndarray  # (variant pairs, comparisons)
-    variant_frequency: np.ndarray  # (variant pairs, term-frequency fields); 1.0 unless exact
-    starts: np.ndarray
-
-    def best_per_field(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each field's best level over the variant pairs, and the rarest exactly agreed value
-        of each term-frequency field. Used before there is a model to rank variant pairs."""
-        if not len(self.starts):
-            return self.variant_levels[:0], self.variant_frequency[:0]
-        # best level is the lowest non-missing: turn MISSING into a large value for min
-        ranked = np.where(self.variant_levels == MISSING, 127, self.variant_levels)
-        best = np.minimum.reduceat(ranked, self.starts, axis=0)
-        return (np.where(best == 127, MISSING, best).astype(np.int8),
-                np.minimum.reduceat(self.variant_frequency, self.starts, axis=0))
-
-    def best_pair(self, score: Callable[[np.ndarray, np.ndarray], np.ndarray]
-                  ) -> tuple[np.ndarray, np.ndarray]:
-        """The levels of each record pair's highest-scoring variant pair: an alias agrees
-        with the other record as a whole, not a forename from one alias and a date of birth
-        from another."""
-        if not len(self.starts):
-            return self.variant_levels[:0], self.variant_frequency[:0]
-        scores = score(self.variant_levels, self.variant_frequency)
-        owner = np.repeat(np.arange(len(self.starts)),
-                          np.diff(np.r_[self.starts, len(scores)]))
-        # highest score per record pair: sort by (owner, -score), take each owner's first
-        order = np.lexsort((-scores, owner))
-        best = order[self.starts]
-        return self.variant_levels[best], self.variant_frequency[best]
+def agreement(levels: np.ndarray) -> np.ndarray:
+    """How far each variant pair agrees: per comparison, 1 at its best level down to 0 at
+    its worst ('else'), 0 where missing, summed. It picks a record pair's best variant pair
+    before any model exists, and ranks them as well as a fitted model's weights do."""
+    worst = np.array([len(c.labels) - 1 for c in COMPARISONS], dtype=np.float32)
+    return np.where(levels == MISSING, 0.0, (worst - levels) / worst).sum(axis=1)
 
 
-def pair_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray) -> PairLevels:
-    """Compare every variant of record ra[i] of A with every variant of rb[i] of B."""
+@njit(cache=True, nogil=True)
+def _first_best(scores: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Index of the highest score in each run scores[starts[i]:starts[i + 1]]."""
+    best = np.empty(len(starts), dtype=np.int64)
+    for i in range(len(starts)):
+        end = starts[i + 1] if i + 1 < len(starts) else len(scores)
+        top = starts[i]
+        for k in range(starts[i] + 1, end):
+            if scores[k] > scores[top]:
+                top = k
+        best[i] = top
+    return best
+
+
+def record_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray,
+                  with_frequency: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Levels of record pairs (ra[i] of A, rb[i] of B), (pairs, comparisons).
+
+    Every variant of one record is compared with every variant of the other, and the pair
+    takes the levels of its best variant pair as a whole (by `agreement`): an alias agrees
+    with the other record as a whole, never one alias's forename with another's date of
+    birth. With with_frequency, also how common the agreed value is for each term-frequency
+    field where it agrees exactly (pairs, fields), 1.0 elsewhere. Batched, so that memory
+    stays bounded whatever the number of pairs."""
     order_a, start_a, count_a = _variants_by_record(a)
     order_b, start_b, count_b = _variants_by_record(b)
-    na, nb = count_a[ra], count_b[rb]
-    per_pair = na * nb
-    starts = np.cumsum(per_pair) - per_pair
-    levels = np.empty((int(per_pair.sum()), len(COMPARISONS)), dtype=np.int8)
-    frequency = np.ones((len(levels), len(TERM_FREQUENCY_FIELDS)))
-    # batches of record pairs, so that the variant-pair index arrays stay small
+    out = np.empty((len(ra), len(COMPARISONS)), dtype=np.int8)
+    frequency = np.ones((len(ra), len(TERM_FREQUENCY_FIELDS))) if with_frequency else None
     for lo in range(0, len(ra), BATCH_PAIRS):
         left, right = ra[lo:lo + BATCH_PAIRS], rb[lo:lo + BATCH_PAIRS]
-        counts, nb_batch = per_pair[lo:lo + BATCH_PAIRS], nb[lo:lo + BATCH_PAIRS]
-        k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        nb_rep = np.repeat(nb_batch, counts)
-        va = order_a[np.repeat(start_a[left], counts) + k // nb_rep]
-        vb = order_b[np.repeat(start_b[right], counts) + k % nb_rep]
-        rows = slice(starts[lo] if len(counts) else 0, (starts[lo] if len(counts) else 0)
-                     + len(va))
-        levels[rows] = variant_levels(a, b, va, vb)
-        for f, name in enumerate(TERM_FREQUENCY_FIELDS):
-            exact = levels[rows, _INDEX[name]] == 0
-            shared = (a.frequency[name][va] + b.frequency[name][vb]) / 2
-            frequency[rows, f] = np.where(exact, shared, 1.0)
-    return PairLevels(levels, frequency, starts)
-
-
-def record_levels(a: Source, b: Source, ra: np.ndarray,
-                  rb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Levels of record pairs, (pairs, comparisons), each field's best over variant pairs;
-    and, for the term-frequency fields, how common the agreed value is where they agree
-    exactly (pairs, fields), 1.0 elsewhere."""
-    return pair_levels(a, b, ra, rb).best_per_field()
+        nb = count_b[right]
+        per_pair = count_a[left] * nb
+        k = np.arange(per_pair.sum()) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+        nb_rep = np.repeat(nb, per_pair)
+        va = order_a[np.repeat(start_a[left], per_pair) + k // nb_rep]
+        vb = order_b[np.repeat(start_b[right], per_pair) + k % nb_rep]
+        levels = variant_levels(a, b, va, vb)
+        best = _first_best(agreement(levels), np.cumsum(per_pair) - per_pair)
+        out[lo:lo + len(left)] = levels[best]
+        if with_frequency:
+            va, vb = va[best], vb[best]
+            for f, name in enumerate(TERM_FREQUENCY_FIELDS):
+                exact = levels[best, _INDEX[name]] == 0
+                shared = (a.frequency[name][va] + b.frequency[name][vb]) / 2
+                frequency[lo:lo + len(left), f] = np.where(exact, shared, 1.0)
+    return out, frequency

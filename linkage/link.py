@@ -16,23 +16,29 @@ import pandas as pd
 
 from linkage.assign import Assignment, assign
 from linkage.blocking import Candidates, candidate_pairs
-from linkage.compare import COMPARISONS, PairLevels, pair_levels
+from linkage.compare import COMPARISONS, record_levels
 from linkage.model import FellegiSunter, fit_prior, posterior
 from linkage.sources import Source
 
 RANDOM_PAIRS = 200_000
+# Candidates less likely than this are dropped once scored: they could never be accepted,
+# and their summed probability is kept for the estimate of missed matches.
+KEEP_PROBABILITY = 1e-4
 
 
 @dataclass
 class PairResult:
-    """Blocking and comparison of one pair of sources."""
+    """Blocking and comparison of one pair of sources: the candidates kept after scoring,
+    with their levels, and what was dropped."""
 
     a: int
     b: int
     candidates: Candidates
-    levels: np.ndarray | None  # chosen levels of each candidate pair, once compared
+    levels: np.ndarray  # (kept candidates, comparisons)
     frequency: np.ndarray | None
+    compared: int  # candidate pairs blocking found and the model scored
     prior: float = 0.0  # match rate among all pairs of these two sources
+    dropped_probability: float = 0.0  # summed posterior of the candidates dropped
 
 
 @dataclass
@@ -40,7 +46,7 @@ class LinkResult:
     sources: list[Source]
     model: FellegiSunter
     pairs: list[PairResult]
-    links: pd.DataFrame  # every candidate pair with its weight and probability
+    links: pd.DataFrame  # every kept candidate pair with its weight and probability
     assignment: Assignment
     threshold: float
     random_levels: np.ndarray = field(repr=False, default=None)
@@ -92,66 +98,50 @@ def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
                  progress: Callable[[str], None] | None = None) -> LinkResult:
     """Block, compare, fit (unless a model is given) and assign. With term_frequencies,
     exact name agreement is weighted by how rare the name is (off by default: on the sample
-    scenario it lets relatives with a rare surname pass for one person)."""
+    scenario it lets relatives with a rare surname pass for one person).
+
+    Candidate pairs whose posterior falls below KEEP_PROBABILITY are dropped once scored
+    (counted, with their summed probability, in each PairResult): at a million records a
+    side most candidates are strangers who share a birthday, and keeping them would hold
+    gigabytes for nothing."""
     rng = np.random.default_rng(seed)
-    pairs, compared, randoms, all_pairs = [], [], [], 0
+    pairs, randoms, all_pairs = [], [], 0
     source_pairs = list(combinations(range(len(sources)), 2))
     for i, j in source_pairs:
         a, b = sources[i], sources[j]
         if progress:
             progress(f"{a.party} x {b.party}")
         found = candidate_pairs(a, b, keys)
-        compared.append(pair_levels(a, b, found.a, found.b))
+        levels, frequency = record_levels(a, b, found.a, found.b, term_frequencies)
+        pairs.append(PairResult(i, j, found, levels, frequency, compared=len(found)))
         n = max(1, RANDOM_PAIRS // len(source_pairs))
-        randoms.append(pair_levels(a, b, rng.integers(0, a.records, n),
-                                   rng.integers(0, b.records, n)))
-        pairs.append(PairResult(i, j, found, None, None))
+        randoms.append(record_levels(a, b, rng.integers(0, a.records, n),
+                                     rng.integers(0, b.records, n), with_frequency=False)[0])
         all_pairs += a.records * b.records
+    random_levels = np.concatenate(randoms) if randoms else \
+        np.empty((0, len(COMPARISONS)), np.int8)
     if model is None:
-        # Fit once with each field's best variant, then again on each record pair's best
-        # variant pair as that first model ranks them.
-        first = _fit(compared, randoms, all_pairs, term_frequencies, None)
-        model = _fit(compared, randoms, all_pairs, term_frequencies, first)
-    every, frequency = _levels(compared, term_frequencies, model)
-    random_levels, _ = _levels(randoms, False, model)
-    start = 0
+        every = np.concatenate([p.levels for p in pairs])
+        frequency = np.concatenate([p.frequency for p in pairs]) if term_frequencies else None
+        model = FellegiSunter().fit(every, random_levels, all_pairs, frequency)
+        del every, frequency
+    tables = []
     for p in pairs:
-        p.levels = every[start:start + len(p.candidates)]
-        p.frequency = None if frequency is None else frequency[start:start + len(p.candidates)]
-        start += len(p.candidates)
-    links = pd.concat([pd.DataFrame({
-        "source_a": p.a, "record_a": p.candidates.a, "source_b": p.b,
-        "record_b": p.candidates.b}) for p in pairs], ignore_index=True)
-    links["weight"] = model.weights(every, frequency)
-    # Each pair of sources has its own prior: two forces share only the people who moved
-    # between counties, a force and its county's trust share most of the cohort.
-    links["probability"] = 0.0
-    start = 0
-    for p in pairs:
-        rows = slice(start, start + len(p.candidates))
-        weights = links["weight"].to_numpy()[rows]
-        p.prior = fit_prior(weights, sources[p.a].records * sources[p.b].records)[0]
-        links.iloc[rows, links.columns.get_loc("probability")] = posterior(weights, p.prior)
-        start += len(p.candidates)
+        weight = model.weights(p.levels, p.frequency)
+        # Each pair of sources has its own prior: two forces share only the people who
+        # moved between counties, a force and its county's trust share most of the cohort.
+        p.prior = fit_prior(weight, sources[p.a].records * sources[p.b].records)[0]
+        probability = posterior(weight, p.prior)
+        keep = probability >= KEEP_PROBABILITY
+        p.dropped_probability = float(probability[~keep].sum())
+        p.candidates = p.candidates.subset(keep)
+        p.levels = p.levels[keep]
+        p.frequency = None if p.frequency is None else p.frequency[keep]
+        tables.append(pd.DataFrame({
+            "source_a": np.int8(p.a), "record_a": p.candidates.a, "source_b": np.int8(p.b),
+            "record_b": p.candidates.b, "weight": weight[keep],
+            "probability": probability[keep]}))
+    links = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
+        columns=["source_a", "record_a", "source_b", "record_b", "weight", "probability"])
     assignment = assign([s.records for s in sources], links, threshold)
     return LinkResult(sources, model, pairs, links, assignment, threshold, random_levels)
-
-
-def _levels(compared: list[PairLevels], term_frequencies: bool,
-            model: FellegiSunter | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Record-pair levels of every pair of sources: each field's best variant without a
-    model, the best variant pair by the model's weight with one."""
-    chosen = [c.best_per_field() if model is None else
-              c.best_pair(lambda lv, fr: model.weights(lv, fr if term_frequencies else None))
-              for c in compared]
-    if not chosen:
-        return np.empty((0, len(COMPARISONS)), np.int8), None
-    levels = np.concatenate([c[0] for c in chosen])
-    return levels, np.concatenate([c[1] for c in chosen]) if term_frequencies else None
-
-
-def _fit(compared: list[PairLevels], randoms: list[PairLevels], all_pairs: int,
-         term_frequencies: bool, ranking: FellegiSunter | None) -> FellegiSunter:
-    every, frequency = _levels(compared, term_frequencies, ranking)
-    random_levels, _ = _levels(randoms, False, ranking)
-    return FellegiSunter().fit(every, random_levels, all_pairs, frequency)

@@ -37,7 +37,8 @@ def quality_figures(result: LinkResult) -> dict:
         captures.append(pair.candidates.passes[kept])
         blocking.append({
             "sources": [result.sources[pair.a].party, result.sources[pair.b].party],
-            "candidate_pairs": n,
+            "candidate_pairs": pair.compared,
+            "kept_after_scoring": n,
             "accepted_links": int(kept.sum()),
             "prior": pair.prior,
             "expected_matches": pair.prior * result.sources[pair.a].records
@@ -68,10 +69,13 @@ def quality_figures(result: LinkResult) -> dict:
         "persons": {"total": int(len(sizes)),
                     "by_records": {str(k + 1): int(v) for k, v in enumerate(persons) if v}},
         "links": {
-            "candidate_pairs": int(len(links)),
+            "candidate_pairs": int(sum(pair.compared for pair in result.pairs)),
+            "kept_after_scoring": int(len(links)),
             "accepted": accepted_count,
             "expected_false_matches": float((1 - p[accepted]).sum()),
-            "estimated_missed_matches": float(p[~accepted].sum() + missed_in_blocks),
+            "estimated_missed_matches": float(
+                p[~accepted].sum() + sum(pair.dropped_probability for pair in result.pairs)
+                + missed_in_blocks),
             "below_threshold_kept_for_sensitivity": int(((p < result.threshold)
                                                          & (p >= 0.01)).sum()),
         },

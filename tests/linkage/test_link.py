@@ -16,7 +16,7 @@ import pytest
 
 from linkage.assign import assign
 from linkage.blocking import candidate_pairs
-from linkage.compare import COMPARISONS, pair_levels, record_levels
+from linkage.compare import COMPARISONS, record_levels
 from linkage.config import EncodingConfig, Standardise
 from linkage.encode import Rejects, encode_variants, expand_variants, standardise_rows
 from linkage.link import link_sources
@@ -91,14 +91,29 @@ def test_best_variant_pair_is_taken_whole():
         person(record_id="1", forename="Zoe", surname="Kim", dob="1985-11-23")]), config)
     b, _ = encode_frame("b", pd.DataFrame([
         person(record_id="9", forename="Ann", surname="Lee", dob="1985-11-23")]), config)
-    compared = pair_levels(a, b, np.array([0]), np.array([0]))
+    levels, _ = record_levels(a, b, np.array([0]), np.array([0]))
     dob = [c.name for c in COMPARISONS].index("dob")
-    per_field, _ = compared.best_per_field()
-    assert per_field[0, 0] == 0 and per_field[0, 1] == 0 and per_field[0, dob] == 0
-    # score each variant pair by how many comparisons agree exactly
-    whole, _ = compared.best_pair(lambda levels, _: (levels == 0).sum(axis=1))
-    assert whole[0, 0] == 0 and whole[0, 1] == 0
-    assert COMPARISONS[dob].labels[whole[0, dob]] == "else"
+    # Ann Lee agrees on both names (more than Zoe Kim's date of birth alone), so the pair
+    # keeps Ann Lee's date of birth, which differs
+    assert levels[0, 0] == 0 and levels[0, 1] == 0
+    assert COMPARISONS[dob].labels[levels[0, dob]] == "else"
+
+
+def test_blocking_finds_the_union_of_passes():
+    """Hand-made: records sharing a surname+year or a date of birth become candidates, each
+    pair once, with the passes that found it."""
+    config = EncodingConfig()
+    a, _ = encode_frame("a", pd.DataFrame([
+        person(record_id="1", forename="Ann", surname="Lee", dob="1970-05-06"),
+        person(record_id="2", forename="Bob", surname="Hart", dob="1981-02-03")]), config)
+    b, _ = encode_frame("b", pd.DataFrame([
+        person(record_id="x", forename="Ann", surname="Lee", dob="1970-05-06"),
+        person(record_id="y", forename="Cy", surname="Hart", dob="1981-09-09"),
+        person(record_id="z", forename="Di", surname="Ng", dob="1970-05-06")]), config)
+    found = candidate_pairs(a, b, ["surname_year", "dob"])
+    pairs = {(int(x), int(y)): tuple(p) for x, y, p in
+             zip(found.a, found.b, found.passes.tolist(), strict=True)}
+    assert pairs == {(0, 0): (True, True), (0, 2): (False, True), (1, 1): (True, False)}
 
 
 def test_each_pair_of_sources_has_its_own_prior():
