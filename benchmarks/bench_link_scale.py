@@ -9,8 +9,10 @@ default. Each holds at most one record per person (several identity rows per rec
 aliases), so linking them is one-to-one, as in bench_link_splink.py; a cohort person gives
 about 1.2 trust and 1.4 police records, and about 47% of trust records have a true police
 partner. Each side is cut at random to RECORDS records (every row of a kept record is
-kept; RECORDS defaults to the smaller side), so 830,000 cohort people give 1,000,000 x
-1,000,000 records (1.0 M and 1.55 M identity rows).
+kept; RECORDS defaults to the smaller side): 830,000 cohort people give 996,478 trust
+records x 1,000,000 police records (1.00 M and 1.56 M identity rows, 411,275 true pairs);
+207,000 give 248,787 x 250,000 (102,941 true pairs). Making the 830,000 scenario takes
+about 25 minutes on one core; hashing it about 3 minutes.
 
 Every command runs in its own process, as a TTP and custodians would run it: the key
 ceremony (not timed), `pprl hash` of each side, then `pprl link LEFT.pkg RIGHT.pkg --key
@@ -25,7 +27,7 @@ Diagnosis:
              blocking, comparison, model fit, posteriors, assignment, outputs) with a clock
              and an RSS sampler: wall time, CPU time, RSS and peak RSS of each stage.
              With --one-run that staged run is the timed one (same click command,
-             called in-process; the sampler costs nothing measurable), saving a link.
+             called in-process; the sampler costs 1-2% CPU), saving a link.
   --py-spy   runs the timed link under py-spy (sampling, non-blocking) and prints the
              functions that hold the most samples, by self and by inclusive time.
   --source   runs the pprl of another checkout (e.g. `git archive HEAD` unpacked), so that
@@ -225,6 +227,12 @@ def stages_child(report: Path, link_args: list[str]) -> None:
             (cli, "link_sources", "link_sources"),
             (link, "candidate_pairs", "blocking (candidate_pairs)"),
             (link, "record_levels", "comparison (record_levels)"),
+            (link, "pair_levels", "comparison (pair_levels)"),
+            (link.PairLevels if hasattr(link, "PairLevels") else None, "best_per_field",
+             "best_per_field"),
+            (link.PairLevels if hasattr(link, "PairLevels") else None, "best_pair",
+             "best_pair"),
+            (link, "fit_prior", "fit_prior"),
             (FellegiSunter, "fit", "model fit"),
             (FellegiSunter, "_em", "EM session"),
             (FellegiSunter, "weights", "weights"),
@@ -237,7 +245,7 @@ def stages_child(report: Path, link_args: list[str]) -> None:
             (cli, "quality_figures", "quality_figures"),
             (cli, "write_report", "write_report"),
             (pd.DataFrame, "to_parquet", "to_parquet")):
-        if hasattr(owner, attribute):
+        if owner is not None and hasattr(owner, attribute):  # the stages of this version
             stages.wrap(owner, attribute, label)
     for name in dir(link):  # helpers added to link_sources later are timed too
         if name.startswith("_") and callable(getattr(link, name)) and \
@@ -413,6 +421,8 @@ def run_scale(args: argparse.Namespace, people: int, records: int | None) -> dic
     run = watched(command, env, args.max_rss_gib, exclude_root=bool(args.py_spy))
     pd.DataFrame(run["timeline"], columns=["seconds", "rss_gib"]).to_csv(
         home / "link_rss.csv", index=False)
+    if run["killed"]:  # a killed child is not reaped by its parent: its CPU is not known
+        run["cpu"] = float("nan")
     result["link"] = {k: run[k] for k in ("seconds", "cpu", "peak_gib", "killed")}
     state = f"KILLED past {args.max_rss_gib} GiB after" if run["killed"] else "took"
     print(f"  pprl link {state} {run['seconds']:.1f} s ({run['cpu']:.1f} s CPU), peak "
@@ -502,6 +512,8 @@ def main() -> None:
         figures = (f"{r['candidate_pairs']:>11,} {quality['precision']:>9.4f} "
                    f"{quality['recall']:>7.4f} {quality['f1']:>7.4f}") if quality else \
             f"{'killed':>11}"
+        if r["link"]["killed"]:
+            figures = f"killed past {args.max_rss_gib} GiB"
         print(f"{r['sizes'][0]:>9,} x {r['sizes'][1]:>9,} {hashed:>7.1f} "
               f"{r['link']['seconds']:>7.1f} {r['link']['cpu']:>7.1f} "
               f"{r['link']['peak_gib']:>8.2f} {figures}")
