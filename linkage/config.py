@@ -46,7 +46,7 @@ def _filter_shapes() -> dict[str, FilterShape]:
     return {
         "forename": FilterShape(512, 8), "middle_names": FilterShape(512, 8),
         "surname": FilterShape(512, 8), "dob_day": FilterShape(64, 4),
-        "dob_month": FilterShape(64, 4), "dob_year": FilterShape(64, 4),
+        "dob_month": FilterShape(64, 4), "dob_year": FilterShape(512, 4),
         "sex": FilterShape(64, 4), "postcode": FilterShape(512, 8),
         "address": FilterShape(1024, 8),
     }

@@ -347,10 +347,22 @@ def encode_variants(variants: Variants, secret: bytes,
                           tokens=postcode_tokens),
         "address": field("address", variants.address, text=str),
     }
-    for name, values in (("dob_day", day), ("dob_month", month), ("dob_year", year)):
-        # a date part's code is the number itself
+    def year_tokens(values: list) -> list[list[str]]:
+        """The year, and tokens a mistyped year shares with the true one: the pair of years
+        either side (one year out), the year with its tens digit masked (ten years out),
+        and its digits sorted (two digits transposed)."""
+        years = [int(v) if v else None for v in values]
+        return [[v or "" for v in values],
+                [f"pair:{y}" if y else "" for y in years],
+                [f"pair:{y - 1}" if y else "" for y in years],
+                [f"tens:{y // 100}_{y % 10}" if y else "" for y in years],
+                [f"digits:{''.join(sorted(str(y)))}" if y else "" for y in years]]
+
+    # a date part's code is the number itself
+    for name, values, tokens in (("dob_day", day, whole), ("dob_month", month, whole),
+                                 ("dob_year", year, year_tokens)):
         columns[name] = field(name, Coded(np.where(known, values, MISSING), _NUMBERS),
-                              tokens=whole)
+                              tokens=tokens)
     plain = blocking_values(variants, country)
     for name in config.blocking:
         keys, text_of = plain[name]

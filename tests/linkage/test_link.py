@@ -63,7 +63,25 @@ def test_levels_recognise_swaps_and_part_errors():
     dob_labels = COMPARISONS[dob].labels
     assert levels[0, 0] == 0 and levels[0, 1] == 0  # swapped names count as agreeing
     assert dob_labels[levels[1, dob]] == "day and month swapped"
-    assert dob_labels[levels[2, dob]] == "one part differs"
+    assert dob_labels[levels[2, dob]] == "year close, day and month agree"
+
+
+def test_year_levels_tell_a_typo_from_another_year():
+    """One year out, ten years out and two digits transposed are 'close'; a year that
+    shares the day and month but nothing of the year is 'far'."""
+    config = EncodingConfig()
+    years = ["1975", "1976", "1985", "1957", "1991"]
+    a, ids_a = encode_frame("a", pd.DataFrame([
+        person(record_id="r", forename="Ann", surname="Lee", dob="1975-05-06")]), config)
+    b, ids_b = encode_frame("b", pd.DataFrame([
+        person(record_id=y, forename="Ann", surname="Lee", dob=f"{y}-05-06") for y in years]),
+        config)
+    rb = np.array([list(ids_b).index(y) for y in years])
+    levels, _ = record_levels(a, b, np.zeros(len(years), dtype=np.int64), rb)
+    dob = [c.name for c in COMPARISONS].index("dob")
+    labels = [COMPARISONS[dob].labels[level] for level in levels[:, dob]]
+    assert labels == ["exact"] + ["year close, day and month agree"] * 3 + \
+        ["year far, day and month agree"]
 
 
 def test_half_a_swap_is_its_own_level():
