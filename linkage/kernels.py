@@ -36,7 +36,7 @@ def _threads_for(pairs: int) -> Iterator[None]:
 
 
 @intrinsic
-def _popcount(typingctx, word):
+def popcount(typingctx, word):
     """llvm.ctpop on a uint64: one `popcnt` instruction on x86-64."""
     def codegen(context, builder, signature, args):
         return builder.ctpop(args[0])
@@ -51,7 +51,7 @@ def _row_popcounts(words):
     for i in range(words.shape[0]):
         total = 0
         for k in range(words.shape[1]):
-            total += _popcount(words[i, k])
+            total += popcount(words[i, k])
         out[i] = total
     return out
 
@@ -62,7 +62,7 @@ def _pair_dice(words_a, words_b, left, right, ones_a, ones_b, out):
         i, j = left[p], right[p]
         shared = 0
         for k in range(words_a.shape[1]):
-            shared += _popcount(words_a[i, k] & words_b[j, k])
+            shared += popcount(words_a[i, k] & words_b[j, k])
         total = ones_a[i] + ones_b[j]
         out[p] = 2.0 * shared / total if total > 0 else 0.0
 
@@ -152,10 +152,10 @@ def _score_chunk(words_a, ones_a, words_b, ones_b, first_b, last_b, needed, colu
             s0 = s1 = s2 = s3 = 0
             for k in range(width):
                 word = words_a[i, k]
-                s0 += _popcount(word & words_b[j, k])
-                s1 += _popcount(word & words_b[j + 1, k])
-                s2 += _popcount(word & words_b[j + 2, k])
-                s3 += _popcount(word & words_b[j + 3, k])
+                s0 += popcount(word & words_b[j, k])
+                s1 += popcount(word & words_b[j + 1, k])
+                s2 += popcount(word & words_b[j + 2, k])
+                s3 += popcount(word & words_b[j + 3, k])
             for m, s in enumerate((s0, s1, s2, s3)):
                 if s >= needed[ones + ones_b[j + m]]:
                     columns[i, count] = j + m
@@ -165,7 +165,7 @@ def _score_chunk(words_a, ones_a, words_b, ones_b, first_b, last_b, needed, colu
         while j < stop:
             s = 0
             for k in range(width):
-                s += _popcount(words_a[i, k] & words_b[j, k])
+                s += popcount(words_a[i, k] & words_b[j, k])
             if s >= needed[ones + ones_b[j]]:
                 columns[i, count] = j
                 shared[i, count] = s
