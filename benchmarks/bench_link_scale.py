@@ -370,7 +370,10 @@ def run_scale(args: argparse.Namespace, people: int, records: int | None) -> dic
           f"({rows[parties[1]]:,} rows); {len(truth):,} true pairs", flush=True)
 
     keyring = home / "keyring"
-    if not (args.reuse and keyring.exists()):
+    if not (args.reuse and keyring.exists()):  # a new ceremony: `keys init` will not overwrite
+        for stale in [*home.glob("*.key"), *home.glob("*.card"), *home.glob("*.secret")]:
+            stale.unlink()
+        subprocess.run(["rm", "-rf", str(keyring)], check=True)
         ceremony(home, (parties[0], parties[1]))
     env = {**os.environ, "PPRL_HOME": str(keyring), "PPRL_PASSPHRASE": "bench-pass"}
     result: dict[str, Any] = {"people": people, "records": records, "rows": rows,
