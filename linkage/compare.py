@@ -238,6 +238,6 @@ def record_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray,
             va, vb = va[best], vb[best]
             for f, name in enumerate(TERM_FREQUENCY_FIELDS):
                 exact = levels[best, _INDEX[name]] == 0
-                shared = (a.frequency[name][va] + b.frequency[name][vb]) / 2
+                shared = (a.term_frequency(name)[va] + b.term_frequency(name)[vb]) / 2
                 frequency[lo:lo + len(left), f] = np.where(exact, shared, 1.0)
     return out, frequency

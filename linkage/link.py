@@ -17,7 +17,7 @@ import pandas as pd
 from linkage.assign import Assignment, assign
 from linkage.blocking import Candidates, candidate_pairs
 from linkage.compare import COMPARISONS, record_levels
-from linkage.model import FellegiSunter, fit_prior, posterior
+from linkage.model import FellegiSunter, fit_prior, patterns, posterior
 from linkage.sources import Source
 
 RANDOM_PAIRS = 200_000
@@ -127,21 +127,39 @@ def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
         del every, frequency
     tables = []
     for p in pairs:
-        weight = model.weights(p.levels, p.frequency)
-        # Each pair of sources has its own prior: two forces share only the people who
-        # moved between counties, a force and its county's trust share most of the cohort.
-        p.prior = fit_prior(weight, sources[p.a].records * sources[p.b].records)[0]
-        probability = posterior(weight, p.prior)
-        keep = probability >= KEEP_PROBABILITY
-        p.dropped_probability = float(probability[~keep].sum())
+        keep, weight, probability = _score(model, p,
+                                           sources[p.a].records * sources[p.b].records)
         p.candidates = p.candidates.subset(keep)
         p.levels = p.levels[keep]
         p.frequency = None if p.frequency is None else p.frequency[keep]
         tables.append(pd.DataFrame({
             "source_a": np.int8(p.a), "record_a": p.candidates.a, "source_b": np.int8(p.b),
-            "record_b": p.candidates.b, "weight": weight[keep],
-            "probability": probability[keep]}))
+            "record_b": p.candidates.b, "weight": weight, "probability": probability}))
     links = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
         columns=["source_a", "record_a", "source_b", "record_b", "weight", "probability"])
     assignment = assign([s.records for s in sources], links, threshold)
     return LinkResult(sources, model, pairs, links, assignment, threshold, random_levels)
+
+
+def _score(model: FellegiSunter, pair: PairResult,
+           all_pairs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which candidates of a pair of sources to keep, and their weights and posteriors,
+    under the pair's own prior: two forces share only the people who moved between
+    counties, a force and its county's trust most of the cohort. Without term frequencies
+    each distinct agreement pattern is scored once, and only kept pairs get numbers."""
+    if pair.frequency is not None:
+        weight = model.weights(pair.levels, pair.frequency)
+        pair.prior = fit_prior(weight, all_pairs)[0]
+        probability = posterior(weight, pair.prior)
+        keep = probability >= KEEP_PROBABILITY
+        pair.dropped_probability = float(probability[~keep].sum())
+        return keep, weight[keep], probability[keep]
+    distinct, counts, index = patterns(pair.levels)
+    weight = model.weights(distinct)
+    pair.prior = fit_prior(weight, all_pairs, counts=counts)[0]
+    probability = posterior(weight, pair.prior)
+    kept = probability >= KEEP_PROBABILITY
+    pair.dropped_probability = float((probability * counts)[~kept].sum())
+    keep = kept[index]
+    index = index[keep]
+    return keep, weight[index], probability[index]

@@ -21,7 +21,6 @@ from linkage.compare import COMPARISONS, MISSING
 from linkage.sources import TERM_FREQUENCY_FIELDS
 
 _FLOOR = 1e-6
-EM_SAMPLE = 200_000
 # The smallest term frequency used: rarer values get no more weight than this allows.
 MIN_TERM_FREQUENCY = 1e-4
 # (the comparison a session's pairs agree on exactly, the comparisons whose m it estimates)
@@ -51,43 +50,46 @@ class FellegiSunter:
             frequency: np.ndarray | None = None) -> FellegiSunter:
         self.u_ = [_frequencies(random_pairs[:, j], len(c.labels))
                    for j, c in enumerate(COMPARISONS)]
+        # EM and the prior see each distinct agreement pattern once, with its count: exact,
+        # and a few thousand rows however many millions of candidates there are
+        distinct, counts, index = patterns(candidates)
         # Training sessions, as in Splink: EM on the candidates that agree exactly on one
         # comparison estimates m for all the others. Relatives at one address agree on
         # surname and address but seldom on both forename and date of birth, so they do not
         # pass for matches in either session.
         self.m_ = [None] * len(COMPARISONS)
-        rng = np.random.default_rng(0)
         for anchor, estimates in TRAINING_SESSIONS:
-            selected = candidates[candidates[:, _index(anchor)] == 0]
-            if len(selected) > EM_SAMPLE:  # EM converges as well on a large random sample
-                selected = selected[rng.choice(len(selected), EM_SAMPLE, replace=False)]
-            state = self._em(selected)
+            selected = distinct[:, _index(anchor)] == 0
+            state = self._em(distinct[selected], counts[selected])
             for name in estimates:
                 self.m_[_index(name)] = state.m[_index(name)]
         # the prior over all pairs: expected matches among candidates, with m and u fixed
-        self.prior_, self.iterations_ = fit_prior(self.weights(candidates, frequency),
-                                                  all_pairs, self.max_iterations,
-                                                  self.tolerance)
+        if frequency is None:
+            weights, counts = self.weights(distinct), counts
+        else:
+            weights, counts = self.weights(candidates, frequency), None
+        self.prior_, self.iterations_ = fit_prior(weights, all_pairs, self.max_iterations,
+                                                  self.tolerance, counts)
         return self
 
-    def _em(self, candidates: np.ndarray) -> EmState:
-        """EM with m, u and prior free, on a set of candidate pairs."""
+    def _em(self, levels: np.ndarray, counts: np.ndarray) -> EmState:
+        """EM with m, u and prior free, on distinct level patterns seen `counts` times."""
         m = []
         for c in COMPARISONS:
             # start from "matches mostly agree": geometric fall-off from the best level
             start = 0.5 ** np.arange(len(c.labels)) * np.r_[np.ones(len(c.labels) - 1), 0.2]
             m.append(start / start.sum())
         state = EmState(m, list(self.u_), 0.5)
-        if not len(candidates):
+        if not len(levels):
             return state
         for _ in range(self.max_iterations):
-            p = state.probability(candidates)
+            p = state.probability(levels)
             new = EmState(
-                [_frequencies(candidates[:, j], len(c.labels), weights=p)
+                [_frequencies(levels[:, j], len(c.labels), weights=p * counts)
                  for j, c in enumerate(COMPARISONS)],
-                [_frequencies(candidates[:, j], len(c.labels), weights=1 - p)
+                [_frequencies(levels[:, j], len(c.labels), weights=(1 - p) * counts)
                  for j, c in enumerate(COMPARISONS)],
-                float(p.mean()))
+                float((p * counts).sum() / counts.sum()))
             change = new.distance(state)
             state = new
             if change < self.tolerance:
@@ -171,17 +173,39 @@ def _weights(m: list[np.ndarray], u: list[np.ndarray], levels: np.ndarray) -> np
 
 
 def fit_prior(weights: np.ndarray, all_pairs: int, max_iterations: int = 100,
-              tolerance: float = 1e-6) -> tuple[float, int]:
+              tolerance: float = 1e-6, counts: np.ndarray | None = None) -> tuple[float, int]:
     """The prior match rate over all pairs, with m and u fixed: the expected matches among
     the candidates (pairs outside them taken as non-matches), by fixed-point iteration.
-    Returns the prior and the iterations it took."""
+    `counts`: how many pairs each weight stands for. Returns the prior and the iterations."""
     prior = 1e-4
     for iteration in range(1, max_iterations + 1):
-        new = float(posterior(weights, prior).sum()) / max(all_pairs, 1)
+        p = posterior(weights, prior)
+        new = float(p.sum() if counts is None else (p * counts).sum()) / max(all_pairs, 1)
         if abs(new - prior) < tolerance * max(new, 1e-12):
             return new, iteration
         prior = new
     return prior, max_iterations
+
+
+def patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct rows of levels, how many pairs have each, which distinct row each pair has).
+
+    A row is coded in mixed radix (MISSING as 0), so the distinct ones come from a count
+    over all possible codes rather than a sort."""
+    sizes = [len(c.labels) + 1 for c in COMPARISONS]
+    code = np.zeros(len(levels), dtype=np.int32)
+    for j, n in enumerate(sizes):
+        code = code * n + (levels[:, j].astype(np.int32) + 1)
+    counts = np.bincount(code, minlength=int(np.prod(sizes)))
+    seen = np.flatnonzero(counts)
+    distinct = np.empty((len(seen), len(sizes)), dtype=np.int8)
+    rest = seen.copy()
+    for j in reversed(range(len(sizes))):
+        distinct[:, j] = rest % sizes[j] - 1
+        rest //= sizes[j]
+    lookup = np.zeros(len(counts), dtype=np.int32)
+    lookup[seen] = np.arange(len(seen), dtype=np.int32)
+    return distinct, counts[seen], lookup[code]
 
 
 def posterior(weights: np.ndarray, prior: float) -> np.ndarray:

@@ -48,6 +48,13 @@ class Source:
                 np.unique(ids, return_index=True)[1]])
         return self._distinct[name]
 
+    def term_frequency(self, name: str) -> np.ndarray:
+        """Share of records holding each variant's exact value of a field; worked out when
+        first asked for, since only the term-frequency adjustment needs it."""
+        if name not in self.frequency:
+            self.frequency[name] = _frequency(self, name)
+        return self.frequency[name]
+
     @property
     def records(self) -> int:
         return len(self.tokens)
@@ -89,8 +96,6 @@ def source_from_table(party: str, info: PackageInfo, table: pa.Table) -> Source:
             for name, words in filters.items()}
     source = Source(party, info, tokens, record.astype(np.int64), filters, present, ones,
                     blocks)
-    for name in TERM_FREQUENCY_FIELDS:
-        source.frequency[name] = _frequency(source, name)
     return source
 
 
