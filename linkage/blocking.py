@@ -47,7 +47,7 @@ def candidate_pairs(a: Source, b: Source, keys: list[str],
     a few integers per pair found, with no per-pass tables."""
     if max_block_pairs is None:
         max_block_pairs = MAX_BLOCK_PAIRS
-    codes, flags = [], []
+    pairs, union = np.empty(0, np.int64), np.empty(0, np.uint8)
     capped_blocks, capped_pairs = {}, {}
     for bit, key in enumerate(keys):
         key_a, record_a = _distinct_keys(a.blocks[key], a.record)
@@ -57,22 +57,42 @@ def candidate_pairs(a: Source, b: Source, keys: list[str],
         found = np.empty(total, dtype=np.int64)
         _fill_pairs(key_a, record_a, key_b, record_b, b.records, max_block_pairs, found)
         found.sort()  # (np.unique's hashing is many times slower on tens of millions)
-        found = found[np.r_[True, found[1:] != found[:-1]]] if len(found) else found
         # a pair sharing several values of one key counts once
-        codes.append(found)
-        flags.append(np.full(len(found), 1 << bit, dtype=np.uint8))
-    every = np.concatenate(codes) if codes else np.empty(0, np.int64)
-    order = np.argsort(every, kind="stable")
-    every = every[order]
-    bits = np.concatenate(flags)[order] if flags else np.empty(0, np.uint8)
-    del order
-    first = np.flatnonzero(np.r_[True, every[1:] != every[:-1]]) if len(every) else \
-        np.empty(0, np.int64)
-    union = np.bitwise_or.reduceat(bits, first) if len(first) else bits
-    pairs = every[first]
+        found = found[np.r_[True, found[1:] != found[:-1]]] if len(found) else found
+        pairs, union = _merge(pairs, union, found, np.uint8(1 << bit))
+        del found
     passes = ((union[:, None] >> np.arange(len(keys), dtype=np.uint8)) & 1).astype(bool)
-    return Candidates(pairs // max(b.records, 1), pairs % max(b.records, 1), passes, keys,
-                      max_block_pairs, capped_blocks, capped_pairs)
+    del union
+    # record indices fit 32 bits: half the memory of the pair codes they come from
+    left = np.empty(len(pairs), dtype=np.int32)
+    right = np.empty(len(pairs), dtype=np.int32)
+    np.floor_divide(pairs, max(b.records, 1), out=left, casting="unsafe")
+    np.remainder(pairs, max(b.records, 1), out=right, casting="unsafe")
+    del pairs
+    return Candidates(left, right, passes, keys, max_block_pairs, capped_blocks, capped_pairs)
+
+
+@njit(cache=True, nogil=True)
+def _merge(codes: np.ndarray, flags: np.ndarray, new: np.ndarray,
+           bit: np.uint8) -> tuple[np.ndarray, np.ndarray]:
+    """The union of two sorted code arrays, each code's pass bits or-ed: one pass over
+    both, so memory is the two inputs and the output, never a sort of all passes at once."""
+    out = np.empty(len(codes) + len(new), dtype=np.int64)
+    out_flags = np.empty(len(codes) + len(new), dtype=np.uint8)
+    i = j = n = 0
+    while i < len(codes) or j < len(new):
+        if j == len(new) or (i < len(codes) and codes[i] < new[j]):
+            out[n], out_flags[n] = codes[i], flags[i]
+            i += 1
+        elif i == len(codes) or new[j] < codes[i]:
+            out[n], out_flags[n] = new[j], bit
+            j += 1
+        else:
+            out[n], out_flags[n] = codes[i], flags[i] | bit
+            i += 1
+            j += 1
+        n += 1
+    return out[:n], out_flags[:n]
 
 
 def _distinct_keys(keys: np.ndarray, records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
