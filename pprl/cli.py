@@ -20,7 +20,9 @@ def main() -> None:
     an analyst receives only pseudonymised content keyed by person_id.
 
     \b
-    Try it on a synthetic scenario:
+    See every party at work on the bundled sample, in about a minute:
+      pprl demo -o pprl-demo
+    Or make a synthetic scenario of your own:
       pprl sample --out scenario
     """
 
