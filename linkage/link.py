@@ -120,11 +120,13 @@ def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
         all_pairs += a.records * b.records
     random_levels = np.concatenate(randoms) if randoms else \
         np.empty((0, len(COMPARISONS)), np.int8)
-    if model is None:
-        every = np.concatenate([p.levels for p in pairs])
-        frequency = np.concatenate([p.frequency for p in pairs]) if term_frequencies else None
-        model = FellegiSunter().fit(every, random_levels, all_pairs, frequency)
-        del every, frequency
+    if model is None and term_frequencies:
+        model = FellegiSunter().fit(np.concatenate([p.levels for p in pairs]), random_levels,
+                                    all_pairs, np.concatenate([p.frequency for p in pairs]))
+    elif model is None:  # each pair of sources' distinct patterns, merged: no copy of all
+        found = [patterns(p.levels)[:2] for p in pairs]
+        model = FellegiSunter().fit(np.concatenate([d for d, _ in found]), random_levels,
+                                    all_pairs, counts=np.concatenate([c for _, c in found]))
     tables = []
     for p in pairs:
         keep, weight, probability = _score(model, p,

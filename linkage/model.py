@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from linkage.compare import COMPARISONS, MISSING
 from linkage.sources import TERM_FREQUENCY_FIELDS
@@ -47,12 +48,15 @@ class FellegiSunter:
     iterations_: int = 0
 
     def fit(self, candidates: np.ndarray, random_pairs: np.ndarray, all_pairs: int,
-            frequency: np.ndarray | None = None) -> FellegiSunter:
+            frequency: np.ndarray | None = None,
+            counts: np.ndarray | None = None) -> FellegiSunter:
+        """candidates: levels of the candidate pairs, or with `counts` their distinct
+        patterns and how many pairs have each (then without frequencies)."""
         self.u_ = [_frequencies(random_pairs[:, j], len(c.labels))
                    for j, c in enumerate(COMPARISONS)]
         # EM and the prior see each distinct agreement pattern once, with its count: exact,
         # and a few thousand rows however many millions of candidates there are
-        distinct, counts, index = patterns(candidates)
+        distinct, counts, _ = patterns(candidates, counts)
         # Training sessions, as in Splink: EM on the candidates that agree exactly on one
         # comparison estimates m for all the others. Relatives at one address agree on
         # surname and address but seldom on both forename and date of birth, so they do not
@@ -187,25 +191,38 @@ def fit_prior(weights: np.ndarray, all_pairs: int, max_iterations: int = 100,
     return prior, max_iterations
 
 
-def patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(distinct rows of levels, how many pairs have each, which distinct row each pair has).
+def patterns(levels: np.ndarray,
+             counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct rows of levels, how many pairs have each, which distinct row each row is).
 
     A row is coded in mixed radix (MISSING as 0), so the distinct ones come from a count
-    over all possible codes rather than a sort."""
-    sizes = [len(c.labels) + 1 for c in COMPARISONS]
-    code = np.zeros(len(levels), dtype=np.int32)
-    for j, n in enumerate(sizes):
-        code = code * n + (levels[:, j].astype(np.int32) + 1)
-    counts = np.bincount(code, minlength=int(np.prod(sizes)))
-    seen = np.flatnonzero(counts)
+    over all possible codes rather than a sort. `counts`: how many pairs each row of levels
+    already stands for (when merging the patterns of several pairs of sources)."""
+    sizes = np.array([len(c.labels) + 1 for c in COMPARISONS], dtype=np.int32)
+    code = _pattern_codes(levels, sizes)
+    tally = np.bincount(code, weights=counts, minlength=int(np.prod(sizes)))
+    tally = tally.astype(np.int64) if counts is None or counts.dtype.kind in "iu" else tally
+    seen = np.flatnonzero(tally)
     distinct = np.empty((len(seen), len(sizes)), dtype=np.int8)
     rest = seen.copy()
     for j in reversed(range(len(sizes))):
         distinct[:, j] = rest % sizes[j] - 1
         rest //= sizes[j]
-    lookup = np.zeros(len(counts), dtype=np.int32)
+    lookup = np.zeros(len(tally), dtype=np.int32)
     lookup[seen] = np.arange(len(seen), dtype=np.int32)
-    return distinct, counts[seen], lookup[code]
+    return distinct, tally[seen], lookup[code]
+
+
+@njit(cache=True, nogil=True)
+def _pattern_codes(levels: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Each row's mixed-radix code, in one pass with no temporaries."""
+    code = np.empty(levels.shape[0], dtype=np.int32)
+    for i in range(levels.shape[0]):
+        c = 0
+        for j in range(levels.shape[1]):
+            c = c * sizes[j] + levels[i, j] + 1
+        code[i] = c
+    return code
 
 
 def posterior(weights: np.ndarray, prior: float) -> np.ndarray:
