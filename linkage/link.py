@@ -17,7 +17,14 @@ import pandas as pd
 from linkage.assign import Assignment, assign
 from linkage.blocking import Candidates, candidate_pairs
 from linkage.compare import COMPARISONS, record_levels
-from linkage.model import FellegiSunter, fit_prior, patterns, posterior
+from linkage.model import (
+    FellegiSunter,
+    distinct_patterns,
+    fit_prior,
+    pattern_codes,
+    patterns,
+    posterior,
+)
 from linkage.sources import Source
 
 RANDOM_PAIRS = 200_000
@@ -156,12 +163,16 @@ def _score(model: FellegiSunter, pair: PairResult,
         keep = probability >= KEEP_PROBABILITY
         pair.dropped_probability = float(probability[~keep].sum())
         return keep, weight[keep], probability[keep]
-    distinct, counts, index = patterns(pair.levels)
+    code = pattern_codes(pair.levels)
+    distinct, counts, lookup = distinct_patterns(code)
     weight = model.weights(distinct)
     pair.prior = fit_prior(weight, all_pairs, counts=counts)[0]
     probability = posterior(weight, pair.prior)
     kept = probability >= KEEP_PROBABILITY
     pair.dropped_probability = float((probability * counts)[~kept].sum())
-    keep = kept[index]
-    index = index[keep]
+    # per pair only a code and a flag: at 150 million candidates every array counts
+    by_code = np.zeros(len(lookup), dtype=bool)
+    by_code[lookup >= 0] = kept  # seen codes, in the order of the distinct patterns
+    keep = by_code[code]
+    index = lookup[code[keep]]
     return keep, weight[index], probability[index]

@@ -24,6 +24,8 @@ from linkage.sources import TERM_FREQUENCY_FIELDS
 _FLOOR = 1e-6
 # The smallest term frequency used: rarer values get no more weight than this allows.
 MIN_TERM_FREQUENCY = 1e-4
+# levels per comparison plus one for MISSING: the radix of an agreement pattern's code
+_PATTERN_SIZES = np.array([len(c.labels) + 1 for c in COMPARISONS], dtype=np.int32)
 # (the comparison a session's pairs agree on exactly, the comparisons whose m it estimates)
 TRAINING_SESSIONS = (
     ("dob", ("forename", "surname", "middle_names", "location")),
@@ -195,22 +197,33 @@ def patterns(levels: np.ndarray,
              counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(distinct rows of levels, how many pairs have each, which distinct row each row is).
 
-    A row is coded in mixed radix (MISSING as 0), so the distinct ones come from a count
-    over all possible codes rather than a sort. `counts`: how many pairs each row of levels
-    already stands for (when merging the patterns of several pairs of sources)."""
-    sizes = np.array([len(c.labels) + 1 for c in COMPARISONS], dtype=np.int32)
-    code = _pattern_codes(levels, sizes)
-    tally = np.bincount(code, weights=counts, minlength=int(np.prod(sizes)))
+    `counts`: how many pairs each row of levels already stands for (when merging the
+    patterns of several pairs of sources)."""
+    code = pattern_codes(levels)
+    distinct, tally, lookup = distinct_patterns(code, counts)
+    return distinct, tally, lookup[code]
+
+
+def pattern_codes(levels: np.ndarray) -> np.ndarray:
+    """Each row of levels coded in mixed radix (MISSING as 0): one int32 per pair."""
+    return _pattern_codes(levels, _PATTERN_SIZES)
+
+
+def distinct_patterns(code: np.ndarray, counts: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct patterns as rows of levels, how many pairs have each, the row of each
+    possible code): a count over all possible codes rather than a sort."""
+    tally = np.bincount(code, weights=counts, minlength=int(np.prod(_PATTERN_SIZES)))
     tally = tally.astype(np.int64) if counts is None or counts.dtype.kind in "iu" else tally
     seen = np.flatnonzero(tally)
-    distinct = np.empty((len(seen), len(sizes)), dtype=np.int8)
+    distinct = np.empty((len(seen), len(_PATTERN_SIZES)), dtype=np.int8)
     rest = seen.copy()
-    for j in reversed(range(len(sizes))):
-        distinct[:, j] = rest % sizes[j] - 1
-        rest //= sizes[j]
-    lookup = np.zeros(len(tally), dtype=np.int32)
+    for j in reversed(range(len(_PATTERN_SIZES))):
+        distinct[:, j] = rest % _PATTERN_SIZES[j] - 1
+        rest //= _PATTERN_SIZES[j]
+    lookup = np.full(len(tally), -1, dtype=np.int32)
     lookup[seen] = np.arange(len(seen), dtype=np.int32)
-    return distinct, tally[seen], lookup[code]
+    return distinct, tally[seen], lookup
 
 
 @njit(cache=True, nogil=True)
