@@ -21,6 +21,7 @@ from linkage.model import (
     FellegiSunter,
     distinct_patterns,
     fit_prior,
+    flags_of,
     pattern_codes,
     patterns,
     posterior,
@@ -173,6 +174,6 @@ def _score(model: FellegiSunter, pair: PairResult,
     # per pair only a code and a flag: at 150 million candidates every array counts
     by_code = np.zeros(len(lookup), dtype=bool)
     by_code[lookup >= 0] = kept  # seen codes, in the order of the distinct patterns
-    keep = by_code[code]
+    keep = flags_of(code, by_code)
     index = lookup[code[keep]]
     return keep, weight[index], probability[index]

@@ -213,8 +213,10 @@ def distinct_patterns(code: np.ndarray, counts: np.ndarray | None = None
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(distinct patterns as rows of levels, how many pairs have each, the row of each
     possible code): a count over all possible codes rather than a sort."""
-    tally = np.bincount(code, weights=counts, minlength=int(np.prod(_PATTERN_SIZES)))
-    tally = tally.astype(np.int64) if counts is None or counts.dtype.kind in "iu" else tally
+    space = int(np.prod(_PATTERN_SIZES))
+    # (np.bincount would first copy int32 codes to int64: a gigabyte at 150 million pairs)
+    tally = _count_codes(code, space) if counts is None else \
+        np.bincount(code, weights=counts, minlength=space).astype(np.int64)
     seen = np.flatnonzero(tally)
     distinct = np.empty((len(seen), len(_PATTERN_SIZES)), dtype=np.int8)
     rest = seen.copy()
@@ -224,6 +226,23 @@ def distinct_patterns(code: np.ndarray, counts: np.ndarray | None = None
     lookup = np.full(len(tally), -1, dtype=np.int32)
     lookup[seen] = np.arange(len(seen), dtype=np.int32)
     return distinct, tally[seen], lookup
+
+
+@njit(cache=True, nogil=True)
+def _count_codes(code: np.ndarray, space: int) -> np.ndarray:
+    tally = np.zeros(space, dtype=np.int64)
+    for c in code:
+        tally[c] += 1
+    return tally
+
+
+@njit(cache=True, nogil=True)
+def flags_of(code: np.ndarray, by_code: np.ndarray) -> np.ndarray:
+    """by_code[code] without numpy's copy of the int32 codes to int64."""
+    out = np.empty(len(code), dtype=np.bool_)
+    for i in range(len(code)):
+        out[i] = by_code[code[i]]
+    return out
 
 
 @njit(cache=True, nogil=True)
