@@ -42,9 +42,9 @@ def candidate_pairs(a: Source, b: Source, keys: list[str],
                     max_block_pairs: int | None = None) -> Candidates:
     """Record pairs that share a value of at least one blocking key, sorted by (a, b).
 
-    Each pass yields pair codes (record of A times records of B plus record of B); the
-    union sorts them once and keeps, for each pair, a bit per pass that found it. Memory is
-    a few integers per pair found, with no per-pass tables."""
+    Each pass yields sorted pair codes (record of A times records of B plus record of B),
+    merged into the union with a bit per pass that found each pair. Memory is a few bytes
+    per pair found, with no per-pass tables."""
     if max_block_pairs is None:
         max_block_pairs = MAX_BLOCK_PAIRS
     pairs, union = np.empty(0, np.int64), np.empty(0, np.uint8)
@@ -52,10 +52,11 @@ def candidate_pairs(a: Source, b: Source, keys: list[str],
     for bit, key in enumerate(keys):
         key_a, record_a = _distinct_keys(a.blocks[key], a.record)
         key_b, record_b = _distinct_keys(b.blocks[key], b.record)
-        total, capped_blocks[key], capped_pairs[key] = _count_pairs(key_a, key_b,
-                                                                    max_block_pairs)
+        walk = (key_a, record_a, key_b, record_b, b.records, max_block_pairs)
+        total, capped_blocks[key], capped_pairs[key] = _block_pairs(
+            *walk, np.empty(0, dtype=np.int64))
         found = np.empty(total, dtype=np.int64)
-        _fill_pairs(key_a, record_a, key_b, record_b, b.records, max_block_pairs, found)
+        _block_pairs(*walk, found)
         found.sort()  # (np.unique's hashing is many times slower on tens of millions)
         # a pair sharing several values of one key counts once
         found = found[np.r_[True, found[1:] != found[:-1]]] if len(found) else found
@@ -107,9 +108,12 @@ def _distinct_keys(keys: np.ndarray, records: np.ndarray) -> tuple[np.ndarray, n
 
 
 @njit(cache=True, nogil=True)
-def _count_pairs(key_a: np.ndarray, key_b: np.ndarray,
-                 cap: int) -> tuple[int, int, int]:
-    """Pairs in blocks both sides share (sorted keys), and the blocks and pairs over cap."""
+def _block_pairs(key_a: np.ndarray, record_a: np.ndarray, key_b: np.ndarray,
+                 record_b: np.ndarray, records_b: int, cap: int,
+                 out: np.ndarray) -> tuple[int, int, int]:
+    """Walk the blocks both sides share (keys sorted): the pairs in blocks under the cap,
+    and the blocks and pairs over it. With an empty `out` it only counts; called again
+    with `out` of that size it writes the pair codes."""
     i = j = total = capped = capped_pairs = 0
     while i < len(key_a) and j < len(key_b):
         if key_a[i] < key_b[j]:
@@ -127,30 +131,12 @@ def _count_pairs(key_a: np.ndarray, key_b: np.ndarray,
                 capped += 1
                 capped_pairs += size
             else:
-                total += size
+                if len(out):
+                    for x in range(i, end_a):
+                        for y in range(j, end_b):
+                            out[total] = record_a[x] * records_b + record_b[y]
+                            total += 1
+                else:
+                    total += size
             i, j = end_a, end_b
     return total, capped, capped_pairs
-
-
-@njit(cache=True, nogil=True)
-def _fill_pairs(key_a: np.ndarray, record_a: np.ndarray, key_b: np.ndarray,
-                record_b: np.ndarray, records_b: int, cap: int, out: np.ndarray) -> None:
-    """Write the pair codes of every block under the cap, as `_count_pairs` counted them."""
-    i = j = at = 0
-    while i < len(key_a) and j < len(key_b):
-        if key_a[i] < key_b[j]:
-            i += 1
-        elif key_a[i] > key_b[j]:
-            j += 1
-        else:
-            end_a, end_b = i, j
-            while end_a < len(key_a) and key_a[end_a] == key_a[i]:
-                end_a += 1
-            while end_b < len(key_b) and key_b[end_b] == key_b[j]:
-                end_b += 1
-            if (end_a - i) * (end_b - j) <= cap:
-                for x in range(i, end_a):
-                    for y in range(j, end_b):
-                        out[at] = record_a[x] * records_b + record_b[y]
-                        at += 1
-            i, j = end_a, end_b
