@@ -234,7 +234,7 @@ def test_febrl4_without_labels_or_hand_set_threshold(febrl_linked):
     true = (pairs.id_x.str.split("-").str[1] == pairs.id_y.str.split("-").str[1]).sum()
     precision, recall = true / len(pairs), true / 5000
     f1 = 2 * precision * recall / (precision + recall)
-    assert precision > 0.999 and f1 > 0.985, (precision, recall, f1)
+    assert precision > 0.999 and f1 > 0.992, (precision, recall, f1)
 
 
 def test_model_round_trips_through_json(febrl_linked, tmp_path):
@@ -264,6 +264,6 @@ def test_sample_scenario_four_sources():
         right = len(set(zip(found.record_id_x, found.record_id_y, strict=True))
                     & set(zip(truly.record_id_x, truly.record_id_y, strict=True)))
         precision, recall = right / max(len(found), 1), right / max(len(truly), 1)
-        assert precision > 0.95 and recall > 0.98, (x, y, precision, recall)
+        assert precision > 0.97 and recall > 0.98, (x, y, precision, recall)
     # no source has two records in one person
     assert not records.duplicated(["custodian", "person_id"]).any()

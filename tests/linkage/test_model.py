@@ -1,0 +1,105 @@
+"""The Fellegi-Sunter model on agreement levels drawn from a known generator.
+
+Matches and non-matches are drawn level by level from m and u that the test chooses, so
+the right answer (which patterns are matches, what u is) is known without the model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from linkage.compare import COMPARISONS, MISSING
+from linkage.model import FellegiSunter
+
+NAMES = [c.name for c in COMPARISONS]
+# m and u per comparison, FEBRL-like: names replaced now and then, addresses all distinct
+M = {"forename": [0.80, 0.02, 0.03, 0.03, 0.02, 0.10],
+     "surname": [0.80, 0.03, 0.05, 0.03, 0.01, 0.08],
+     "dob": [0.90, 0.01, 0.01, 0.02, 0.002, 0.008, 0.05],
+     "location": [0.60, 0.15, 0.10, 0.05, 0.05, 0.05]}
+U = {"forename": [0.005, 0.001, 0.002, 0.01, 0.001, 0.981],
+     "surname": [0.003, 0.001, 0.002, 0.01, 0.001, 0.983],
+     "dob": [0.00003, 0.00001, 0.0003, 0.002, 0.002, 0.01, 0.98567],
+     "location": [0.00002, 0.0005, 0.0003, 0.002, 0.02, 0.97718]}
+RECORDS = 2000  # a side
+MATCHES = 1000
+# the pattern of two relatives at one address: other forename, same surname, other
+# date of birth, same address (middle names and sex missing)
+RELATIVES = (5, 0, MISSING, 6, MISSING, 0)
+
+
+def draw(table: dict[str, list[float]], n: int, rng: np.random.Generator) -> np.ndarray:
+    levels = np.full((n, len(NAMES)), MISSING, dtype=np.int8)
+    for name, p in table.items():
+        p = np.asarray(p) / np.sum(p)
+        levels[:, NAMES.index(name)] = rng.choice(len(p), size=n, p=p)
+    return levels
+
+
+def scenario(relatives: int, seed: int = 5) -> tuple[np.ndarray, np.ndarray, int]:
+    """(candidate levels, random-pair levels, all pairs).
+
+    Candidates are the matches, every non-match that agrees exactly on a name, the date
+    of birth or the postcode (as blocking would find them), and `relatives` pairs at one
+    address with one surname whose forename and date of birth are drawn as strangers'."""
+    rng = np.random.default_rng(seed)
+    all_pairs = RECORDS * RECORDS
+    strangers = draw(U, all_pairs - MATCHES - relatives, rng)
+    blocked = ((strangers[:, 0] == 0) | (strangers[:, 1] == 0) | (strangers[:, 3] == 0)
+               | (strangers[:, 5] <= 1))
+    family = draw(U, relatives, rng)
+    family[:, NAMES.index("surname")] = 0
+    family[:, NAMES.index("location")] = 0
+    matches = draw(M, MATCHES, rng)
+    candidates = np.concatenate([matches, strangers[blocked], family])
+    # random pairs are a uniform sample of all pairs, matches included at their rate
+    pick = rng.integers(0, all_pairs, 200_000)
+    pool = np.concatenate([matches, family, strangers[:all_pairs]])
+    return candidates, pool[pick], all_pairs
+
+
+def relatives_posterior(model: FellegiSunter) -> float:
+    return float(model.probability(np.array([RELATIVES], dtype=np.int8))[0])
+
+
+def expected_posterior(relatives: int) -> float:
+    """The generator's share of matches among pairs with the relatives' pattern: expected
+    matches over expected pairs of every kind there."""
+    level = dict(zip(NAMES, RELATIVES, strict=True))
+    m = np.prod([M[n][level[n]] for n in M])
+    u = np.prod([U[n][level[n]] / np.sum(U[n]) for n in U])
+    strangers = (RECORDS * RECORDS - MATCHES - relatives) * u
+    family = relatives * U["forename"][5] * U["dob"][6] / np.sum(U["dob"])
+    return MATCHES * m / (MATCHES * m + strangers + family)
+
+
+def test_u_discounts_the_matches_among_random_pairs():
+    candidates, random_pairs, all_pairs = scenario(relatives=0)
+    model = FellegiSunter().fit(candidates, random_pairs, all_pairs)
+    location = NAMES.index("location")
+    # among 200,000 random pairs about 50 are matches, 30 of them at one address, against
+    # about 4 non-matches there: counted raw, u would be ten times too large
+    raw = (random_pairs[:, location] == 0).mean()
+    assert raw > 5 * U["location"][0]
+    assert model.u_[location][0] == pytest.approx(U["location"][0], rel=1.0)
+
+
+def test_without_households_the_relatives_pattern_is_a_match():
+    candidates, random_pairs, all_pairs = scenario(relatives=0)
+    model = FellegiSunter().fit(candidates, random_pairs, all_pairs)
+    assert expected_posterior(relatives=0) > 0.9
+    assert relatives_posterior(model) > 0.8
+    # and no household correction is learned where there are no households
+    independent = model.u_[NAMES.index("surname")][0] * model.u_[NAMES.index("location")][0]
+    assert model.household_u_[0, 0] < 3 * independent
+
+
+def test_households_make_the_same_pattern_a_non_match():
+    candidates, random_pairs, all_pairs = scenario(relatives=300)
+    model = FellegiSunter().fit(candidates, random_pairs, all_pairs)
+    assert expected_posterior(relatives=300) < 0.01
+    assert relatives_posterior(model) < 0.1
+    # it is the household cell that says so: without it the pattern would pass
+    model.household_u_ = None
+    assert relatives_posterior(model) > 0.5
