@@ -147,9 +147,9 @@ def _summary(extract: Path, out: Path, ttp: str, result: HashResult) -> None:
 @click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False,
                                                         path_type=Path),
               help="A model.json from an earlier run, used instead of fitting a new one.")
-@click.option("--term-frequencies", is_flag=True,
+@click.option("--term-frequencies/--no-term-frequencies", default=True, show_default=True,
               help="Weight exact agreement on a name by how rare it is (Splink's term-frequency "
-                   "adjustment). Off by default: it lets relatives with a rare surname merge.")
+                   "adjustment).")
 @click.option("--project", help="Refuse packages that are not for this project.")
 def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: Path,
                  threshold: float, model_path: Path | None, term_frequencies: bool,

@@ -19,6 +19,13 @@ from linkage.sources import TERM_FREQUENCY_FIELDS, Source
 
 MISSING = -1
 BATCH_PAIRS = 500_000
+# How rare an exactly agreed name is, in steps of half a bit: -log2(share of records
+# holding it) / RARITY_STEP, rounded, 0 (everyone) to RARITY_BINS - 1. Steps keep rarity
+# part of the agreement pattern; whole-bit steps cost 0.0005 of F1 on the sample scenarios.
+RARITY_STEP = 0.5
+# The smallest term frequency used: rarer values get no more weight than this allows.
+MIN_TERM_FREQUENCY = 1e-4
+RARITY_BINS = int(np.ceil(-np.log2(MIN_TERM_FREQUENCY) / RARITY_STEP)) + 1
 
 
 @dataclass(frozen=True)
@@ -209,20 +216,26 @@ def _first_best(scores: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return best
 
 
+def rarity_of(frequency: np.ndarray) -> np.ndarray:
+    """Term frequencies (shares of records) as steps of rarity."""
+    steps = np.rint(-np.log2(np.maximum(frequency, MIN_TERM_FREQUENCY)) / RARITY_STEP)
+    return np.clip(steps, 0, RARITY_BINS - 1).astype(np.int8)
+
+
 def record_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray,
-                  with_frequency: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+                  with_rarity: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Levels of record pairs (ra[i] of A, rb[i] of B), (pairs, comparisons).
 
     Every variant of one record is compared with every variant of the other, and the pair
     takes the levels of its best variant pair as a whole (by `agreement`): an alias agrees
     with the other record as a whole, never one alias's forename with another's date of
-    birth. With with_frequency, also how common the agreed value is for each term-frequency
-    field where it agrees exactly (pairs, fields), 1.0 elsewhere. Batched, so that memory
-    stays bounded whatever the number of pairs."""
+    birth. With with_rarity, also how rare the agreed value is (`rarity_of` its term
+    frequency) for each term-frequency field where it agrees exactly (pairs, fields), 0
+    elsewhere. Batched, so that memory stays bounded whatever the number of pairs."""
     order_a, start_a, count_a = _variants_by_record(a)
     order_b, start_b, count_b = _variants_by_record(b)
     out = np.empty((len(ra), len(COMPARISONS)), dtype=np.int8)
-    frequency = np.ones((len(ra), len(TERM_FREQUENCY_FIELDS))) if with_frequency else None
+    rarity = np.zeros((len(ra), len(TERM_FREQUENCY_FIELDS)), np.int8) if with_rarity else None
     for lo in range(0, len(ra), BATCH_PAIRS):
         left, right = ra[lo:lo + BATCH_PAIRS], rb[lo:lo + BATCH_PAIRS]
         nb = count_b[right]
@@ -234,10 +247,10 @@ def record_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray,
         levels = variant_levels(a, b, va, vb)
         best = _first_best(agreement(levels), np.cumsum(per_pair) - per_pair)
         out[lo:lo + len(left)] = levels[best]
-        if with_frequency:
+        if with_rarity:
             va, vb = va[best], vb[best]
             for f, name in enumerate(TERM_FREQUENCY_FIELDS):
                 exact = levels[best, _INDEX[name]] == 0
                 shared = (a.term_frequency(name)[va] + b.term_frequency(name)[vb]) / 2
-                frequency[lo:lo + len(left), f] = np.where(exact, shared, 1.0)
-    return out, frequency
+                rarity[lo:lo + len(left), f] = np.where(exact, rarity_of(shared), 0)
+    return out, rarity

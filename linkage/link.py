@@ -45,7 +45,7 @@ class PairResult:
     b: int
     candidates: Candidates
     levels: np.ndarray  # (kept candidates, comparisons)
-    frequency: np.ndarray | None
+    rarity: np.ndarray | None  # (kept candidates, term-frequency fields), or None
     compared: int  # candidate pairs blocking found and the model scored
     prior: float = 0.0  # match rate among all pairs of these two sources
     dropped_probability: float = 0.0  # summed posterior of the candidates dropped
@@ -104,11 +104,10 @@ class LinkResult:
 
 def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
                  model: FellegiSunter | None = None, seed: int | None = None,
-                 term_frequencies: bool = False,
+                 term_frequencies: bool = True,
                  progress: Callable[[str], None] | None = None) -> LinkResult:
     """Block, compare, fit (unless a model is given) and assign. With term_frequencies,
-    exact name agreement is weighted by how rare the name is (off by default: on the sample
-    scenario it lets relatives with a rare surname pass for one person).
+    exact name agreement is weighted by how rare the name is.
 
     Candidate pairs whose posterior falls below KEEP_PROBABILITY are dropped once scored
     (counted, with their summed probability, in each PairResult): at a million records a
@@ -122,28 +121,27 @@ def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
         if progress:
             progress(f"{a.party} x {b.party}")
         found = candidate_pairs(a, b, keys)
-        levels, frequency = record_levels(a, b, found.a, found.b, term_frequencies)
-        pairs.append(PairResult(i, j, found, levels, frequency, compared=len(found)))
+        levels, rarity = record_levels(a, b, found.a, found.b, term_frequencies)
+        pairs.append(PairResult(i, j, found, levels, rarity, compared=len(found)))
         n = max(1, RANDOM_PAIRS // len(source_pairs))
         randoms.append(record_levels(a, b, rng.integers(0, a.records, n),
-                                     rng.integers(0, b.records, n), with_frequency=False)[0])
+                                     rng.integers(0, b.records, n), with_rarity=False)[0])
         all_pairs += a.records * b.records
     random_levels = np.concatenate(randoms) if randoms else \
         np.empty((0, len(COMPARISONS)), np.int8)
-    if model is None and term_frequencies:
-        model = FellegiSunter().fit(np.concatenate([p.levels for p in pairs]), random_levels,
-                                    all_pairs, np.concatenate([p.frequency for p in pairs]))
-    elif model is None:  # each pair of sources' distinct patterns, merged: no copy of all
-        found = [patterns(p.levels)[:2] for p in pairs]
-        model = FellegiSunter().fit(np.concatenate([d for d, _ in found]), random_levels,
-                                    all_pairs, counts=np.concatenate([c for _, c in found]))
+    if model is None:  # each pair of sources' distinct patterns, merged: no copy of all
+        found = [patterns(p.levels, p.rarity)[:3] for p in pairs]
+        model = FellegiSunter().fit(
+            np.concatenate([d for d, _, _ in found]), random_levels, all_pairs,
+            rarity=np.concatenate([r for _, r, _ in found]) if term_frequencies else None,
+            counts=np.concatenate([c for _, _, c in found]))
     tables = []
     for p in pairs:
         keep, weight, probability = _score(model, p,
                                            sources[p.a].records * sources[p.b].records)
         p.candidates = p.candidates.subset(keep)
         p.levels = p.levels[keep]
-        p.frequency = None if p.frequency is None else p.frequency[keep]
+        p.rarity = None if p.rarity is None else p.rarity[keep]
         probability = one_to_one_posterior(p, weight, probability, sources[p.a].records,
                                            sources[p.b].records)
         tables.append(pd.DataFrame({
@@ -159,18 +157,11 @@ def _score(model: FellegiSunter, pair: PairResult,
            all_pairs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which candidates of a pair of sources to keep, and their weights and posteriors,
     under the pair's own prior: two forces share only the people who moved between
-    counties, a force and its county's trust most of the cohort. Without term frequencies
-    each distinct agreement pattern is scored once, and only kept pairs get numbers."""
-    if pair.frequency is not None:
-        weight = model.weights(pair.levels, pair.frequency)
-        pair.prior = fit_prior(weight, all_pairs)[0]
-        probability = posterior(weight, pair.prior)
-        keep = probability >= KEEP_PROBABILITY
-        pair.dropped_probability = float(probability[~keep].sum())
-        return keep, weight[keep], probability[keep]
-    code = pattern_codes(pair.levels)
-    distinct, counts, lookup = distinct_patterns(code)
-    weight = model.weights(distinct)
+    counties, a force and its county's trust most of the cohort. Each distinct agreement
+    pattern (with its names' rarity) is scored once, and only kept pairs get numbers."""
+    code = pattern_codes(pair.levels, pair.rarity)
+    distinct, rarity, counts, lookup = distinct_patterns(code)
+    weight = model.weights(distinct, None if pair.rarity is None else rarity)
     pair.prior = fit_prior(weight, all_pairs, counts=counts)[0]
     probability = posterior(weight, pair.prior)
     kept = probability >= KEEP_PROBABILITY

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from linkage.compare import COMPARISONS, MISSING
+from linkage.compare import COMPARISONS, MISSING, RARITY_BINS, RARITY_STEP
 from linkage.sources import TERM_FREQUENCY_FIELDS
 
 _FLOOR = 1e-6
@@ -40,10 +40,13 @@ U_ROUNDS = 3
 HOUSEHOLD_SURNAME = (0, 1)
 HOUSEHOLD_LOCATION = (0, 1)
 _HOUSEHOLD_ROUNDS = 50
-# The smallest term frequency used: rarer values get no more weight than this allows.
-MIN_TERM_FREQUENCY = 1e-4
-# levels per comparison plus one for MISSING: the radix of an agreement pattern's code
-_PATTERN_SIZES = np.array([len(c.labels) + 1 for c in COMPARISONS], dtype=np.int32)
+# The digits of an agreement pattern's code: MISSING is 0, then one per level; for a
+# term-frequency field the exact level takes one digit per step of rarity.
+_RARITY_COLUMN = np.array([TERM_FREQUENCY_FIELDS.index(c.name)
+                           if c.name in TERM_FREQUENCY_FIELDS else -1 for c in COMPARISONS])
+_PATTERN_SIZES = np.array([len(c.labels) + (RARITY_BINS if f >= 0 else 1)
+                           for c, f in zip(COMPARISONS, _RARITY_COLUMN, strict=True)],
+                          dtype=np.int32)
 # (the comparison a session's pairs agree on exactly, the comparisons whose m it estimates)
 TRAINING_SESSIONS = (
     ("dob", ("forename", "surname", "middle_names", "location")),
@@ -69,24 +72,24 @@ class FellegiSunter:
     household_u_: np.ndarray | None = None  # (surname levels, location levels)
 
     def fit(self, candidates: np.ndarray, random_pairs: np.ndarray, all_pairs: int,
-            frequency: np.ndarray | None = None,
+            rarity: np.ndarray | None = None,
             counts: np.ndarray | None = None) -> FellegiSunter:
-        """candidates: levels of the candidate pairs, or with `counts` their distinct
-        patterns and how many pairs have each (then without frequencies)."""
+        """candidates: levels of the candidate pairs (and their `rarity`, for term
+        frequencies), or with `counts` their distinct patterns and how many pairs have
+        each."""
         # EM and the prior see each distinct agreement pattern once, with its count: exact,
         # and a few thousand rows however many millions of candidates there are
-        distinct, counts, _ = patterns(candidates, counts)
-        random_distinct, random_counts, _ = patterns(random_pairs)
+        distinct, rarity, counts, _ = patterns(candidates, rarity, counts)
+        random_distinct, _, random_counts, _ = patterns(random_pairs)
         non_match = np.ones(len(random_distinct))
         for _ in range(U_ROUNDS):
             self.u_ = [_frequencies(random_distinct[:, j], len(c.labels),
                                     weights=non_match * random_counts)
                        for j, c in enumerate(COMPARISONS)]
             self._fit_m(distinct, counts)
-            self._fit_prior(candidates, distinct, counts, all_pairs, frequency)
+            self._fit_prior(distinct, rarity, counts, all_pairs)
             non_match = 1 - self.probability(random_distinct)
-        self._fit_household(candidates, distinct, counts, all_pairs, frequency,
-                            _both_known_share(random_pairs))
+        self._fit_household(distinct, rarity, counts, all_pairs, _both_known_share(random_pairs))
         return self
 
     def _fit_m(self, distinct: np.ndarray, counts: np.ndarray) -> None:
@@ -103,41 +106,27 @@ class FellegiSunter:
             for name in estimates:
                 self.m_[_index(name)] = state.m[_index(name)]
 
-    def _fit_prior(self, candidates: np.ndarray, distinct: np.ndarray, counts: np.ndarray,
-                   all_pairs: int, frequency: np.ndarray | None) -> np.ndarray:
+    def _fit_prior(self, distinct: np.ndarray, rarity: np.ndarray | None, counts: np.ndarray,
+                   all_pairs: int) -> np.ndarray:
         """The prior over all pairs: expected matches among candidates, with m and u fixed.
-        Returns the posteriors of the distinct patterns (None with frequencies)."""
-        if frequency is None:
-            weights = self.weights(distinct)
-            self.prior_, self.iterations_ = fit_prior(weights, all_pairs, self.max_iterations,
-                                                      self.tolerance, counts)
-            return posterior(weights, self.prior_)
-        weights = self.weights(candidates, frequency)
+        Returns the posteriors of the distinct patterns."""
+        weights = self.weights(distinct, rarity)
         self.prior_, self.iterations_ = fit_prior(weights, all_pairs, self.max_iterations,
-                                                  self.tolerance)
-        return None
+                                                  self.tolerance, counts)
+        return posterior(weights, self.prior_)
 
-    def _fit_household(self, candidates: np.ndarray, distinct: np.ndarray,
-                       counts: np.ndarray, all_pairs: int, frequency: np.ndarray | None,
-                       both_known: float) -> None:
+    def _fit_household(self, distinct: np.ndarray, rarity: np.ndarray | None,
+                       counts: np.ndarray, all_pairs: int, both_known: float) -> None:
         """The joint u of each household cell: the candidates' expected non-matches in it,
         over all pairs with surname and location known. Blocking by surname and postcode
         sector puts every pair of a cell among the candidates. Non-matches depend on the
         joint u and it on them, so the two are iterated to agreement."""
         s, loc = _index("surname"), _index("location")
-        if frequency is None:
-            surname, location, weight = distinct[:, s], distinct[:, loc], counts
-        else:
-            surname, location = candidates[:, s], candidates[:, loc]
-            weight = np.ones(len(candidates))
-        cells = [[(surname == a) & (location == b) for b in HOUSEHOLD_LOCATION]
+        cells = [[(distinct[:, s] == a) & (distinct[:, loc] == b) for b in HOUSEHOLD_LOCATION]
                  for a in HOUSEHOLD_SURNAME]
         self.household_u_ = np.zeros((len(HOUSEHOLD_SURNAME), len(HOUSEHOLD_LOCATION)))
         for _ in range(_HOUSEHOLD_ROUNDS):
-            p = self._fit_prior(candidates, distinct, counts, all_pairs, frequency)
-            if p is None:
-                p = self.probability(candidates, frequency)
-            non_match = (1 - p) * weight
+            non_match = (1 - self._fit_prior(distinct, rarity, counts, all_pairs)) * counts
             new = np.array([[non_match[cell].sum() for cell in row] for row in cells])
             new /= max(all_pairs * both_known, 1)
             if np.allclose(new, self.household_u_, rtol=1e-3, atol=0):
@@ -181,25 +170,25 @@ class FellegiSunter:
                 break
         return state
 
-    def weights(self, levels: np.ndarray, frequency: np.ndarray | None = None) -> np.ndarray:
+    def weights(self, levels: np.ndarray, rarity: np.ndarray | None = None) -> np.ndarray:
         """Match weight (log2 Bayes factor, prior not included) of each pair.
 
-        With term frequencies, an exact agreement on a name counts log2(m / frequency of
-        the name) instead of log2(m / u), as in Splink's term-frequency adjustment."""
+        With rarity (term frequencies), an exact agreement on a name counts log2(m / its
+        frequency) instead of log2(m / u), as in Splink's term-frequency adjustment."""
         total = _weights(self.m_, self.u_, levels)
         if self.household_u_ is not None:
             total += self._household_weights(levels)
-        if frequency is not None:
+        if rarity is not None:
             for f, name in enumerate(TERM_FREQUENCY_FIELDS):
-                j = [c.name for c in COMPARISONS].index(name)
+                j = _index(name)
                 exact = levels[:, j] == 0
-                share = np.maximum(frequency[:, f], MIN_TERM_FREQUENCY)
-                total += np.where(exact, np.log2(self.u_[j][0] / share), 0.0)
+                total += np.where(exact, np.log2(self.u_[j][0]) + rarity[:, f] * RARITY_STEP,
+                                  0.0)
         return total
 
-    def probability(self, levels: np.ndarray, frequency: np.ndarray | None = None) -> np.ndarray:
+    def probability(self, levels: np.ndarray, rarity: np.ndarray | None = None) -> np.ndarray:
         """Posterior probability that each pair is a match."""
-        return posterior(self.weights(levels, frequency), self.prior_)
+        return posterior(self.weights(levels, rarity), self.prior_)
 
     def to_dict(self) -> dict:
         return {
@@ -282,39 +271,53 @@ def fit_prior(weights: np.ndarray, all_pairs: int, max_iterations: int = 100,
     return prior, max_iterations
 
 
-def patterns(levels: np.ndarray,
-             counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(distinct rows of levels, how many pairs have each, which distinct row each row is).
+def patterns(levels: np.ndarray, rarity: np.ndarray | None = None,
+             counts: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """(distinct rows of levels, their rarity, how many pairs have each, which distinct row
+    each row is).
 
     `counts`: how many pairs each row of levels already stands for (when merging the
     patterns of several pairs of sources)."""
-    code = pattern_codes(levels)
-    distinct, tally, lookup = distinct_patterns(code, counts)
-    return distinct, tally, lookup[code]
+    code = pattern_codes(levels, rarity)
+    distinct, distinct_rarity, tally, lookup = distinct_patterns(code, counts)
+    return distinct, None if rarity is None else distinct_rarity, tally, lookup[code]
 
 
-def pattern_codes(levels: np.ndarray) -> np.ndarray:
-    """Each row of levels coded in mixed radix (MISSING as 0): one int32 per pair."""
-    return _pattern_codes(levels, _PATTERN_SIZES)
+def pattern_codes(levels: np.ndarray, rarity: np.ndarray | None = None) -> np.ndarray:
+    """Each row of levels (with its names' rarity) coded in mixed radix: one int32 per
+    pair."""
+    if rarity is None:
+        rarity = np.zeros((len(levels), len(TERM_FREQUENCY_FIELDS)), np.int8)
+    return _pattern_codes(levels, rarity, _PATTERN_SIZES, _RARITY_COLUMN, RARITY_BINS)
 
 
 def distinct_patterns(code: np.ndarray, counts: np.ndarray | None = None
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(distinct patterns as rows of levels, how many pairs have each, the row of each
-    possible code): a count over all possible codes rather than a sort."""
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct patterns as rows of levels, their rarity, how many pairs have each, the
+    row of each possible code): a count over all possible codes rather than a sort."""
     space = int(np.prod(_PATTERN_SIZES))
     # (np.bincount would first copy int32 codes to int64: a gigabyte at 150 million pairs)
     tally = _count_codes(code, space) if counts is None else \
         np.bincount(code, weights=counts, minlength=space).astype(np.int64)
     seen = np.flatnonzero(tally)
     distinct = np.empty((len(seen), len(_PATTERN_SIZES)), dtype=np.int8)
+    rarity = np.zeros((len(seen), len(TERM_FREQUENCY_FIELDS)), dtype=np.int8)
     rest = seen.copy()
     for j in reversed(range(len(_PATTERN_SIZES))):
-        distinct[:, j] = rest % _PATTERN_SIZES[j] - 1
+        digit = rest % _PATTERN_SIZES[j]
         rest //= _PATTERN_SIZES[j]
+        f = _RARITY_COLUMN[j]
+        if f < 0:
+            distinct[:, j] = digit - 1
+        else:  # 0 missing, 1 to RARITY_BINS exact with that rarity, then the other levels
+            exact = (digit >= 1) & (digit <= RARITY_BINS)
+            distinct[:, j] = np.where(digit == 0, MISSING,
+                                      np.where(exact, 0, digit - RARITY_BINS))
+            rarity[:, f] = np.where(exact, digit - 1, 0)
     lookup = np.full(len(tally), -1, dtype=np.int32)
     lookup[seen] = np.arange(len(seen), dtype=np.int32)
-    return distinct, tally[seen], lookup
+    return distinct, rarity, tally[seen], lookup
 
 
 @njit(cache=True, nogil=True)
@@ -335,13 +338,22 @@ def flags_of(code: np.ndarray, by_code: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _pattern_codes(levels: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+def _pattern_codes(levels: np.ndarray, rarity: np.ndarray, sizes: np.ndarray,
+                   rarity_column: np.ndarray, bins: int) -> np.ndarray:
     """Each row's mixed-radix code, in one pass with no temporaries."""
     code = np.empty(levels.shape[0], dtype=np.int32)
     for i in range(levels.shape[0]):
         c = 0
         for j in range(levels.shape[1]):
-            c = c * sizes[j] + levels[i, j] + 1
+            level = levels[i, j]
+            f = rarity_column[j]
+            if f < 0 or level == MISSING:
+                digit = level + 1
+            elif level == 0:
+                digit = 1 + rarity[i, f]
+            else:
+                digit = bins + level
+            c = c * sizes[j] + digit
         code[i] = c
     return code
 

@@ -238,20 +238,22 @@ def febrl_linked():
 
 def test_term_frequencies_weigh_rare_names_more():
     config = EncodingConfig()
-    people = [person(record_id=str(i), forename=f"Name{i}", surname="Smith",
+    people = [person(record_id=str(i), forename="John", surname="Smith",
                      dob=f"19{50 + i % 40}-01-0{1 + i % 9}") for i in range(50)]
     people.append(person(record_id="rare", forename="Ann", surname="Quixotic", dob="1970-01-01"))
     a, _ = encode_frame("a", pd.DataFrame(people), config)
     b, _ = encode_frame("b", pd.DataFrame(people), config)
-    levels, frequency = record_levels(a, b, np.array([0, 50]), np.array([0, 50]))
+    levels, rarity = record_levels(a, b, np.array([0, 50]), np.array([0, 50]))
     surname = [c.name for c in COMPARISONS].index("surname")
     assert (levels[:, surname] == 0).all()
-    assert frequency[0, 1] == pytest.approx(50 / 51) and frequency[1, 1] == pytest.approx(1 / 51)
+    # in half bits: John Smith, 50 of 51 records, -log2(50/51) = 0.03 bits, 0 steps; Ann
+    # Quixotic, -log2(1/51) = 5.67 bits, 11 steps; each name on its own
+    assert (rarity[0] == 0).all() and (rarity[1] == 11).all()
     model = FellegiSunter()
     model.m_ = [np.full(len(c.labels), 1 / len(c.labels)) for c in COMPARISONS]
     model.u_ = [np.full(len(c.labels), 1 / len(c.labels)) for c in COMPARISONS]
-    common, rare = model.weights(levels, frequency)
-    assert rare > common
+    common, rare = model.weights(levels, rarity)
+    assert rare - common == pytest.approx(2 * 11 * 0.5)
 
 
 def test_febrl4_without_labels_or_hand_set_threshold(febrl_linked):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from linkage.compare import COMPARISONS, MISSING
-from linkage.model import FellegiSunter
+from linkage.compare import COMPARISONS, MISSING, RARITY_BINS
+from linkage.model import FellegiSunter, patterns
 
 NAMES = [c.name for c in COMPARISONS]
 # m and u per comparison, FEBRL-like: names replaced now and then, addresses all distinct
@@ -103,3 +103,15 @@ def test_households_make_the_same_pattern_a_non_match():
     # it is the household cell that says so: without it the pattern would pass
     model.household_u_ = None
     assert relatives_posterior(model) > 0.5
+
+
+def test_patterns_round_trip_levels_and_rarity():
+    rng = np.random.default_rng(3)
+    levels = np.stack([rng.integers(-1, len(c.labels), 5000) for c in COMPARISONS],
+                      axis=1).astype(np.int8)
+    rarity = rng.integers(0, RARITY_BINS, (5000, 2)).astype(np.int8)
+    rarity[levels[:, :2] != 0] = 0  # rarity belongs to exact agreement only
+    distinct, distinct_rarity, counts, index = patterns(levels, rarity)
+    assert (distinct[index] == levels).all() and (distinct_rarity[index] == rarity).all()
+    rows = np.unique(np.concatenate([levels, rarity], axis=1), axis=0, return_counts=True)
+    assert len(distinct) == len(rows[0]) and counts.sum() == 5000
