@@ -146,6 +146,11 @@ class FellegiSunter:
                     out[cell] = np.log2(independent / self.household_u_[i, k])
         return out
 
+    def refine_m(self, levels: np.ndarray, probability: np.ndarray) -> None:
+        """m from the posteriors of the candidate pairs (an M-step)."""
+        self.m_ = [_frequencies(levels[:, j], len(c.labels), weights=probability)
+                   for j, c in enumerate(COMPARISONS)]
+
     def _em(self, levels: np.ndarray, counts: np.ndarray) -> EmState:
         """EM with m, u and prior free, on distinct level patterns seen `counts` times."""
         m = []
