@@ -150,10 +150,13 @@ def _summary(extract: Path, out: Path, ttp: str, result: HashResult) -> None:
 @click.option("--term-frequencies/--no-term-frequencies", default=True, show_default=True,
               help="Weight exact agreement on a name by how rare it is (Splink's term-frequency "
                    "adjustment).")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Seed of the random record pairs that estimate u: the same packages and "
+                   "seed give the same model.")
 @click.option("--project", help="Refuse packages that are not for this project.")
 def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: Path,
                  threshold: float, model_path: Path | None, term_frequencies: bool,
-                 project: str | None) -> None:
+                 seed: int, project: str | None) -> None:
     """Link custodians' encodings into persons (run by the TTP).
 
     Opens every PACKAGE (sealed to you by a trusted custodian), checks that all share one
@@ -178,7 +181,7 @@ def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: 
     try:
         with atomic_folder(out) as work:
             _link_into(work, packages, key_path, analyst, threshold, model, term_frequencies,
-                       project)
+                       seed, project)
     except (KeysError, PackageProblem) as e:
         raise click.ClickException(str(e)) from None
     figures = json.loads((out / "quality.json").read_text())
@@ -202,7 +205,7 @@ def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: 
 
 def _link_into(work: Path, packages: tuple[Path, ...], key_path: Path, analyst: str,
                threshold: float, model: FellegiSunter | None, term_frequencies: bool,
-               project: str | None) -> None:
+               seed: int, project: str | None) -> None:
     """Open the packages, link them, and write every output into `work`."""
     keyring = Keyring()
     identity = load_key(key_path)
@@ -219,7 +222,7 @@ def _link_into(work: Path, packages: tuple[Path, ...], key_path: Path, analyst: 
     with tqdm(total=len(sources) * (len(sources) - 1) // 2, desc="pprl link",
               unit="source pairs", leave=False) as bar:
         result = link_sources(sources, config["blocking"], threshold, model,
-                              term_frequencies=term_frequencies,
+                              seed=seed, term_frequencies=term_frequencies,
                               progress=lambda _: bar.update())
     _write_link_outputs(result, work, identity, cards, analyst_card,
                         sources[0].info.project, sources[0].info.config_fingerprint)

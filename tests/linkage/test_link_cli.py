@@ -91,6 +91,14 @@ def test_a_saved_model_is_reused(project, packages, tmp_path):
     assert one["links"]["accepted"] == two["links"]["accepted"]
 
 
+def test_one_seed_gives_one_model(project, packages, tmp_path):
+    runs = [tmp_path / "one", tmp_path / "two"]
+    for out in runs:
+        result = project.link(*map(str, packages.values()), "-o", str(out), "--seed", "7")
+        assert result.exit_code == 0, result.output
+    assert (runs[0] / "model.json").read_text() == (runs[1] / "model.json").read_text()
+
+
 def refused(result, out, *words):
     assert result.exit_code != 0
     assert len(result.output.strip().splitlines()) == 1, result.output
