@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -133,17 +134,21 @@ class FellegiSunter:
                 break
             self.household_u_ = new
 
-    def _household_weights(self, levels: np.ndarray) -> np.ndarray:
-        """The correction in each household cell: log2 of the product of the two u over
+    def _household_cell_weights(self) -> np.ndarray:
+        """The correction of each household cell: log2 of the product of the two u over
         the joint u, where the joint u is larger (never a bonus)."""
         s, loc = _index("surname"), _index("location")
+        independent = np.outer(self.u_[s][list(HOUSEHOLD_SURNAME)],
+                               self.u_[loc][list(HOUSEHOLD_LOCATION)])
+        return np.minimum(np.log2(independent / np.maximum(self.household_u_, 1e-300)), 0.0)
+
+    def _household_weights(self, levels: np.ndarray) -> np.ndarray:
+        s, loc = _index("surname"), _index("location")
         out = np.zeros(len(levels))
-        for i, a in enumerate(HOUSEHOLD_SURNAME):
-            for k, b in enumerate(HOUSEHOLD_LOCATION):
-                independent = self.u_[s][a] * self.u_[loc][b]
-                if self.household_u_[i, k] > independent:
-                    cell = (levels[:, s] == a) & (levels[:, loc] == b)
-                    out[cell] = np.log2(independent / self.household_u_[i, k])
+        for (i, a), (k, b) in product(enumerate(HOUSEHOLD_SURNAME),
+                                      enumerate(HOUSEHOLD_LOCATION)):
+            out[(levels[:, s] == a) & (levels[:, loc] == b)] = \
+                self._household_cell_weights()[i, k]
         return out
 
     def refine_m(self, levels: np.ndarray, probability: np.ndarray) -> None:
@@ -212,7 +217,9 @@ class FellegiSunter:
                                    for a in HOUSEHOLD_SURNAME],
                 "location_levels": [COMPARISONS[_index("location")].labels[b]
                                     for b in HOUSEHOLD_LOCATION],
-                "u": self.household_u_.tolist()},
+                "u": self.household_u_.tolist(),
+                # what agreement in each cell loses against independence, in bits
+                "correction": self._household_cell_weights().tolist()},
         }
 
     def save(self, path: Path) -> None:

@@ -153,6 +153,19 @@ def write_report(figures: dict, folder: Path) -> None:
         f"<td>{b['accepted_links']:,}</td><td>{b['expected_matches']:,.1f}</td>"
         f"<td>{sum(b['capped_blocks'].values()):,}</td></tr>"
         for b in figures["blocking"]["pairs"])
+    household = figures["model"].get("household")
+    households = "" if not household else (
+        "<h2>Households</h2><p>Relatives at one address agree on surname and address "
+        "together more often than the two u say apart; in these cells the model counts "
+        "agreement by the joint u learned from the candidates. The correction is what "
+        "agreement there loses, in bits (0 where the data show no households).</p>"
+        "<table><tr><th>surname</th><th>location</th><th>joint u</th><th>correction</th></tr>"
+        + "".join(f"<tr><td>{html.escape(sl)}</td><td>{html.escape(ll)}</td>"
+                  f"<td>{household['u'][i][k]:.2e}</td>"
+                  f"<td>{household['correction'][i][k]:.1f}</td></tr>"
+                  for i, sl in enumerate(household["surname_levels"])
+                  for k, ll in enumerate(household["location_levels"]))
+        + "</table>")
     charts = "".join(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
                      f"src='data:image/png;base64,{png}'>" for title, png in _charts(figures))
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Linkage quality</title>
@@ -172,6 +185,7 @@ the expected matches in the table below.</p>
 <th>unlinked</th></tr>{rows}</table>
 <h2>Blocking</h2><table><tr><th>sources</th><th>candidate pairs</th><th>accepted links</th>
 <th>expected matches</th><th>capped blocks</th></tr>{blocking}</table>
+{households}
 {charts}
 <h2>How to read this</h2><p>A match weight is the log2 of how much more likely the pair's
 agreement pattern is among matches than among non-matches; m is the share of matches at a

@@ -60,6 +60,11 @@ def test_link_writes_each_partys_outputs(project, packages, tmp_path):
     figures = json.loads((out / "quality.json").read_text())
     assert figures["persons"]["total"] == len(persons)
     assert {s["party"] for s in figures["sources"]} == set(PARTIES)
+    # the sample has relatives at one address: agreement on surname and address together
+    # counts for less than independence says, and the report shows it
+    household = figures["model"]["household"]
+    assert household["correction"][0][0] < -1
+    assert "<h2>Households</h2>" in (out / "quality.html").read_text()
 
 
 def test_reports_hold_no_tokens_or_identifiers(project, packages, tmp_path):
