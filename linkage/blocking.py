@@ -23,7 +23,7 @@ class Candidates:
 
     a: np.ndarray  # record index in source A
     b: np.ndarray  # record index in source B
-    passes: np.ndarray  # (pairs, keys) bool: which passes found each pair
+    pass_bits: np.ndarray  # (pairs,) uint8: bit k set where pass keys[k] found the pair
     keys: list[str]
     max_block_pairs: int
     capped_blocks: dict[str, int] = field(default_factory=dict)
@@ -32,9 +32,15 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.a)
 
+    @property
+    def passes(self) -> np.ndarray:
+        """(pairs, keys) bool: which passes found each pair."""
+        return ((self.pass_bits[:, None] >> np.arange(len(self.keys), dtype=np.uint8))
+                & 1).astype(bool)
+
     def subset(self, keep: np.ndarray) -> Candidates:
         """The candidates where keep is true, with the same blocking figures."""
-        return Candidates(self.a[keep], self.b[keep], self.passes[keep], self.keys,
+        return Candidates(self.a[keep], self.b[keep], self.pass_bits[keep], self.keys,
                           self.max_block_pairs, self.capped_blocks, self.capped_pairs)
 
 
@@ -47,6 +53,8 @@ def candidate_pairs(a: Source, b: Source, keys: list[str],
     per pair found, with no per-pass tables."""
     if max_block_pairs is None:
         max_block_pairs = MAX_BLOCK_PAIRS
+    if len(keys) > 8:
+        raise ValueError(f"at most 8 blocking passes (one bit each), not {len(keys)}")
     pairs, union = np.empty(0, np.int64), np.empty(0, np.uint8)
     capped_blocks, capped_pairs = {}, {}
     for bit, key in enumerate(keys):
@@ -62,15 +70,13 @@ def candidate_pairs(a: Source, b: Source, keys: list[str],
         found = found[np.r_[True, found[1:] != found[:-1]]] if len(found) else found
         pairs, union = _merge(pairs, union, found, np.uint8(1 << bit))
         del found
-    passes = ((union[:, None] >> np.arange(len(keys), dtype=np.uint8)) & 1).astype(bool)
-    del union
     # record indices fit 32 bits: half the memory of the pair codes they come from
     left = np.empty(len(pairs), dtype=np.int32)
     right = np.empty(len(pairs), dtype=np.int32)
     np.floor_divide(pairs, max(b.records, 1), out=left, casting="unsafe")
     np.remainder(pairs, max(b.records, 1), out=right, casting="unsafe")
     del pairs
-    return Candidates(left, right, passes, keys, max_block_pairs, capped_blocks, capped_pairs)
+    return Candidates(left, right, union, keys, max_block_pairs, capped_blocks, capped_pairs)
 
 
 @njit(cache=True, nogil=True)

@@ -276,6 +276,8 @@ def blocking_values(variants: Variants, country: str = "GB") -> dict[str, tuple]
     initial = words.of([v[0] for v in variants.forename.values])[variants.forename.codes]
     sector = words.of([std.postcode_parts(p, country).sector
                        for p in variants.postcode.values])[variants.postcode.codes]
+    postcode = words.of([std.postcode_parts(p, country).full
+                         for p in variants.postcode.values])[variants.postcode.codes]
     street = words.of([_street_word(v) for v in variants.address.values])[
         variants.address.codes]
     big = len(words.words) + 1
@@ -304,8 +306,8 @@ def blocking_values(variants: Variants, country: str = "GB") -> dict[str, tuple]
                            lambda k: f"{w[k // big]}|{w[k % big]}"),
         "street_sector": (np.where(formed(street, sector), street * big + sector, 0),
                           lambda k: f"{w[k // big]}|{w[k % big]}"),
-        "forename_sector": (np.where(formed(fore, sector), fore * big + sector, 0),
-                            lambda k: f"{w[k // big]}|{w[k % big]}"),
+        "forename_postcode": (np.where(formed(fore, postcode), fore * big + postcode, 0),
+                              lambda k: f"{w[k // big]}|{w[k % big]}"),
     }
 
 

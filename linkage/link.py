@@ -136,7 +136,7 @@ def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
         np.empty((0, len(COMPARISONS)), np.int8)
     rounds = 1
     if model is None:  # each pair of sources' distinct patterns, merged: no copy of all
-        found = [patterns(p.levels, p.rarity)[:3] for p in pairs]
+        found = [patterns(p.levels, p.rarity) for p in pairs]
         model = FellegiSunter().fit(
             np.concatenate([d for d, _, _ in found]), random_levels, all_pairs,
             rarity=np.concatenate([r for _, r, _ in found]) if term_frequencies else None,

@@ -80,8 +80,8 @@ class FellegiSunter:
         each."""
         # EM and the prior see each distinct agreement pattern once, with its count: exact,
         # and a few thousand rows however many millions of candidates there are
-        distinct, rarity, counts, _ = patterns(candidates, rarity, counts)
-        random_distinct, _, random_counts, _ = patterns(random_pairs)
+        distinct, rarity, counts = patterns(candidates, rarity, counts)
+        random_distinct, _, random_counts = patterns(random_pairs)
         non_match = np.ones(len(random_distinct))
         for _ in range(U_ROUNDS):
             self.u_ = [_frequencies(random_distinct[:, j], len(c.labels),
@@ -285,22 +285,21 @@ def fit_prior(weights: np.ndarray, all_pairs: int, max_iterations: int = 100,
 
 def patterns(levels: np.ndarray, rarity: np.ndarray | None = None,
              counts: np.ndarray | None = None
-             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
-    """(distinct rows of levels, their rarity, how many pairs have each, which distinct row
-    each row is).
+             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """(distinct rows of levels, their rarity, how many pairs have each).
 
     `counts`: how many pairs each row of levels already stands for (when merging the
     patterns of several pairs of sources)."""
-    code = pattern_codes(levels, rarity)
-    distinct, distinct_rarity, tally, lookup = distinct_patterns(code, counts)
-    return distinct, None if rarity is None else distinct_rarity, tally, lookup[code]
+    distinct, distinct_rarity, tally, _ = distinct_patterns(pattern_codes(levels, rarity),
+                                                            counts)
+    return distinct, None if rarity is None else distinct_rarity, tally
 
 
 def pattern_codes(levels: np.ndarray, rarity: np.ndarray | None = None) -> np.ndarray:
     """Each row of levels (with its names' rarity) coded in mixed radix: one int32 per
     pair."""
-    if rarity is None:
-        rarity = np.zeros((len(levels), len(TERM_FREQUENCY_FIELDS)), np.int8)
+    if rarity is None:  # an empty table: every rarity 0, with no copy per pair
+        rarity = np.zeros((0, len(TERM_FREQUENCY_FIELDS)), np.int8)
     return _pattern_codes(levels, rarity, _PATTERN_SIZES, _RARITY_COLUMN, RARITY_BINS)
 
 
@@ -362,7 +361,7 @@ def _pattern_codes(levels: np.ndarray, rarity: np.ndarray, sizes: np.ndarray,
             if f < 0 or level == MISSING:
                 digit = level + 1
             elif level == 0:
-                digit = 1 + rarity[i, f]
+                digit = 1 + (rarity[i, f] if rarity.shape[0] else 0)
             else:
                 digit = bins + level
             c = c * sizes[j] + digit

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from linkage.compare import COMPARISONS, MISSING, RARITY_BINS
-from linkage.model import FellegiSunter, patterns
+from linkage.model import FellegiSunter, distinct_patterns, pattern_codes
 
 NAMES = [c.name for c in COMPARISONS]
 # m and u per comparison, FEBRL-like: names replaced now and then, addresses all distinct
@@ -111,7 +111,13 @@ def test_patterns_round_trip_levels_and_rarity():
                       axis=1).astype(np.int8)
     rarity = rng.integers(0, RARITY_BINS, (5000, 2)).astype(np.int8)
     rarity[levels[:, :2] != 0] = 0  # rarity belongs to exact agreement only
-    distinct, distinct_rarity, counts, index = patterns(levels, rarity)
+    code = pattern_codes(levels, rarity)
+    distinct, distinct_rarity, counts, lookup = distinct_patterns(code)
+    index = lookup[code]
     assert (distinct[index] == levels).all() and (distinct_rarity[index] == rarity).all()
     rows = np.unique(np.concatenate([levels, rarity], axis=1), axis=0, return_counts=True)
     assert len(distinct) == len(rows[0]) and counts.sum() == 5000
+    # without rarity, levels come back whole and every rarity is 0
+    code = pattern_codes(levels)
+    distinct, distinct_rarity, _, lookup = distinct_patterns(code)
+    assert (distinct[lookup[code]] == levels).all() and not distinct_rarity.any()
