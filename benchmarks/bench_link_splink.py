@@ -201,9 +201,10 @@ def main() -> None:
     if pprl_runs:
         print(f"pprl: {pprl_runs[-1]['scored']:,} candidate record pairs scored")
     if splink_runs and pprl_runs:
-        print(f"Splink process / pprl link:         {process / link:.2f}x")
+        print(f"Splink process / pprl link:         {process / link:.2f}x   "
+              "(bar: `pprl link` end to end faster than Splink)")
         print(f"Splink process / pprl hash + link:  {process / total:.2f}x   "
-              "(bar: pprl faster than Splink)")
+              "(for context: each custodian hashes on its own machine, beforehand)")
     if pprl_runs and args.profile:
         print(f"\n`pprl link` under cProfile ({args.work / 'pprl_link.prof'}):")
         stats = pstats.Stats(str(args.work / "pprl_link.prof"))
