@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from linkage.kernels import pair_dice_by_id, popcount
+from linkage.kernels import pair_dice, popcount
 from linkage.sources import TERM_FREQUENCY_FIELDS, Source
 
 MISSING = -1
@@ -67,7 +67,7 @@ def _field_dice(a: Source, b: Source, field_a: str, field_b: str, va: np.ndarray
     gathered copies, scoring every pair is cheaper than finding the distinct pairs."""
     ids_a, values_a = a.distinct(field_a)
     ids_b, values_b = b.distinct(field_b)
-    return pair_dice_by_id(values_a, values_b, ids_a, ids_b, va, vb)
+    return pair_dice(values_a, values_b, ids_a[va], ids_b[vb])
 
 
 def _levels(similarity: np.ndarray, thresholds: tuple[float, ...],

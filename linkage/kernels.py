@@ -67,17 +67,6 @@ def _pair_dice(words_a, words_b, left, right, ones_a, ones_b, out):
         out[p] = 2.0 * shared / total if total > 0 else 0.0
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _pair_dice_by_id(words_a, words_b, ids_a, ids_b, va, vb, ones_a, ones_b, out):
-    for p in prange(va.shape[0]):
-        i, j = ids_a[va[p]], ids_b[vb[p]]
-        shared = 0
-        for k in range(words_a.shape[1]):
-            shared += popcount(words_a[i, k] & words_b[j, k])
-        total = ones_a[i] + ones_b[j]
-        out[p] = 2.0 * shared / total if total > 0 else 0.0
-
-
 def _words(words: np.ndarray) -> np.ndarray:
     if words.ndim != 2:
         raise ValueError(f"filters must be a 2-D array of uint64 words, not {words.ndim}-D")
@@ -249,26 +238,3 @@ def all_pairs_dice(words_a: np.ndarray, words_b: np.ndarray,
     if len(parts) == 1:
         return parts[0]
     return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
-
-
-def pair_dice_by_id(words_a: np.ndarray, words_b: np.ndarray, ids_a: np.ndarray,
-                    ids_b: np.ndarray, va: np.ndarray, vb: np.ndarray) -> np.ndarray:
-    """pair_dice of rows ids_a[va[i]] of A and ids_b[vb[i]] of B: variants va, vb name
-    rows of tables of distinct values through ids, looked up inside the kernel rather than
-    gathered into two arrays first (a tenth of the comparison time at a million a side).
-    ids must index rows of the words, as `Source.distinct` makes them: they are not checked
-    here, since every batch of pairs would scan them again."""
-    words_a, words_b = _words(words_a), _words(words_b)
-    if words_a.shape[1] != words_b.shape[1]:
-        raise ValueError(f"filters of {words_a.shape[1]} and {words_b.shape[1]} words")
-    if len(va) != len(vb):
-        raise ValueError(f"{len(va)} left variants but {len(vb)} right variants")
-    ids_a = np.ascontiguousarray(ids_a, dtype=np.int64)
-    ids_b = np.ascontiguousarray(ids_b, dtype=np.int64)
-    va = _indices(va, len(ids_a), "va")
-    vb = _indices(vb, len(ids_b), "vb")
-    out = np.empty(len(va), dtype=np.float64)
-    with _threads_for(len(va)):
-        _pair_dice_by_id(words_a, words_b, ids_a, ids_b, va, vb, _row_popcounts(words_a),
-                         _row_popcounts(words_b), out)
-    return out

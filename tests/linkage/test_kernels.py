@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import linkage.kernels
-from linkage.kernels import all_pairs_dice, pair_dice, pair_dice_by_id
+from linkage.kernels import all_pairs_dice, pair_dice
 
 
 @pytest.fixture(autouse=True, params=["parallel", "serial"])
@@ -62,17 +62,6 @@ def test_pair_dice_matches_reference(words: int) -> None:
     got = pair_dice(a, b, left, right)
     np.testing.assert_array_equal(got, reference_dice(a[left], b[right]))
     assert (got == 0).any() and (got > 0.8).any()
-
-
-def test_pair_dice_by_id_reads_rows_through_ids() -> None:
-    rng = np.random.default_rng(9)
-    a, b = related(rng, 300, 200, 8)
-    ids_a, ids_b = rng.integers(0, len(a), 1000), rng.integers(0, len(b), 800)
-    va, vb = rng.integers(0, 1000, 5000), rng.integers(0, 800, 5000)
-    got = pair_dice_by_id(a, b, ids_a, ids_b, va, vb)
-    np.testing.assert_array_equal(got, reference_dice(a[ids_a[va]], b[ids_b[vb]]))
-    with pytest.raises(IndexError):
-        pair_dice_by_id(a, b, ids_a, ids_b, np.array([1000]), np.array([0]))
 
 
 def test_pair_dice_non_contiguous_inputs_and_given_popcounts() -> None:
