@@ -380,8 +380,15 @@ def run_scale(args: argparse.Namespace, people: int, records: int | None) -> dic
                               "sizes": [len(kept[p]) for p in parties],
                               "true_pairs": len(truth), "hash": {}}
     saved = home / "hash.json"
-    if args.reuse and saved.exists() and all((home / f"{p}.pkg").exists() for p in parties):
-        result["hash"] = json.loads(saved.read_text())
+    fingerprint = subprocess.run(  # of the pprl that runs (--source), not of this script's
+        [sys.executable, "-c", "from linkage.config import EncodingConfig; "
+         "print(EncodingConfig().fingerprint)"], env=env, check=True, capture_output=True,
+        text=True).stdout.strip()
+    reusable = args.reuse and saved.exists() and all(
+        (home / f"{p}.pkg").exists() for p in parties) and \
+        json.loads(saved.read_text()).get("config_fingerprint") == fingerprint
+    if reusable:
+        result["hash"] = json.loads(saved.read_text())["parties"]
         print("  reusing packages (hash figures from their run)")
     else:
         for party in parties:
@@ -392,7 +399,9 @@ def run_scale(args: argparse.Namespace, people: int, records: int | None) -> dic
                            str(home / f"{party}.key"), "--to", "ttp", "-o",
                            str(home / f"{party}.pkg")], env, args.max_rss_gib)
             result["hash"][party] = {k: run[k] for k in ("seconds", "cpu", "peak_gib")}
-        saved.write_text(json.dumps(result["hash"]))
+        # packages of another encoding configuration cannot be linked with this pprl
+        saved.write_text(json.dumps({"config_fingerprint": fingerprint,
+                                     "parties": result["hash"]}))
     for party, figures in result["hash"].items():
         cpu = figures.get("cpu", float("nan"))
         print(f"  pprl hash {party}: {figures['seconds']:.1f} s ({cpu:.1f} s CPU), "
@@ -496,7 +505,8 @@ def main() -> None:
     parser.add_argument("--source", type=Path,
                         help="a pprl checkout to run instead of the installed one")
     parser.add_argument("--reuse", action="store_true",
-                        help="reuse keys and packages left in --work by an earlier run")
+                        help="reuse keys and packages left in --work by an earlier run "
+                             "(packages only if made with the same encoding configuration)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "pprl-bench")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
