@@ -144,11 +144,11 @@ class FellegiSunter:
 
     def _household_weights(self, levels: np.ndarray) -> np.ndarray:
         s, loc = _index("surname"), _index("location")
+        cell_weights = self._household_cell_weights()
         out = np.zeros(len(levels))
         for (i, a), (k, b) in product(enumerate(HOUSEHOLD_SURNAME),
                                       enumerate(HOUSEHOLD_LOCATION)):
-            out[(levels[:, s] == a) & (levels[:, loc] == b)] = \
-                self._household_cell_weights()[i, k]
+            out[(levels[:, s] == a) & (levels[:, loc] == b)] = cell_weights[i, k]
         return out
 
     def refine_m(self, levels: np.ndarray, probability: np.ndarray) -> None:
