@@ -34,7 +34,8 @@ def quality_figures(result: LinkResult) -> dict:
     for pair in result.pairs:
         n = len(pair.candidates)
         kept = accepted[start:start + n]
-        captures.append(pair.candidates.passes[kept])
+        found_by = pair.candidates.passes[kept]
+        captures.append(found_by)
         blocking.append({
             "sources": [result.sources[pair.a].party, result.sources[pair.b].party],
             "candidate_pairs": pair.compared,
@@ -47,8 +48,7 @@ def quality_figures(result: LinkResult) -> dict:
             "capped_blocks": pair.candidates.capped_blocks,
             "pairs_in_capped_blocks": pair.candidates.capped_pairs,
             "accepted_links_found_by": dict(zip(pair.candidates.keys,
-                                                pair.candidates.passes[kept].sum(0).tolist(),
-                                                strict=True)),
+                                                found_by.sum(0).tolist(), strict=True)),
         })
         start += n
     found = np.concatenate(captures) if captures else np.zeros((0, 1), bool)
