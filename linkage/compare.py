@@ -26,6 +26,10 @@ RARITY_STEP = 0.5
 # The smallest term frequency used: rarer values get no more weight than this allows.
 MIN_TERM_FREQUENCY = 1e-4
 RARITY_BINS = int(np.ceil(-np.log2(MIN_TERM_FREQUENCY) / RARITY_STEP)) + 1
+# The levels of a term-frequency field that carry rarity: exact, and close enough to be a
+# typo of one name. As in Splink, a close pair takes the rarity of the commoner of its two
+# values, so "Jones" against "Jonnes" earns what Jones earns, not more.
+TERM_FREQUENCY_LEVELS = 2
 
 
 @dataclass(frozen=True)
@@ -250,7 +254,9 @@ def record_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray,
         if with_rarity:
             va, vb = va[best], vb[best]
             for f, name in enumerate(TERM_FREQUENCY_FIELDS):
-                exact = levels[best, _INDEX[name]] == 0
-                shared = (a.term_frequency(name)[va] + b.term_frequency(name)[vb]) / 2
-                rarity[lo:lo + len(left), f] = np.where(exact, rarity_of(shared), 0)
+                level = levels[best, _INDEX[name]]
+                fa, fb = a.term_frequency(name)[va], b.term_frequency(name)[vb]
+                shared = np.where(level == 0, (fa + fb) / 2, np.maximum(fa, fb))
+                rarity[lo:lo + len(left), f] = np.where(
+                    (level >= 0) & (level < TERM_FREQUENCY_LEVELS), rarity_of(shared), 0)
     return out, rarity

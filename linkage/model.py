@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from linkage.compare import COMPARISONS, MISSING, RARITY_BINS, RARITY_STEP
+from linkage.compare import COMPARISONS, MISSING, RARITY_BINS, RARITY_STEP, TERM_FREQUENCY_LEVELS
 from linkage.sources import TERM_FREQUENCY_FIELDS
 
 _FLOOR = 1e-6
@@ -42,10 +42,12 @@ HOUSEHOLD_SURNAME = (0, 1)
 HOUSEHOLD_LOCATION = (0, 1)
 _HOUSEHOLD_ROUNDS = 50
 # The digits of an agreement pattern's code: MISSING is 0, then one per level; for a
-# term-frequency field the exact level takes one digit per step of rarity.
+# term-frequency field each of its first TERM_FREQUENCY_LEVELS levels takes one digit per
+# step of rarity.
 _RARITY_COLUMN = np.array([TERM_FREQUENCY_FIELDS.index(c.name)
                            if c.name in TERM_FREQUENCY_FIELDS else -1 for c in COMPARISONS])
-_PATTERN_SIZES = np.array([len(c.labels) + (RARITY_BINS if f >= 0 else 1)
+_PATTERN_SIZES = np.array([1 + len(c.labels) + (TERM_FREQUENCY_LEVELS * (RARITY_BINS - 1)
+                                                if f >= 0 else 0)
                            for c, f in zip(COMPARISONS, _RARITY_COLUMN, strict=True)],
                           dtype=np.int32)
 # (the comparison a session's pairs agree on exactly, the comparisons whose m it estimates)
@@ -183,17 +185,18 @@ class FellegiSunter:
     def weights(self, levels: np.ndarray, rarity: np.ndarray | None = None) -> np.ndarray:
         """Match weight (log2 Bayes factor, prior not included) of each pair.
 
-        With rarity (term frequencies), an exact agreement on a name counts log2(m / its
-        frequency) instead of log2(m / u), as in Splink's term-frequency adjustment."""
+        With rarity (term frequencies), a name's exact (or close) agreement also counts
+        log2(u of exact / the name's frequency), as in Splink's term-frequency adjustment:
+        an exact agreement comes to log2(m / frequency)."""
         total = _weights(self.m_, self.u_, levels)
         if self.household_u_ is not None:
             total += self._household_weights(levels)
         if rarity is not None:
             for f, name in enumerate(TERM_FREQUENCY_FIELDS):
                 j = _index(name)
-                exact = levels[:, j] == 0
-                total += np.where(exact, np.log2(self.u_[j][0]) + rarity[:, f] * RARITY_STEP,
-                                  0.0)
+                adjusted = (levels[:, j] >= 0) & (levels[:, j] < TERM_FREQUENCY_LEVELS)
+                total += np.where(adjusted,
+                                  np.log2(self.u_[j][0]) + rarity[:, f] * RARITY_STEP, 0.0)
         return total
 
     def probability(self, levels: np.ndarray, rarity: np.ndarray | None = None) -> np.ndarray:
@@ -300,7 +303,8 @@ def pattern_codes(levels: np.ndarray, rarity: np.ndarray | None = None) -> np.nd
     pair."""
     if rarity is None:  # an empty table: every rarity 0, with no copy per pair
         rarity = np.zeros((0, len(TERM_FREQUENCY_FIELDS)), np.int8)
-    return _pattern_codes(levels, rarity, _PATTERN_SIZES, _RARITY_COLUMN, RARITY_BINS)
+    return _pattern_codes(levels, rarity, _PATTERN_SIZES, _RARITY_COLUMN, RARITY_BINS,
+                          TERM_FREQUENCY_LEVELS)
 
 
 def distinct_patterns(code: np.ndarray, counts: np.ndarray | None = None
@@ -321,11 +325,13 @@ def distinct_patterns(code: np.ndarray, counts: np.ndarray | None = None
         f = _RARITY_COLUMN[j]
         if f < 0:
             distinct[:, j] = digit - 1
-        else:  # 0 missing, 1 to RARITY_BINS exact with that rarity, then the other levels
-            exact = (digit >= 1) & (digit <= RARITY_BINS)
-            distinct[:, j] = np.where(digit == 0, MISSING,
-                                      np.where(exact, 0, digit - RARITY_BINS))
-            rarity[:, f] = np.where(exact, digit - 1, 0)
+        else:  # 0 missing, then RARITY_BINS digits per adjusted level, then the others
+            adjusted = (digit >= 1) & (digit <= TERM_FREQUENCY_LEVELS * RARITY_BINS)
+            distinct[:, j] = np.where(
+                digit == 0, MISSING,
+                np.where(adjusted, (digit - 1) // RARITY_BINS,
+                         digit - 1 - TERM_FREQUENCY_LEVELS * (RARITY_BINS - 1)))
+            rarity[:, f] = np.where(adjusted, (digit - 1) % RARITY_BINS, 0)
     lookup = np.full(len(tally), -1, dtype=np.int32)
     lookup[seen] = np.arange(len(seen), dtype=np.int32)
     return distinct, rarity, tally[seen], lookup
@@ -350,7 +356,7 @@ def flags_of(code: np.ndarray, by_code: np.ndarray) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def _pattern_codes(levels: np.ndarray, rarity: np.ndarray, sizes: np.ndarray,
-                   rarity_column: np.ndarray, bins: int) -> np.ndarray:
+                   rarity_column: np.ndarray, bins: int, adjusted: int) -> np.ndarray:
     """Each row's mixed-radix code, in one pass with no temporaries."""
     code = np.empty(levels.shape[0], dtype=np.int32)
     for i in range(levels.shape[0]):
@@ -360,10 +366,10 @@ def _pattern_codes(levels: np.ndarray, rarity: np.ndarray, sizes: np.ndarray,
             f = rarity_column[j]
             if f < 0 or level == MISSING:
                 digit = level + 1
-            elif level == 0:
-                digit = 1 + (rarity[i, f] if rarity.shape[0] else 0)
+            elif level < adjusted:
+                digit = 1 + level * bins + (rarity[i, f] if rarity.shape[0] else 0)
             else:
-                digit = bins + level
+                digit = 1 + level + adjusted * (bins - 1)
             c = c * sizes[j] + digit
         code[i] = c
     return code

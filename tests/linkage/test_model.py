@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from linkage.compare import COMPARISONS, MISSING, RARITY_BINS
+from linkage.compare import COMPARISONS, MISSING, RARITY_BINS, TERM_FREQUENCY_LEVELS
 from linkage.model import FellegiSunter, distinct_patterns, pattern_codes
 
 NAMES = [c.name for c in COMPARISONS]
@@ -110,7 +110,8 @@ def test_patterns_round_trip_levels_and_rarity():
     levels = np.stack([rng.integers(-1, len(c.labels), 5000) for c in COMPARISONS],
                       axis=1).astype(np.int8)
     rarity = rng.integers(0, RARITY_BINS, (5000, 2)).astype(np.int8)
-    rarity[levels[:, :2] != 0] = 0  # rarity belongs to exact agreement only
+    # rarity belongs to the names' exact and close levels only
+    rarity[(levels[:, :2] < 0) | (levels[:, :2] >= TERM_FREQUENCY_LEVELS)] = 0
     code = pattern_codes(levels, rarity)
     distinct, distinct_rarity, counts, lookup = distinct_patterns(code)
     index = lookup[code]
