@@ -10,11 +10,12 @@ than random pairs. The prior is the expected number of matches among all pairs, 
 m and u fixed. Missing levels carry no evidence.
 
 Independence fails for one kind of non-match that matters: relatives at one address agree
-on surname and address together far more often than the product of their u says. So for
-the household cells (surname the same or nearly, at the same address or postcode) the
-model learns a joint u from the candidates themselves, which hold every pair in those
-cells: the expected non-matches in the cell over all pairs. On data without households
-(FEBRL) the correction vanishes.
+on surname and address together far more often than the product of their u says; twins
+also on date of birth, a son named after his father also on forename. So for the
+household cells (surname the same or nearly, at the same address or postcode, by date of
+birth and forename exact or not) the model learns a joint u from the candidates
+themselves, which hold every pair at one address or postcode: the expected non-matches in
+the cell over all pairs. On data without households (FEBRL) the correction vanishes.
 
 The model is data: it saves to JSON and loads for a later run.
 """
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -32,14 +32,18 @@ from numba import njit
 from linkage.compare import COMPARISONS, MISSING, RARITY_BINS, RARITY_STEP, TERM_FREQUENCY_LEVELS
 from linkage.sources import TERM_FREQUENCY_FIELDS
 
+# 2: term frequencies on close name agreement; household cells by date of birth and forename
+MODEL_FORMAT = "fellegi-sunter/2"
 _FLOOR = 1e-6
 # rounds of (u from random pairs weighted as non-matches, then m and prior): the third
 # round changes nothing that shows on FEBRL or the sample scenarios
 U_ROUNDS = 3
-# the household cells: surname levels (exact, dice >= 0.85) by location levels (same
-# address, same postcode)
-HOUSEHOLD_SURNAME = (0, 1)
-HOUSEHOLD_LOCATION = (0, 1)
+# The household cells: each dimension is a comparison and the levels that make its rows;
+# None is "any other level, or missing". Surname (exact, dice >= 0.85) by location (same
+# address, same postcode) are the household; date of birth (twins) and forename (a son
+# named after his father) exact or not within it.
+HOUSEHOLD = (("surname", (0, 1)), ("location", (0, 1)), ("dob", (0, None)),
+             ("forename", (0, None)))
 _HOUSEHOLD_ROUNDS = 50
 # The digits of an agreement pattern's code: MISSING is 0, then one per level; for a
 # term-frequency field each of its first TERM_FREQUENCY_LEVELS levels takes one digit per
@@ -72,7 +76,7 @@ class FellegiSunter:
     u_: list[np.ndarray] = field(default_factory=list)
     prior_: float = 0.0
     iterations_: int = 0
-    household_u_: np.ndarray | None = None  # (surname levels, location levels)
+    household_u_: np.ndarray | None = None  # one axis per HOUSEHOLD dimension
 
     def fit(self, candidates: np.ndarray, random_pairs: np.ndarray, all_pairs: int,
             rarity: np.ndarray | None = None,
@@ -124,33 +128,36 @@ class FellegiSunter:
         over all pairs with surname and location known. Blocking by surname and postcode
         sector puts every pair of a cell among the candidates. Non-matches depend on the
         joint u and it on them, so the two are iterated to agreement."""
-        s, loc = _index("surname"), _index("location")
-        cells = [[(distinct[:, s] == a) & (distinct[:, loc] == b) for b in HOUSEHOLD_LOCATION]
-                 for a in HOUSEHOLD_SURNAME]
-        self.household_u_ = np.zeros((len(HOUSEHOLD_SURNAME), len(HOUSEHOLD_LOCATION)))
+        cells = household_cells(distinct)
+        self.household_u_ = np.zeros(household_shape())
         for _ in range(_HOUSEHOLD_ROUNDS):
             non_match = (1 - self._fit_prior(distinct, rarity, counts, all_pairs)) * counts
-            new = np.array([[non_match[cell].sum() for cell in row] for row in cells])
+            new = np.zeros(household_shape())
+            for cell, members in cells:
+                new[cell] = non_match[members].sum()
             new /= max(all_pairs * both_known, 1)
             if np.allclose(new, self.household_u_, rtol=1e-3, atol=0):
                 break
             self.household_u_ = new
 
     def _household_cell_weights(self) -> np.ndarray:
-        """The correction of each household cell: log2 of the product of the two u over
-        the joint u, where the joint u is larger (never a bonus)."""
-        s, loc = _index("surname"), _index("location")
-        independent = np.outer(self.u_[s][list(HOUSEHOLD_SURNAME)],
-                               self.u_[loc][list(HOUSEHOLD_LOCATION)])
+        """The correction of each household cell: log2 of the product of its dimensions'
+        u over the joint u, where the joint u is larger (never a bonus)."""
+        independent = np.ones(household_shape())
+        for axis, (name, rows) in enumerate(HOUSEHOLD):
+            u = self.u_[_index(name)]
+            share = np.array([u[row] if row is not None else 1 - sum(u[r] for r in rows
+                                                                       if r is not None)
+                              for row in rows])
+            independent = independent * share.reshape([-1 if a == axis else 1
+                                                       for a in range(len(HOUSEHOLD))])
         return np.minimum(np.log2(independent / np.maximum(self.household_u_, 1e-300)), 0.0)
 
     def _household_weights(self, levels: np.ndarray) -> np.ndarray:
-        s, loc = _index("surname"), _index("location")
         cell_weights = self._household_cell_weights()
         out = np.zeros(len(levels))
-        for (i, a), (k, b) in product(enumerate(HOUSEHOLD_SURNAME),
-                                      enumerate(HOUSEHOLD_LOCATION)):
-            out[(levels[:, s] == a) & (levels[:, loc] == b)] = cell_weights[i, k]
+        for cell, members in household_cells(levels):
+            out[members] = cell_weights[cell]
         return out
 
     def refine_m(self, levels: np.ndarray, probability: np.ndarray) -> None:
@@ -204,8 +211,9 @@ class FellegiSunter:
         return posterior(self.weights(levels, rarity), self.prior_)
 
     def to_dict(self) -> dict:
+        corrections = None if self.household_u_ is None else self._household_cell_weights()
         return {
-            "model": "fellegi-sunter/1",
+            "model": MODEL_FORMAT,
             "prior": self.prior_,
             "term_frequency_adjusted": list(TERM_FREQUENCY_FIELDS),
             "iterations": self.iterations_,
@@ -216,13 +224,14 @@ class FellegiSunter:
                     for label, m, u in zip(c.labels, self.m_[j], self.u_[j], strict=True)]}
                 for j, c in enumerate(COMPARISONS)],
             "household": None if self.household_u_ is None else {
-                "surname_levels": [COMPARISONS[_index("surname")].labels[a]
-                                   for a in HOUSEHOLD_SURNAME],
-                "location_levels": [COMPARISONS[_index("location")].labels[b]
-                                    for b in HOUSEHOLD_LOCATION],
-                "u": self.household_u_.tolist(),
-                # what agreement in each cell loses against independence, in bits
-                "correction": self._household_cell_weights().tolist()},
+                "dimensions": [name for name, _ in HOUSEHOLD],
+                "cells": [
+                    {**{name: _row_label(name, rows[i]) for (name, rows), i
+                        in zip(HOUSEHOLD, cell, strict=True)},
+                     "u": float(self.household_u_[cell]),
+                     # what agreement in the cell loses against independence, in bits
+                     "correction": float(corrections[cell])}
+                    for cell in np.ndindex(household_shape())]},
         }
 
     def save(self, path: Path) -> None:
@@ -231,7 +240,11 @@ class FellegiSunter:
     @classmethod
     def load(cls, path: Path) -> FellegiSunter:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if data.get("model") != "fellegi-sunter/1":
+        if data.get("model") != MODEL_FORMAT:
+            if str(data.get("model", "")).startswith("fellegi-sunter/"):
+                raise ValueError(f"{path} was fitted by another version of pprl "
+                                 f"({data['model']}, this one reads {MODEL_FORMAT}): "
+                                 "fit the model again")
             raise ValueError(f"{path} is not a pprl Fellegi-Sunter model")
         names = [c["name"] for c in data["comparisons"]]
         if names != [c.name for c in COMPARISONS]:
@@ -242,7 +255,8 @@ class FellegiSunter:
         model.m_ = [np.array([lv["m"] for lv in c["levels"]]) for c in data["comparisons"]]
         model.u_ = [np.array([lv["u"] for lv in c["levels"]]) for c in data["comparisons"]]
         if data.get("household"):
-            model.household_u_ = np.array(data["household"]["u"], dtype=float)
+            model.household_u_ = np.array([c["u"] for c in data["household"]["cells"]],
+                                          dtype=float).reshape(household_shape())
         return model
 
 
@@ -373,6 +387,29 @@ def _pattern_codes(levels: np.ndarray, rarity: np.ndarray, sizes: np.ndarray,
             c = c * sizes[j] + digit
         code[i] = c
     return code
+
+
+def household_shape() -> tuple[int, ...]:
+    return tuple(len(rows) for _, rows in HOUSEHOLD)
+
+
+def household_cells(levels: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    """(cell, which rows of levels are in it) for each household cell."""
+    masks = []
+    for name, rows in HOUSEHOLD:
+        column = levels[:, _index(name)]
+        listed = [row for row in rows if row is not None]
+        masks.append([column == row if row is not None else ~np.isin(column, listed)
+                      for row in rows])
+    out = []
+    for cell in np.ndindex(household_shape()):
+        members = np.logical_and.reduce([masks[axis][i] for axis, i in enumerate(cell)])
+        out.append((cell, members))
+    return out
+
+
+def _row_label(name: str, row: int | None) -> str:
+    return COMPARISONS[_index(name)].labels[row] if row is not None else "other"
 
 
 def _both_known_share(random_pairs: np.ndarray) -> float:

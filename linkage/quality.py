@@ -156,15 +156,16 @@ def write_report(figures: dict, folder: Path) -> None:
     household = figures["model"].get("household")
     households = "" if not household else (
         "<h2>Households</h2><p>Relatives at one address agree on surname and address "
-        "together more often than the two u say apart; in these cells the model counts "
+        "together more often than the two u say apart, twins also on date of birth, a son "
+        "named after his father also on forename; in these cells the model counts "
         "agreement by the joint u learned from the candidates. The correction is what "
-        "agreement there loses, in bits (0 where the data show no households).</p>"
-        "<table><tr><th>surname</th><th>location</th><th>joint u</th><th>correction</th></tr>"
-        + "".join(f"<tr><td>{html.escape(sl)}</td><td>{html.escape(ll)}</td>"
-                  f"<td>{household['u'][i][k]:.2e}</td>"
-                  f"<td>{household['correction'][i][k]:.1f}</td></tr>"
-                  for i, sl in enumerate(household["surname_levels"])
-                  for k, ll in enumerate(household["location_levels"]))
+        "agreement there loses, in bits (0 where the data show no such relatives).</p>"
+        "<table><tr>" + "".join(f"<th>{html.escape(d)}</th>" for d in household["dimensions"])
+        + "<th>joint u</th><th>correction</th></tr>"
+        + "".join("<tr>" + "".join(f"<td>{html.escape(cell[d])}</td>"
+                                   for d in household["dimensions"])
+                  + f"<td>{cell['u']:.2e}</td><td>{cell['correction']:.1f}</td></tr>"
+                  for cell in household["cells"])
         + "</table>")
     charts = "".join(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
                      f"src='data:image/png;base64,{png}'>" for title, png in _charts(figures))

@@ -7,6 +7,7 @@ flake: FEBRL4 F1 0.998 (issue 5's bar), sample precision 0.981-0.997 per source 
 
 from __future__ import annotations
 
+import json
 from itertools import combinations
 
 import numpy as np
@@ -298,7 +299,16 @@ def test_model_round_trips_through_json(febrl_linked, tmp_path):
     result.model.save(tmp_path / "model.json")
     loaded = FellegiSunter.load(tmp_path / "model.json")
     levels = np.concatenate([p.levels for p in result.pairs])
-    assert np.allclose(loaded.probability(levels), result.model.probability(levels))
+    rarity = np.concatenate([p.rarity for p in result.pairs])
+    assert np.allclose(loaded.probability(levels, rarity),
+                       result.model.probability(levels, rarity))
+    assert (loaded.household_u_ == result.model.household_u_).all()
+    # a model saved by an earlier format is refused by name, not misread
+    older = json.loads((tmp_path / "model.json").read_text())
+    older["model"] = "fellegi-sunter/1"
+    (tmp_path / "old.json").write_text(json.dumps(older))
+    with pytest.raises(ValueError, match="another version of pprl"):
+        FellegiSunter.load(tmp_path / "old.json")
 
 
 def test_sample_scenario_four_sources():

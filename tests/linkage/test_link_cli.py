@@ -62,8 +62,11 @@ def test_link_writes_each_partys_outputs(project, packages, tmp_path):
     assert {s["party"] for s in figures["sources"]} == set(PARTIES)
     # the sample has relatives at one address: agreement on surname and address together
     # counts for less than independence says, and the report shows it
-    household = figures["model"]["household"]
-    assert household["correction"][0][0] < -1
+    cells = {(c["surname"], c["location"], c["dob"], c["forename"]): c["correction"]
+             for c in figures["model"]["household"]["cells"]}
+    assert cells["exact", "same address and postcode", "other", "other"] < -1
+    # twins: one birthday at one address with one surname is weak evidence there
+    assert cells["exact", "same address and postcode", "exact", "other"] < -5
     assert "<h2>Households</h2>" in (out / "quality.html").read_text()
 
 
