@@ -32,7 +32,8 @@ from numba import njit
 from linkage.compare import COMPARISONS, MISSING, RARITY_BINS, RARITY_STEP, TERM_FREQUENCY_LEVELS
 from linkage.sources import TERM_FREQUENCY_FIELDS
 
-# 2: term frequencies on close name agreement; household cells by date of birth and forename
+# 2: term frequencies on close name agreement; household cells by date of birth and
+# forename; u of sex given forename
 MODEL_FORMAT = "fellegi-sunter/2"
 _FLOOR = 1e-6
 # rounds of (u from random pairs weighted as non-matches, then m and prior): the third
@@ -45,6 +46,12 @@ U_ROUNDS = 3
 HOUSEHOLD = (("surname", (0, 1)), ("location", (0, 1)), ("dob", (0, None)),
              ("forename", (0, None)))
 _HOUSEHOLD_ROUNDS = 50
+# Strangers of one forename are nearly always of one sex, so among them agreement on sex
+# is no evidence: for pairs whose forename is at these levels (exact, dice >= 0.85), u of
+# sex is learned apart, from the random pairs that have them.
+SEX_GIVEN_FORENAME = (0, 1)
+# fewer random pairs of one forename than this and their u is noise: the plain u stands
+_MIN_CONDITIONING_PAIRS = 50
 # The digits of an agreement pattern's code: MISSING is 0, then one per level; for a
 # term-frequency field each of its first TERM_FREQUENCY_LEVELS levels takes one digit per
 # step of rarity.
@@ -77,6 +84,7 @@ class FellegiSunter:
     prior_: float = 0.0
     iterations_: int = 0
     household_u_: np.ndarray | None = None  # one axis per HOUSEHOLD dimension
+    sex_u_given_forename_: np.ndarray | None = None  # u of sex levels, SEX_GIVEN_FORENAME
 
     def fit(self, candidates: np.ndarray, random_pairs: np.ndarray, all_pairs: int,
             rarity: np.ndarray | None = None,
@@ -93,6 +101,8 @@ class FellegiSunter:
             self.u_ = [_frequencies(random_distinct[:, j], len(c.labels),
                                     weights=non_match * random_counts)
                        for j, c in enumerate(COMPARISONS)]
+            self.sex_u_given_forename_ = _sex_u_given_forename(random_distinct,
+                                                               non_match * random_counts)
             self._fit_m(distinct, counts)
             self._fit_prior(distinct, rarity, counts, all_pairs)
             non_match = 1 - self.probability(random_distinct)
@@ -198,6 +208,11 @@ class FellegiSunter:
         total = _weights(self.m_, self.u_, levels)
         if self.household_u_ is not None:
             total += self._household_weights(levels)
+        if self.sex_u_given_forename_ is not None:
+            sex, forename = levels[:, _index("sex")], levels[:, _index("forename")]
+            apart = np.isin(forename, SEX_GIVEN_FORENAME) & (sex != MISSING)
+            shift = np.log2(self.u_[_index("sex")] / self.sex_u_given_forename_)
+            total += np.where(apart, shift[np.maximum(sex, 0)], 0.0)
         if rarity is not None:
             for f, name in enumerate(TERM_FREQUENCY_FIELDS):
                 j = _index(name)
@@ -232,6 +247,11 @@ class FellegiSunter:
                      # what agreement in the cell loses against independence, in bits
                      "correction": float(corrections[cell])}
                     for cell in np.ndindex(household_shape())]},
+            "sex_given_forename": None if self.sex_u_given_forename_ is None else {
+                "forename_levels": [COMPARISONS[_index("forename")].labels[level]
+                                    for level in SEX_GIVEN_FORENAME],
+                "u": dict(zip(COMPARISONS[_index("sex")].labels,
+                              self.sex_u_given_forename_.tolist(), strict=True))},
         }
 
     def save(self, path: Path) -> None:
@@ -254,6 +274,9 @@ class FellegiSunter:
         model.iterations_ = int(data["iterations"])
         model.m_ = [np.array([lv["m"] for lv in c["levels"]]) for c in data["comparisons"]]
         model.u_ = [np.array([lv["u"] for lv in c["levels"]]) for c in data["comparisons"]]
+        if data.get("sex_given_forename"):
+            model.sex_u_given_forename_ = np.array(
+                list(data["sex_given_forename"]["u"].values()), dtype=float)
         if data.get("household"):
             model.household_u_ = np.array([c["u"] for c in data["household"]["cells"]],
                                           dtype=float).reshape(household_shape())
@@ -410,6 +433,17 @@ def household_cells(levels: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarra
 
 def _row_label(name: str, row: int | None) -> str:
     return COMPARISONS[_index(name)].labels[row] if row is not None else "other"
+
+
+def _sex_u_given_forename(distinct: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
+    """u of the sex levels among (weighted) random pairs whose forename is at a
+    SEX_GIVEN_FORENAME level, or None where there are too few of them to say."""
+    sex = distinct[:, _index("sex")]
+    chosen = np.isin(distinct[:, _index("forename")], SEX_GIVEN_FORENAME) & (sex != MISSING)
+    if weights[chosen].sum() < _MIN_CONDITIONING_PAIRS:
+        return None
+    return _frequencies(sex[chosen], len(COMPARISONS[_index("sex")].labels),
+                        weights=weights[chosen])
 
 
 def _both_known_share(random_pairs: np.ndarray) -> float:

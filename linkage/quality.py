@@ -167,6 +167,14 @@ def write_report(figures: dict, folder: Path) -> None:
                   + f"<td>{cell['u']:.2e}</td><td>{cell['correction']:.1f}</td></tr>"
                   for cell in household["cells"])
         + "</table>")
+    given = figures["model"].get("sex_given_forename")
+    if given:
+        sex = next(c for c in figures["model"]["comparisons"] if c["name"] == "sex")
+        households += (
+            "<h2>Sex given forename</h2><p>Strangers whose forenames agree "
+            f"({html.escape(' or '.join(given['forename_levels']))}) agree on sex "
+            f"{given['u']['agree']:.1%} of the time, against {sex['levels'][0]['u']:.1%} "
+            "for strangers at large, so between them agreement on sex counts for little.</p>")
     charts = "".join(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
                      f"src='data:image/png;base64,{png}'>" for title, png in _charts(figures))
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Linkage quality</title>

@@ -155,3 +155,31 @@ def test_patterns_round_trip_levels_and_rarity():
     code = pattern_codes(levels)
     distinct, distinct_rarity, _, lookup = distinct_patterns(code)
     assert (distinct[lookup[code]] == levels).all() and not distinct_rarity.any()
+
+
+def test_sex_agreement_says_little_between_people_of_one_forename():
+    rng = np.random.default_rng(11)
+    all_pairs = RECORDS * RECORDS
+    strangers = draw(U, all_pairs - MATCHES, rng)
+    sex, forename = NAMES.index("sex"), NAMES.index("forename")
+    # strangers of one forename (or nearly) share their sex 98 times in 100, others half
+    share = np.where(np.isin(strangers[:, forename], (0, 1)), 0.98, 0.5)
+    strangers[:, sex] = (rng.random(len(strangers)) >= share).astype(np.int8)
+    matches = draw(M, MATCHES, rng)
+    matches[:, sex] = 0
+    blocked = ((strangers[:, 0] == 0) | (strangers[:, 1] == 0) | (strangers[:, 3] == 0)
+               | (strangers[:, 5] <= 1))
+    candidates = np.concatenate([matches, strangers[blocked]])
+    pool = np.concatenate([matches, strangers])
+    model = FellegiSunter().fit(candidates, pool[rng.integers(0, all_pairs, 200_000)],
+                                all_pairs)
+    assert model.sex_u_given_forename_[0] == pytest.approx(0.98, abs=0.01)
+    assert model.u_[sex][0] == pytest.approx(0.5, abs=0.01)
+    # what agreeing on sex adds, against not knowing it: nothing among one forename,
+    # log2(1 / 0.5) = 1 bit elsewhere
+    pattern = np.array([[0, 0, MISSING, 0, 0, 5], [0, 0, MISSING, 0, MISSING, 5],
+                        [5, 0, MISSING, 0, 0, 5], [5, 0, MISSING, 0, MISSING, 5]], np.int8)
+    same_name, _, other_name, _ = model.weights(pattern) - np.repeat(
+        model.weights(pattern)[1::2], 2)
+    assert abs(same_name) < 0.1
+    assert other_name == pytest.approx(1.0, abs=0.1)
