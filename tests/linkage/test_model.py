@@ -183,3 +183,29 @@ def test_sex_agreement_says_little_between_people_of_one_forename():
         model.weights(pattern)[1::2], 2)
     assert abs(same_name) < 0.1
     assert other_name == pytest.approx(1.0, abs=0.1)
+
+
+def test_cells_of_one_person_keep_independence(monkeypatch):
+    """At 250,000 records a side, 40,000 matches agree on everything at one address. Their
+    share of non-matches, read off their own posteriors, fed on itself and ran away."""
+    def table(given: dict[str, list[float]]) -> list[np.ndarray]:
+        return [np.asarray(given.get(c.name, [1.0] * len(c.labels))) /
+                np.sum(given.get(c.name, [1.0] * len(c.labels))) for c in COMPARISONS]
+
+    distinct = np.array([(0, 0, MISSING, 0, MISSING, 0),  # all agree, at one address
+                         (0, 0, MISSING, 0, MISSING, 5),
+                         (5, 5, MISSING, 0, MISSING, 5),  # strangers of one birthday
+                         RELATIVES], np.int8)
+    counts = np.array([40_000, 40_000, 2_000_000, 300])
+
+    def fitted() -> FellegiSunter:
+        model = FellegiSunter(m_=table(M), u_=table(U))
+        model._fit_household(distinct, None, counts, 250_000 ** 2, both_known=1.0)
+        return model
+
+    model = fitted()
+    assert model.household_u_[0, 0, 0, 0] == 0 and model.probability(distinct[:1])[0] > 0.999
+    # the relatives' cell still learns its 300 pairs
+    assert model.household_u_[0, 0, 1, 1] * 250_000 ** 2 == pytest.approx(300, rel=0.1)
+    monkeypatch.setattr(model_module, "_ONE_PERSON", {})
+    assert fitted().probability(distinct[:1])[0] < 0.9
