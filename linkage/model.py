@@ -253,6 +253,8 @@ class FellegiSunter:
                 "cells": [
                     {**{name: _row_label(name, rows[i]) for (name, rows), i
                         in zip(HOUSEHOLD, cell, strict=True)},
+                     # one person, not relatives: independence stands, nothing learned
+                     "one_person": _one_person(cell),
                      "u": float(self.household_u_[cell]),
                      # what agreement in the cell loses against independence, in bits
                      "correction": float(corrections[cell])}

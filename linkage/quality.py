@@ -164,7 +164,9 @@ def write_report(figures: dict, folder: Path) -> None:
         + "<th>joint u</th><th>correction</th></tr>"
         + "".join("<tr>" + "".join(f"<td>{html.escape(cell[d])}</td>"
                                    for d in household["dimensions"])
-                  + f"<td>{cell['u']:.2e}</td><td>{cell['correction']:.1f}</td></tr>"
+                  + ("<td>one person: independence</td><td>0</td></tr>"
+                     if cell.get("one_person") else
+                     f"<td>{cell['u']:.2e}</td><td>{cell['correction']:.1f}</td></tr>")
                   for cell in household["cells"])
         + "</table>")
     given = figures["model"].get("sex_given_forename")

@@ -65,6 +65,7 @@ def test_link_writes_each_partys_outputs(project, packages, tmp_path):
     cells = {(c["surname"], c["location"], c["dob"], c["forename"]): c["correction"]
              for c in figures["model"]["household"]["cells"]}
     assert cells["exact", "same address and postcode", "other", "other"] < -1
+    assert cells["exact", "same address and postcode", "exact", "exact"] == 0
     # twins: one birthday at one address with one surname is weak evidence there
     assert cells["exact", "same address and postcode", "exact", "other"] < -5
     assert "<h2>Households</h2>" in (out / "quality.html").read_text()
