@@ -512,6 +512,9 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     if args.source:  # every pprl process, the stages child included, runs that checkout
         os.environ["PYTHONPATH"] = str(args.source.resolve())
+        # `python -m pprl` would otherwise put the current directory ahead of PYTHONPATH:
+        # run from a checkout, that checkout's working tree would run instead
+        os.environ["PYTHONSAFEPATH"] = "1"
     results = [run_scale(args, people, records)
                for people, records in (args.scale or [(830_000, 1_000_000)])]
     print(f"\n{os.cpu_count()} cores; link at posterior >= {args.threshold}, one-to-one")
