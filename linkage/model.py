@@ -16,6 +16,9 @@ household cells (surname the same or nearly, at the same address or postcode, by
 birth and forename exact or not) the model learns a joint u from the candidates
 themselves, which hold every pair at one address or postcode: the expected non-matches in
 the cell over all pairs. On data without households (FEBRL) the correction vanishes.
+Where date of birth and forename agree as well, the cell holds one person, not relatives,
+and keeps independence. Likewise strangers of one forename nearly always share their sex,
+so for them u of sex is learned apart, from the random pairs whose forenames agree.
 
 The model is data: it saves to JSON and loads for a later run.
 """
@@ -446,8 +449,8 @@ def household_cells(levels: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarra
 def _one_person(cell: tuple[int, ...]) -> bool:
     """Whether a household cell is one where relatives agree on all that tells them apart."""
     rows = {name: choices[i] for (name, choices), i in zip(HOUSEHOLD, cell, strict=True)}
-    return bool(_ONE_PERSON) and all(rows.get(name, -2) == level
-                                     for name, level in _ONE_PERSON.items())
+    agreeing = [name in rows and rows[name] == level for name, level in _ONE_PERSON.items()]
+    return bool(agreeing) and all(agreeing)
 
 
 def _row_label(name: str, row: int | None) -> str:
