@@ -330,7 +330,7 @@ def test_sample_scenario_four_sources():
         right = len(set(zip(found.record_id_x, found.record_id_y, strict=True))
                     & set(zip(truly.record_id_x, truly.record_id_y, strict=True)))
         precision, recall = right / max(len(found), 1), right / max(len(truly), 1)
-        assert precision > 0.96 and recall > 0.98, (x, y, precision, recall)
+        assert precision > 0.985 and recall > 0.975, (x, y, precision, recall)
     # no source has two records in one person
     assert not records.duplicated(["custodian", "person_id"]).any()
     # m of every level is close to its share among the candidates that truly match (EM
@@ -346,3 +346,5 @@ def test_sample_scenario_four_sources():
         known = levels[:, j][levels[:, j] >= 0]
         true_m = np.bincount(known, minlength=len(comparison.labels)) / len(known)
         assert np.abs(result.model.m_[j] - true_m).max() < 0.005, comparison.name
+        if comparison.name == "dob":  # 'else', the namesakes' level, within a factor 1.5
+            assert true_m[-1] / 1.5 < result.model.m_[j][-1] < true_m[-1] * 1.5, true_m[-1]
