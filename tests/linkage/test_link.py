@@ -237,11 +237,25 @@ def febrl_linked():
     return result, ida, idb
 
 
-def test_term_frequencies_weigh_rare_names_more():
-    config = EncodingConfig()
+def common_and_rare_names() -> list[dict[str, str]]:
+    """50 John Smiths born on different days, and one Ann Quixotic."""
     people = [person(record_id=str(i), forename="John", surname="Smith",
                      dob=f"19{50 + i % 40}-01-0{1 + i % 9}") for i in range(50)]
-    people.append(person(record_id="rare", forename="Ann", surname="Quixotic", dob="1970-01-01"))
+    return people + [person(record_id="rare", forename="Ann", surname="Quixotic",
+                            dob="1970-01-01")]
+
+
+def flat_model() -> FellegiSunter:
+    """m = u at every level: weights then come from term frequencies alone."""
+    model = FellegiSunter()
+    model.m_ = [np.full(len(c.labels), 1 / len(c.labels)) for c in COMPARISONS]
+    model.u_ = [np.full(len(c.labels), 1 / len(c.labels)) for c in COMPARISONS]
+    return model
+
+
+def test_term_frequencies_weigh_rare_names_more():
+    config = EncodingConfig()
+    people = common_and_rare_names()
     a, _ = encode_frame("a", pd.DataFrame(people), config)
     b, _ = encode_frame("b", pd.DataFrame(people), config)
     levels, rarity = record_levels(a, b, np.array([0, 50]), np.array([0, 50]))
@@ -250,19 +264,13 @@ def test_term_frequencies_weigh_rare_names_more():
     # in half bits: John Smith, 50 of 51 records, -log2(50/51) = 0.03 bits, 0 steps; Ann
     # Quixotic, -log2(1/51) = 5.67 bits, 11 steps; each name on its own
     assert (rarity[0] == 0).all() and (rarity[1] == 11).all()
-    model = FellegiSunter()
-    model.m_ = [np.full(len(c.labels), 1 / len(c.labels)) for c in COMPARISONS]
-    model.u_ = [np.full(len(c.labels), 1 / len(c.labels)) for c in COMPARISONS]
-    common, rare = model.weights(levels, rarity)
+    common, rare = flat_model().weights(levels, rarity)
     assert rare - common == pytest.approx(2 * 11 * 0.5)
-
 
 
 def test_close_names_take_the_rarity_of_the_commoner_value():
     config = EncodingConfig()
-    people = [person(record_id=str(i), forename="John", surname="Smith",
-                     dob=f"19{50 + i % 40}-01-0{1 + i % 9}") for i in range(50)]
-    people.append(person(record_id="rare", forename="Ann", surname="Quixotic", dob="1970-01-01"))
+    people = common_and_rare_names()
     a, _ = encode_frame("a", pd.DataFrame(people), config)
     typed = [dict(p) for p in people]
     typed[0]["surname"], typed[50]["surname"] = "Smitth", "Quixottic"  # a doubled letter
@@ -273,15 +281,14 @@ def test_close_names_take_the_rarity_of_the_commoner_value():
     # Smith (50 of 51 in A) against Smitth (1 of 51 in B): Smith's frequency, 0 steps; the
     # mean of the two (25.5 of 51, 1 bit) would give 2. Quixotic/Quixottic: 1 of 51, 11.
     assert rarity[0].tolist() == [0, 0] and rarity[1].tolist() == [11, 11]
-    model = FellegiSunter()
-    model.m_ = [np.full(len(c.labels), 1 / len(c.labels)) for c in COMPARISONS]
-    model.u_ = [np.full(len(c.labels), 1 / len(c.labels)) for c in COMPARISONS]
+    model = flat_model()
     common, rare = model.weights(levels, rarity)
     assert rare - common == pytest.approx(2 * 11 * 0.5)
     # below the adjusted levels, rarity is not recorded and not used
     far = [c.name for c in COMPARISONS].index("forename")
     levels[:, far] = 3
     assert np.diff(model.weights(levels, rarity))[0] == pytest.approx(11 * 0.5)
+
 
 def test_febrl4_without_labels_or_hand_set_threshold(febrl_linked):
     result, ida, idb = febrl_linked
