@@ -384,11 +384,10 @@ def run_scale(args: argparse.Namespace, people: int, records: int | None) -> dic
         [sys.executable, "-c", "from linkage.config import EncodingConfig; "
          "print(EncodingConfig().fingerprint)"], env=env, check=True, capture_output=True,
         text=True).stdout.strip()
-    reusable = args.reuse and saved.exists() and all(
-        (home / f"{p}.pkg").exists() for p in parties) and \
-        json.loads(saved.read_text()).get("config_fingerprint") == fingerprint
-    if reusable:
-        result["hash"] = json.loads(saved.read_text())["parties"]
+    previous = json.loads(saved.read_text()) if args.reuse and saved.exists() else {}
+    if previous.get("config_fingerprint") == fingerprint and all(
+            (home / f"{p}.pkg").exists() for p in parties):
+        result["hash"] = previous["parties"]
         print("  reusing packages (hash figures from their run)")
     else:
         for party in parties:

@@ -19,7 +19,7 @@ from linkage.sources import TERM_FREQUENCY_FIELDS, Source
 
 MISSING = -1
 BATCH_PAIRS = 500_000
-# How rare an exactly agreed name is, in steps of half a bit: -log2(share of records
+# How rare an agreed name is, in steps of half a bit: -log2(share of records
 # holding it) / RARITY_STEP, rounded, 0 (everyone) to RARITY_BINS - 1. Steps keep rarity
 # part of the agreement pattern; whole-bit steps cost 0.0005 of F1 on the sample scenarios.
 RARITY_STEP = 0.5
@@ -234,8 +234,10 @@ def record_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray,
     takes the levels of its best variant pair as a whole (by `agreement`): an alias agrees
     with the other record as a whole, never one alias's forename with another's date of
     birth. With with_rarity, also how rare the agreed value is (`rarity_of` its term
-    frequency) for each term-frequency field where it agrees exactly (pairs, fields), 0
-    elsewhere. Batched, so that memory stays bounded whatever the number of pairs."""
+    frequency; of the commoner value where the agreement is close, not exact) for each
+    term-frequency field at one of its first TERM_FREQUENCY_LEVELS levels (pairs,
+    fields), 0 elsewhere. Batched, so that memory stays bounded whatever the number of
+    pairs."""
     order_a, start_a, count_a = _variants_by_record(a)
     order_b, start_b, count_b = _variants_by_record(b)
     out = np.empty((len(ra), len(COMPARISONS)), dtype=np.int8)

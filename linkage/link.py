@@ -113,7 +113,7 @@ def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
                  term_frequencies: bool = True,
                  progress: Callable[[str], None] | None = None) -> LinkResult:
     """Block, compare, fit (unless a model is given) and assign. With term_frequencies,
-    exact name agreement is weighted by how rare the name is.
+    exact or close name agreement is weighted by how rare the name is.
 
     Candidate pairs whose posterior falls below KEEP_PROBABILITY are dropped once scored
     (counted, with their summed probability, in each PairResult): at a million records a

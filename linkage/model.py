@@ -169,12 +169,8 @@ class FellegiSunter:
                               for row in rows])
             independent = independent * share.reshape([-1 if a == axis else 1
                                                        for a in range(len(HOUSEHOLD))])
-        correction = np.minimum(np.log2(independent / np.maximum(self.household_u_, 1e-300)),
-                                0.0)
-        for cell in np.ndindex(household_shape()):
-            if _one_person(cell):
-                correction[cell] = 0.0
-        return correction
+        # (one-person cells are never fitted: their joint u of 0 gives no correction)
+        return np.minimum(np.log2(independent / np.maximum(self.household_u_, 1e-300)), 0.0)
 
     def _household_weights(self, levels: np.ndarray) -> np.ndarray:
         cell_weights = self._household_cell_weights()

@@ -170,9 +170,10 @@ def write_report(figures: dict, folder: Path) -> None:
                   for cell in household["cells"])
         + "</table>")
     given = figures["model"].get("sex_given_forename")
+    sex_given_forename = ""
     if given:
         sex = next(c for c in figures["model"]["comparisons"] if c["name"] == "sex")
-        households += (
+        sex_given_forename = (
             "<h2>Sex given forename</h2><p>Strangers whose forenames agree "
             f"({html.escape(' or '.join(given['forename_levels']))}) agree on sex "
             f"{given['u']['agree']:.1%} of the time, against {sex['levels'][0]['u']:.1%} "
@@ -197,6 +198,7 @@ the expected matches in the table below.</p>
 <h2>Blocking</h2><table><tr><th>sources</th><th>candidate pairs</th><th>accepted links</th>
 <th>expected matches</th><th>capped blocks</th></tr>{blocking}</table>
 {households}
+{sex_given_forename}
 {charts}
 <h2>How to read this</h2><p>A match weight is the log2 of how much more likely the pair's
 agreement pattern is among matches than among non-matches; m is the share of matches at a
