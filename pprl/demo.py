@@ -123,7 +123,8 @@ def run_demo(out: Path, scenario: Path = DEFAULT_SCENARIO) -> dict:
     """Play every role on a scenario (the bundled sample by default) into `out`; return the
     summary figures."""
     with atomic_folder(out) as work:
-        parties = {n: Party(work, n) for n in (*CUSTODIANS, "ttp", "analyst")}
+        # absolute, since each party runs its commands from inside its own folder
+        parties = {n: Party(work.resolve(), n) for n in (*CUSTODIANS, "ttp", "analyst")}
         _key_ceremony(parties)
         _hash_and_link(parties, scenario)
         _release_and_analyse(parties)

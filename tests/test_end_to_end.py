@@ -32,15 +32,17 @@ PASSPHRASE = "end-to-end-Passphrase-3"
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
-    """A 300-person scenario taken through the chain (cheap scrypt: a test, not a ceremony)."""
+    """A 300-person scenario taken through the chain (cheap scrypt: a test, not a ceremony),
+    from inside its folder with relative paths, as a newcomer types `pprl demo -o pprl-demo`."""
     root = tmp_path_factory.mktemp("e2e")
     scenario = root / "scenario"
     generate(scenario, people=300, seed=77)
     patch = pytest.MonkeyPatch()
     patch.setattr(keys.identity, "SCRYPT_N", 2**10)
     patch.setenv("PPRL_PASSPHRASE", PASSPHRASE)  # the demo then uses it for every party
+    patch.chdir(root)
     try:
-        summary = run_demo(root / "demo", scenario)
+        summary = run_demo(Path("demo"), Path("scenario"))
     finally:
         patch.undo()
     return root / "demo", scenario, summary
