@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import platform
@@ -25,7 +26,7 @@ from outcomes.analysis import StudyError, analyse
 from outcomes.cohort import Content
 from outcomes.config import ConfigError, StudyConfig
 from outcomes.publish import publish
-from outcomes.release import ReleaseError, check_maps, read_tokens, release_kind
+from outcomes.release import ReleaseError, check_kinds, check_maps, read_tokens, release_kind
 from outcomes.released import (
     CONTENT_TYPE,
     LINKS_CONTENT_TYPE,
@@ -59,28 +60,38 @@ _KEY_HELP = "Your private key (NAME.key); passphrase from PPRL_PASSPHRASE or a p
 @click.option("--kind", "kinds", multiple=True, metavar="[FILE=]KIND",
               help="The kind of content of a file (default: its name without extension); "
                    "FILE=KIND with several files.")
-@click.option("--date-column", "date_columns", multiple=True, metavar="COLUMN",
-              help="A date column not named date or *_date.")
+@click.option("--study", "study_path",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The analyst's study file (TOML): only the kinds and columns it uses are "
+                   "released. Without it, those of the built-in default study.")
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="Text encoding of CSV content, e.g. cp1252 for spreadsheet exports.")
 def release_command(content: tuple[Path, ...], links_path: Path, tokens_path: Path,
                     key_path: Path, analyst: str, out: Path, kinds: tuple[str, ...],
-                    date_columns: tuple[str, ...]) -> None:
+                    study_path: Path | None, encoding: str) -> None:
     """Release content extracts to the analyst, keyed by person_id (run by a custodian).
 
     Each CONTENT file (CSV or Parquet, with a record_id column) is joined to the TTP's link
-    map through your token map; record_id and tokens are dropped, dates (columns named date
-    or *_date) are checked and kept as dates, and each kind of content is sealed to the
-    analyst as OUT/<you>.<kind>.released with every row's match_probability. Rows whose
-    record has no link entry are not released: they are counted here and listed by row number
-    in OUT.rejects.csv, which stays with you.
+    map through your token map. Only the kinds and columns the analyst's study uses are
+    released (the others are left out and named here); a column that looks like an
+    identifier (name, date of birth, postcode, address, NHS number, PNC id, phone, email)
+    stops the release. record_id and tokens are dropped, the study's dates are checked and
+    kept as dates, and each kind is sealed to the analyst as OUT/<you>.<kind>.released with
+    every row's match_probability. Rows whose record has no link entry are not released:
+    they are counted here and listed by row number in OUT.rejects.csv, which stays with you.
 
     \b
     Example:
       pprl release ld_contacts.csv detentions.csv --links linked/trust_north.links \\
-          --tokens trust_north.pkg.tokens.csv --key trust_north.key --to analyst -o released
+          --tokens trust_north.pkg.tokens.csv --key trust_north.key --to analyst \\
+          --study study.toml -o released
     """
     try:
+        study = StudyConfig.from_toml(study_path) if study_path else StudyConfig()
         check_new_folder(out)
+        _check_encoding(encoding)
         by_kind = _kinds(content, kinds)
+        check_kinds(list(by_kind), by_kind, study)
         keyring = Keyring()
         identity = load_key(key_path)
         recipient = keyring.recipient(analyst)
@@ -92,7 +103,7 @@ def release_command(content: tuple[Path, ...], links_path: Path, tokens_path: Pa
                                content_type=LINKS_CONTENT_TYPE)
             links = pq.read_table(plain).to_pandas()
         check_maps(tokens, links, tokens_path)
-        results = [release_kind(kind, paths, tokens, links, date_columns)
+        results = [release_kind(kind, paths, tokens, links, study, encoding)
                    for kind, paths in tqdm(by_kind.items(), desc="pprl release", unit="kinds",
                                            leave=False, disable=len(by_kind) < 2)]
         with atomic_folder(out) as folder:
@@ -108,8 +119,13 @@ def release_command(content: tuple[Path, ...], links_path: Path, tokens_path: Pa
         with AtomicOutput(rejects) as f:
             pd.DataFrame([r for result in results for r in result.rejects],
                          columns=["file", "row", "reason"]).to_csv(f, index=False)
-    except (ReleaseError, KeysError) as e:
+    except (ReleaseError, KeysError, ConfigError) as e:
         raise click.ClickException(str(e)) from None
+    for result in results:
+        for column in result.free_text:
+            click.echo(f"Warning: {result.kind}: column {column!r} looks like free text (long "
+                       "or mostly distinct values of several words); check that it names no "
+                       "one before sending", err=True)
     click.echo(f"Released {len(results)} kind(s) of content for project {header.project}, "
                f"sealed to {recipient.name} in {out}")
     for result in results:
@@ -118,7 +134,16 @@ def release_command(content: tuple[Path, ...], links_path: Path, tokens_path: Pa
                    f"{len(result.rejects):>7,} not released")
         for reason, n in sorted(Counter(r[2] for r in result.rejects).items()):
             click.echo(f"    {n:>9,}  {reason}")
+        if result.left_out:
+            click.echo(f"    left out, not used by the study: {', '.join(result.left_out)}")
     click.echo(f"  keep here      {rejects} (rows not released, by file and row number)")
+
+
+def _check_encoding(encoding: str) -> None:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ReleaseError(f"unknown encoding {encoding!r}") from None
 
 
 def _kinds(content: tuple[Path, ...], kinds: tuple[str, ...]) -> dict[str, list[Path]]:
@@ -153,9 +178,10 @@ def _kinds(content: tuple[Path, ...], kinds: tuple[str, ...]) -> dict[str, list[
               help="The TTP's person_quality file, sealed to you.")
 @click.option("--key", "key_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path), help=_KEY_HELP)
-@click.option("--config", "config_path",
+@click.option("--study", "--config", "config_path",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The study (TOML); without it, the two-county L&D evaluation's defaults.")
+              help="The study (TOML), the file each custodian releases by; without it, the "
+                   "two-county L&D evaluation's defaults. --config is its old name.")
 @click.option("-o", "--out", "out", required=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Folder to create for the outputs (must not exist, or be empty).")
@@ -180,7 +206,7 @@ def outcomes_command(released: tuple[Path, ...], quality_path: Path, key_path: P
     \b
     Example:
       pprl outcomes released/*.released --quality linked/person_quality \\
-          --key analyst.key --config study.toml -o results
+          --key analyst.key --study study.toml -o results
     """
     try:
         config = StudyConfig.from_toml(config_path) if config_path else StudyConfig()

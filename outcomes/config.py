@@ -63,6 +63,32 @@ class StudyConfig:
     cuts: tuple[float, ...] = (0.5, 0.8, 0.95, 0.99)
     hospital_stays: HospitalStays | None = field(default_factory=HospitalStays)
 
+    def columns_used(self) -> dict[str, dict[str, bool]]:
+        """The content the study reads: kind -> {column: required}, for `pprl release`.
+
+        The index's and each measure's columns are required; the hospital stays' columns
+        are required only when the study file sets [hospital_stays] (the default uses them
+        where released)."""
+        used: dict[str, dict[str, bool]] = {}
+        needed = [(self.index_kind, (self.index_date,))] + [
+            (m.kind, (m.date,) if m.group is None else (m.date, m.group)) for m in self.measures]
+        for kind, columns in needed:
+            used.setdefault(kind, {}).update(dict.fromkeys(columns, True))
+        stays = self.hospital_stays
+        if stays is not None:
+            columns = used.setdefault(stays.kind, {})
+            for column in (stays.start, stays.end):
+                columns[column] = columns.get(column, False) or stays.explicit
+        return used
+
+    def date_columns(self, kind: str) -> frozenset[str]:
+        """The columns of `kind` the study reads as dates (index, measure and stay dates)."""
+        stays = self.hospital_stays
+        dates = [(self.index_kind, self.index_date)] + [(m.kind, m.date) for m in self.measures]
+        if stays is not None:
+            dates += [(stays.kind, stays.start), (stays.kind, stays.end)]
+        return frozenset(column for of, column in dates if of == kind)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()

@@ -1,5 +1,9 @@
 """`pprl release` without the command line: content extracts joined onto the TTP's link map.
 
+Only what the analyst's study uses is released (an allow-list): content of the kinds it
+names, and of each only the columns it reads; any column that looks like an identifier stops
+the release, and released columns that look like free text are flagged.
+
 The custodian's content rows are keyed by its local `record_id`; the token map from `pprl hash`
 turns each into its random token, and the TTP's link map turns the token into a `person_id`
 and the record's `match_probability`. The released table keeps the person and the content and
@@ -11,6 +15,7 @@ release before anything is written, naming file, row and field but never a value
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,11 +23,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# Contract identifier fields and linkage artefacts: never part of released content.
-FORBIDDEN_COLUMNS = ("token", "forename", "middle_names", "surname", "dob", "postcode",
-                     "address")
+from outcomes.config import StudyConfig
+from outcomes.identifiers import looks_like_identifier
+
 # Columns the released table and the analyst's reading of it use for their own purposes.
 RESERVED_COLUMNS = ("person_id", "match_probability", "party")
+# Free text: a released text column is flagged if a value is longer than FREE_TEXT_LENGTH
+# characters, or if it has at least FREE_TEXT_DISTINCT distinct values, more than half of its
+# values are distinct, and more than half are of several words. Codes and categories
+# ("violence against the person", "136") repeat; notes and descriptions do not.
+FREE_TEXT_LENGTH = 100
+FREE_TEXT_DISTINCT = 20
 NO_TOKEN = "record_id not in the token map (rejected at hashing, or not in the extract)"
 NO_LINK = "token has no entry in the link map"
 NO_RECORD_ID = "empty record_id"
@@ -40,49 +51,117 @@ class ReleaseResult:
     frame: pd.DataFrame
     rows_read: int = 0
     rejects: list[tuple[str, int, str]] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # columns the study does not use
+    free_text: list[str] = field(default_factory=list)  # released columns that look like prose
 
     @property
     def persons(self) -> int:
         return int(self.frame.person_id.nunique())
 
 
-def is_date_column(name: str, extra: tuple[str, ...] = ()) -> bool:
-    """Date columns are named `date` or `*_date`, or named with --date-column."""
-    return name == "date" or name.endswith("_date") or name in extra
-
-
-def read_content(path: Path, date_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A content extract (CSV or Parquet) as text columns, dates parsed; refuses bad input."""
+def read_content(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """A content extract (CSV or Parquet) as it stands; refuses an unreadable or empty file
+    and any identifier, reserved or missing key column, naming the column, never a value."""
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pq.read_table(path).to_pandas()
-            for column in frame.columns:
-                if not is_date_column(column, date_columns):
-                    values = frame[column].astype(object)
-                    frame[column] = values.where(values.notna(), "").astype(str)
         else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, pa.ArrowInvalid, UnicodeDecodeError, OSError) as e:
+            if encoding.lower().replace("-", "").replace("_", "") == "utf8":
+                encoding = "utf-8-sig"  # a byte-order mark is not part of the first column
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False,
+                                    encoding=encoding)
+    except UnicodeDecodeError:
+        raise ReleaseError(f"{path}: not readable as {encoding} text; give its encoding with "
+                           "--encoding (cp1252 for files saved by spreadsheets)") from None
+    except pd.errors.EmptyDataError:
+        raise ReleaseError(f"{path}: empty file (no header, no rows); nothing to release") \
+            from None
+    except pd.errors.ParserWarning:
+        raise ReleaseError(f"{path}: a row has more fields than the header") from None
+    except OSError as e:
+        raise ReleaseError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+    except (ValueError, pa.ArrowException) as e:  # ParserError, ArrowInvalid and the like
         raise ReleaseError(f"{path}: not a readable CSV or Parquet file "
-                           f"({str(e).splitlines()[0].split(':')[0]})") from None
-    if "record_id" not in frame.columns:
+                           f"({_first_line(e)})") from None
+    columns = [str(c) for c in frame.columns]
+    identifiers = [c for c in columns if looks_like_identifier(c)]
+    if identifiers:
+        raise ReleaseError(f"{path}: column(s) {_names(identifiers)} look like identifiers "
+                           "or tokens, which are never released; remove them from the extract; "
+                           "nothing was written")
+    if "record_id" not in columns:
         raise ReleaseError(f"{path}: missing column record_id")
-    forbidden = [c for c in frame.columns if c in FORBIDDEN_COLUMNS]
-    if forbidden:
-        raise ReleaseError(f"{path}: column(s) {', '.join(forbidden)} hold identifiers or "
-                           "tokens, which are never released; remove them from the extract")
-    reserved = [c for c in frame.columns if c in RESERVED_COLUMNS]
+    reserved = [c for c in columns if c in RESERVED_COLUMNS]
     if reserved:
-        raise ReleaseError(f"{path}: column(s) {', '.join(reserved)} are reserved for the "
+        raise ReleaseError(f"{path}: column(s) {_names(reserved)} are reserved for the "
                            "release itself; rename them in the extract")
-    for column in date_columns:
-        if column not in frame.columns:
-            raise ReleaseError(f"{path}: missing date column {column}")
-    for column in frame.columns:
-        if is_date_column(column, date_columns):
-            frame[column] = _dates(frame[column], path, column)
-    frame["record_id"] = frame["record_id"].fillna("").astype(str).str.strip()
+    if frame.empty:
+        raise ReleaseError(f"{path}: a header but no rows; nothing to release")
+    frame.columns = columns
     return frame
+
+
+def check_kinds(kinds: list[str], paths: dict[str, list[Path]], study: StudyConfig) -> None:
+    """Refuse, before anything is read, content of a kind the study does not use."""
+    used = study.columns_used()
+    for kind in kinds:
+        if kind not in used:
+            raise ReleaseError(f"{paths[kind][0]}: kind {kind!r} is not used by the study "
+                               f"(it uses {', '.join(sorted(used))}); leave the file out, "
+                               "or name its kind with --kind")
+
+
+def study_columns(frame: pd.DataFrame, path: Path, kind: str,
+                  study: StudyConfig) -> tuple[pd.DataFrame, list[str]]:
+    """The record_id and the columns of `kind` that the study uses, dates parsed, the rest as
+    text; and the names of the columns left out. A required column missing is refused."""
+    used = study.columns_used()[kind]
+    missing = [c for c, required in used.items() if required and c not in frame.columns]
+    if missing:
+        raise ReleaseError(f"{path}: missing column(s) {_names(missing)}, which the study "
+                           f"uses for kind {kind}")
+    kept = ["record_id"] + [c for c in frame.columns if c in used]
+    left_out = [c for c in frame.columns if c not in kept]
+    frame = frame[kept].copy()
+    dates = study.date_columns(kind)
+    for column in kept:
+        if column in dates:
+            frame[column] = _dates(frame[column], path, column)
+        else:
+            values = frame[column].astype(object)
+            frame[column] = values.where(values.notna(), "").astype(str)
+    frame["record_id"] = frame["record_id"].str.strip()
+    return frame, left_out
+
+
+def free_text_columns(frame: pd.DataFrame, dates: frozenset[str]) -> list[str]:
+    """Released text columns that look like free text (see FREE_TEXT_LENGTH), which may hold
+    a name or an address that no column name gives away."""
+    flagged = []
+    for column in frame.columns:
+        if column in dates or column in (*RESERVED_COLUMNS, "record_id"):
+            continue
+        values = frame[column].astype(str)
+        values = values[values.str.strip() != ""]
+        if values.empty:
+            continue
+        distinct = values.nunique()
+        several_words = values.str.strip().str.contains(r"\s").mean() > 0.5
+        if values.str.len().max() > FREE_TEXT_LENGTH or (
+                distinct >= FREE_TEXT_DISTINCT and distinct > len(values) / 2 and several_words):
+            flagged.append(column)
+    return flagged
+
+
+def _names(columns: list[str]) -> str:
+    """Column names for a one-line message (quoted, so that no name can break the line)."""
+    return ", ".join(repr(c) for c in columns)
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0].split(":")[0]
 
 
 def _dates(values: pd.Series, path: Path, column: str) -> pd.Series:
@@ -152,16 +231,20 @@ def check_maps(tokens: pd.DataFrame, links: pd.DataFrame, tokens_path: Path) -> 
 
 
 def release_kind(kind: str, paths: list[Path], tokens: pd.DataFrame, links: pd.DataFrame,
-                 date_columns: tuple[str, ...] = ()) -> ReleaseResult:
-    """Read and join every content file of one kind; all files must share their columns."""
-    frames, rejects, rows_read, columns = [], [], 0, None
+                 study: StudyConfig, encoding: str = "utf-8") -> ReleaseResult:
+    """Read and join every content file of one kind, keeping only the columns the study uses;
+    all files must share their columns."""
+    frames, rejects, rows_read, columns, left_out = [], [], 0, None, []
     for path in paths:
-        frame = read_content(path, date_columns)
+        frame, dropped = study_columns(read_content(path, encoding), path, kind, study)
         if columns is not None and list(frame.columns) != columns:
             raise ReleaseError(f"{path}: columns differ from the other files of kind {kind}")
         columns = list(frame.columns)
+        left_out += [c for c in dropped if c not in left_out]
         released, bad = join_content(frame, path.name, tokens, links)
         frames.append(released)
         rejects += bad
         rows_read += len(frame)
-    return ReleaseResult(kind, pd.concat(frames, ignore_index=True), rows_read, rejects)
+    frame = pd.concat(frames, ignore_index=True)
+    return ReleaseResult(kind, frame, rows_read, rejects, left_out,
+                         free_text_columns(frame, study.date_columns(kind)))

@@ -109,9 +109,9 @@ def test_kind_from_the_option(project, maps, tmp_path):
     ([("NP001", "2012-01-05", "theft")], ["id", "offence_date", "offence_group"],
      "offences.csv: missing column record_id"),
     ([("NP001", "2012-01-05", "SMITH")], ["record_id", "offence_date", "surname"],
-     "surname hold identifiers"),
+     "'surname' look like identifiers"),
     ([("NP001", "2012-01-05", "p9")], ["record_id", "offence_date", "person_id"],
-     "person_id are reserved"),
+     "'person_id' are reserved"),
 ])
 def test_bad_input_is_refused_naming_file_row_and_field_never_a_value(
         project, maps, tmp_path, rows, columns, expected):
