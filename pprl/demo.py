@@ -171,19 +171,24 @@ def _hash_and_link(parties: dict[str, Party], scenario: Path) -> None:
 
 def _release_and_analyse(parties: dict[str, Party]) -> None:
     analyst = parties["analyst"]
+    # The study file is not secret: the analyst shares it with every custodian, who
+    # releases only the kinds and columns it uses.
+    study = analyst.folder / "study.toml"
+    study.write_text(STUDY, encoding="utf-8")
     for name in CUSTODIANS:
         custodian = parties[name]
+        shutil.copyfile(study, custodian.folder / "inbox" / "study.toml")
         custodian.run("release", *(Path("extracts") / f for f in CONTENT[name]),
                       "--links", Path(f"inbox/{name}.links"),
                       "--tokens", Path(f"outbox/{name}.pkg.tokens.csv"),
-                      "--key", custodian.key, "--to", "analyst", "-o", Path("released"))
+                      "--key", custodian.key, "--to", "analyst",
+                      "--study", Path("inbox/study.toml"), "-o", Path("released"))
         for sealed in sorted((custodian.folder / "released").iterdir()):
             custodian.send(sealed, analyst)
-    (analyst.folder / "study.toml").write_text(STUDY, encoding="utf-8")
     analyst.run("outcomes", *sorted(Path("inbox") / p.name
                                     for p in (analyst.folder / "inbox").glob("*.released")),
                 "--quality", Path("inbox/person_quality"), "--key", analyst.key,
-                "--config", Path("study.toml"), "-o", Path("results"))
+                "--study", Path("study.toml"), "-o", Path("results"))
 
 
 def _score_linkage(parties: dict[str, Party], scenario: Path) -> list[dict]:
@@ -264,7 +269,8 @@ def demo_command(out: Path) -> None:
     for name, held in (
             ("trust_north", "its extracts, key, token map, link map and releases; it made "
                             "the secret"),
-            ("trust_south", "its extracts, key, secret copy, token map, link map, releases"),
+            ("trust_south", "its extracts, key, secret copy, token map, link map, the "
+                            "analyst's study file, releases"),
             ("police_north", "as trust_south"), ("police_south", "as trust_south"),
             ("ttp", "sealed packages in, linked/ (quality.html, model.json, candidates)"),
             ("analyst", "released content and person_quality in, results/ (outcomes.csv, "
