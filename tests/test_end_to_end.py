@@ -163,3 +163,52 @@ def test_demo_command_refuses_an_existing_folder(tmp_path):
     result = CliRunner().invoke(main, ["demo", "-o", str(tmp_path / "taken")])
     assert result.exit_code != 0
     assert (tmp_path / "taken" / "file").read_text() == "x"
+
+
+def test_analyst_gets_only_the_study_columns(demo):
+    """ld_contacts carries custody_suite and vulnerabilities, which the study does not use:
+    they stay with the trusts."""
+    folder, _, _ = demo
+    analyst = folder / "analyst"
+    identity = load_identity(analyst / "analyst.key", PASSPHRASE)
+    for trust in ("trust_north", "trust_south"):
+        sealed = analyst / "inbox" / f"{trust}.ld_contacts.released"
+        opened = analyst / f".{sealed.name}.opened"
+        open_file(sealed, opened, recipient_identity=identity, keyring=Keyring(analyst / "keyring"))
+        columns = pq.read_schema(opened).names
+        opened.unlink()
+        assert "contact_date" in columns
+        assert "custody_suite" not in columns and "vulnerabilities" not in columns
+
+
+def test_content_with_identifier_columns_never_leaves_the_custodian(demo, tmp_path,
+                                                                    monkeypatch):
+    """A trust exports its L&D contacts with the patient's identifiers attached: the release
+    stops, naming a column, and nothing is written for the analyst."""
+    folder, scenario, _ = demo
+    trust = folder / "trust_north"
+    people = pd.read_csv(scenario / "trust_north" / "identifiers.csv", dtype=str,
+                         keep_default_na=False).drop_duplicates("record_id")
+    contacts = pd.read_csv(scenario / "trust_north" / "ld_contacts.csv", dtype=str,
+                           keep_default_na=False).merge(people, on="record_id", how="left")
+    leaky = contacts.assign(nhs_number=[f"94{n:08d}" for n in range(len(contacts))],
+                            date_of_birth=contacts.dob,
+                            full_name=contacts.forename + " " + contacts.surname,
+                            home_postcode=contacts.postcode, Surname=contacts.surname)
+    path = tmp_path / "ld_contacts.csv"
+    leaky[["record_id", "contact_date", "nhs_number", "date_of_birth", "full_name",
+           "home_postcode", "Surname"]].to_csv(path, index=False)
+    monkeypatch.chdir(trust)
+    monkeypatch.setenv("PPRL_HOME", "keyring")
+    monkeypatch.setenv("PPRL_PASSPHRASE", PASSPHRASE)
+    out = tmp_path / "released"
+    result = CliRunner().invoke(main, [
+        "release", str(path), "--links", "inbox/trust_north.links",
+        "--tokens", "outbox/trust_north.pkg.tokens.csv", "--key", "trust_north.key",
+        "--to", "analyst", "--study", "inbox/study.toml", "-o", str(out)])
+    assert result.exit_code != 0
+    assert len(result.output.strip().splitlines()) == 1
+    assert ("column(s) 'nhs_number', 'date_of_birth', 'full_name', 'home_postcode', 'Surname' "
+            "look like identifiers") in result.output
+    assert not found(result.output.encode(), identifier_values(scenario, "trust_north"))
+    assert not out.exists() and not (tmp_path / "released.rejects.csv").exists()
