@@ -91,7 +91,7 @@ def release_command(content: tuple[Path, ...], links_path: Path, tokens_path: Pa
         check_new_folder(out)
         _check_encoding(encoding)
         by_kind = _kinds(content, kinds)
-        check_kinds(list(by_kind), by_kind, study)
+        check_kinds(by_kind, study)
         keyring = Keyring()
         identity = load_key(key_path)
         recipient = keyring.recipient(analyst)

@@ -103,10 +103,10 @@ def read_content(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     return frame
 
 
-def check_kinds(kinds: list[str], paths: dict[str, list[Path]], study: StudyConfig) -> None:
+def check_kinds(paths: dict[str, list[Path]], study: StudyConfig) -> None:
     """Refuse, before anything is read, content of a kind the study does not use."""
     used = study.columns_used()
-    for kind in kinds:
+    for kind in paths:
         if kind not in used:
             raise ReleaseError(f"{paths[kind][0]}: kind {kind!r} is not used by the study "
                                f"(it uses {', '.join(sorted(used))}); leave the file out, "
@@ -123,6 +123,9 @@ def study_columns(frame: pd.DataFrame, path: Path, kind: str,
         raise ReleaseError(f"{path}: missing column(s) {_names(missing)}, which the study "
                            f"uses for kind {kind}")
     kept = ["record_id"] + [c for c in frame.columns if c in used]
+    if len(kept) == 1:
+        raise ReleaseError(f"{path}: none of the columns the study uses for kind {kind} "
+                           f"({_names(list(used))})")
     left_out = [c for c in frame.columns if c not in kept]
     frame = frame[kept].copy()
     dates = study.date_columns(kind)

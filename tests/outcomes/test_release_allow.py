@@ -329,3 +329,17 @@ def test_fuzz_csv_shaped_text_is_read_or_refused(tmp_path, header, rows, separat
     path = tmp_path / "offences.csv"
     path.write_text("\n".join([line(header), *map(line, rows)]) + "\n", encoding="utf-8")
     _read_or_refuse(path)
+
+
+def test_a_stays_file_without_the_stay_columns_is_refused(project, maps, tmp_path):  # noqa: F811
+    links, tokens = maps
+    content = tmp_path / "detentions.csv"
+    pd.DataFrame({"record_id": ["NP001"], "ward": ["Elm"]}).to_csv(content, index=False)
+    study = tmp_path / "study.toml"
+    study.write_text('[[measures]]\nkind = "offences"\ndate = "offence_date"\n')
+    result = run_release(project, "police_north", [content], links, tokens, tmp_path / "r",
+                         "--study", str(study))
+    assert result.exit_code != 0
+    assert "none of the columns the study uses for kind detentions ('start_date', " \
+        "'end_date')" in result.output
+    assert _nothing_written(tmp_path / "r")
