@@ -197,7 +197,8 @@ def _seal(
     cipher = AESGCM(_payload_key(file_key))
     size = _size(source)
     chunk_count = max(1, -(-size // chunk_size))  # an empty payload is one empty last chunk
-    plaintext, encrypted = bytearray(chunk_size), bytearray(chunk_size + TAG_BYTES)  # reused
+    buffer = min(chunk_size, size)  # reused, and never larger than the payload
+    plaintext, encrypted = bytearray(buffer), bytearray(buffer + TAG_BYTES)
     for counter in range(chunk_count):
         chunk = memoryview(plaintext)[: min(chunk_size, size - counter * chunk_size)]
         if source.readinto(chunk) != len(chunk):
