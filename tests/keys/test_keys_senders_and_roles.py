@@ -228,3 +228,16 @@ def test_a_small_file_claiming_the_largest_chunks_allocates_little(parties) -> N
 def test_a_role_is_required_to_make_an_identity() -> None:
     with pytest.raises(TypeError):
         create_identity("nhs")  # type: ignore[call-arg]
+
+
+def test_a_card_from_before_roles_is_refused_by_trust_and_in_the_keyring(cli, refused, parties,
+                                                                         tmp_path) -> None:
+    document = json.loads(parties.card(parties.ttp).read_text())
+    del document["role"]
+    document["pprl_card"] = 1
+    old = tmp_path / "old-ttp.card"
+    old.write_text(json.dumps(document))
+    refused(cli(["trust", str(old), "--yes"]), "old-ttp.card", "--role", "re-check")
+    assert parties.keyring.by_name("ttp") is None
+    (parties.keyring.folder / "ttp.card").write_text(json.dumps(document))  # left from before
+    refused(cli(["list"]), "ttp.card", "made before cards carried a role", "--role")
