@@ -202,8 +202,8 @@ def secret(project: str, recipients: tuple[str, ...], key_path: Path, out_dir: P
     """Make the project's linkage secret and seal one copy to each custodian.
 
     The secret is never written unsealed. Every recipient must be in your keyring with the role
-    custodian, and so must you. Send each
-    custodian its own PROJECT.RECIPIENT.secret; never send one to the trusted third party.
+    custodian, and so must you. Send each custodian its own PROJECT.RECIPIENT.secret; never
+    send one to the trusted third party.
     The secret fingerprint printed at the end is safe to share: each custodian sees the same
     one when it checks its copy with `pprl keys open`.
 
@@ -240,8 +240,8 @@ def open_command(file: Path, key_path: Path, out_path: Path | None, project: str
     Checks that the file is sealed to your key, comes from a sender in your keyring, belongs to
     --project if given, and that its signature and every chunk are intact, before a byte of
     plaintext is written; OUT then appears atomically (mode 0600), and an existing OUT is
-    refused, never overwritten. A linkage secret is only
-    verified and its fingerprint shown: it is never written unsealed.
+    refused, never overwritten. A linkage secret is only verified and its fingerprint shown:
+    it is never written unsealed.
 
     \b
     Example:

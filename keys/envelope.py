@@ -37,7 +37,7 @@ import os
 import struct
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -94,7 +94,7 @@ class Header:
     config_fingerprint: str
     created: str  # ISO 8601, UTC
     chunk_size: int
-    sender_card: Card | None = field(default=None, compare=False)
+    sender_card: Card | None = dataclasses.field(default=None, compare=False)
 
 
 # ---------------------------------------------------------------------------------------------
