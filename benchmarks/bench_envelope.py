@@ -72,7 +72,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="pprl-bench-") as scratch:
         folder = Path(scratch)
-        sender, recipient = create_identity("custodian"), create_identity("ttp")
+        sender, recipient = create_identity("custodian", "custodian"), create_identity("ttp", "ttp")
         keyring = Keyring(folder / "home")
         keyring.add(sender.card)
         plain, sealed, opened = folder / "plain", folder / "sealed", folder / "opened"

@@ -83,11 +83,12 @@ def make_extract(work: Path, rows: int, seed: int) -> Path:
 
 def ceremony(home: Path) -> dict[str, str]:
     """Keys for a custodian and a TTP and a sealed secret, as the key ceremony leaves them."""
-    env = {**os.environ, "PPRL_HOME": str(home / "keyring"), "PPRL_PASSPHRASE": "bench-pass"}
+    env = {**os.environ, "PPRL_HOME": str(home / "keyring"),
+           "PPRL_PASSPHRASE": "bench-Passphrase-9"}
     pprl = [sys.executable, "-m", "pprl", "keys"]
     for name in ("custodian", "ttp"):
-        subprocess.run([*pprl, "init", name, "--out", str(home)], check=True, env=env,
-                       capture_output=True)
+        subprocess.run([*pprl, "init", name, "--role", name, "--out", str(home)], check=True,
+                       env=env, capture_output=True)
         subprocess.run([*pprl, "trust", str(home / f"{name}.card"), "--yes"], check=True,
                        env=env, capture_output=True)
     subprocess.run([*pprl, "secret", "--project", "bench", "--to", str(home / "custodian.card"),

@@ -375,7 +375,7 @@ def run_scale(args: argparse.Namespace, people: int, records: int | None) -> dic
             stale.unlink()
         subprocess.run(["rm", "-rf", str(keyring)], check=True)
         ceremony(home, (parties[0], parties[1]))
-    env = {**os.environ, "PPRL_HOME": str(keyring), "PPRL_PASSPHRASE": "bench-pass"}
+    env = {**os.environ, "PPRL_HOME": str(keyring), "PPRL_PASSPHRASE": "bench-Passphrase-9"}
     result: dict[str, Any] = {"people": people, "records": records, "rows": rows,
                               "sizes": [len(kept[p]) for p in parties],
                               "true_pairs": len(truth), "hash": {}}

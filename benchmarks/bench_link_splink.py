@@ -81,10 +81,12 @@ def run_splink(args: argparse.Namespace, left: Path, right: Path, tmp: Path) -> 
 
 def ceremony(home: Path, custodians: tuple[str, str]) -> dict[str, str]:
     """Identities for the custodians, the TTP and the analyst; one keyring; the secret."""
-    env = {**os.environ, "PPRL_HOME": str(home / "keyring"), "PPRL_PASSPHRASE": "bench-pass"}
+    env = {**os.environ, "PPRL_HOME": str(home / "keyring"),
+           "PPRL_PASSPHRASE": "bench-Passphrase-9"}
     for name in (*custodians, "ttp", "analyst"):
-        subprocess.run([*PPRL, "keys", "init", name, "--out", str(home)], check=True, env=env,
-                       capture_output=True)
+        role = name if name in ("ttp", "analyst") else "custodian"
+        subprocess.run([*PPRL, "keys", "init", name, "--role", role, "--out", str(home)],
+                       check=True, env=env, capture_output=True)
         subprocess.run([*PPRL, "keys", "trust", str(home / f"{name}.card"), "--yes"],
                        check=True, env=env, capture_output=True)
     subprocess.run([*PPRL, "keys", "secret", "--project", "bench",

@@ -17,10 +17,13 @@ class AtomicOutput:
     """A temporary file (mode 0600) beside `path`, renamed onto it only if the block succeeds.
 
     Readers never see a half-written file, and a refused or failed write leaves nothing behind.
+    With `replace=False` an existing file at `path` is never overwritten, even one that
+    appeared while the block ran: the commit then fails and the temporary file is removed.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, replace: bool = True) -> None:
         self.path = Path(path)
+        self.replace = replace
 
     def __enter__(self) -> BinaryIO:
         try:
@@ -39,8 +42,12 @@ class AtomicOutput:
                 self.handle.flush()
                 os.fsync(self.handle.fileno())
             self.handle.close()
-            if error_type is None:
+            if error_type is None and self.replace:
                 os.replace(self.temporary, self.path)
+            elif error_type is None:
+                os.link(self.temporary, self.path)  # atomic, and fails if the name is taken
+        except FileExistsError:
+            raise KeysError(f"{self.path} already exists; refusing to overwrite it") from None
         except OSError as error:
             raise KeysError(f"cannot write {self.path}: {error.strerror}") from None
         finally:

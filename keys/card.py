@@ -1,9 +1,12 @@
-"""A party's public card: its name, its public keys and the fingerprint people compare.
+"""A party's public card: its name, its role, its public keys and the fingerprint people compare.
 
 A card is a small JSON file that is safe to e-mail. Nothing in it is secret; what matters is
 that the receiver checks its fingerprint with the sender over an independent channel (a phone
-call) before trusting it. The fingerprint covers the name and every public key, so a card
-whose name or keys were changed in transit shows a different fingerprint.
+call) before trusting it. The fingerprint covers the name, the role and every public key, so a
+card whose name, role or keys were changed in transit shows a different fingerprint.
+
+The role (custodian, ttp or analyst) says what a party may receive and send: the linkage secret
+goes only to custodians, packages only to the TTP, link maps' content only to the analyst.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +25,8 @@ from cryptography.hazmat.primitives.hpke import MLKEM768X25519PublicKey
 from keys import fingerprint
 from keys.errors import KeysError
 
-CARD_FORMAT = 1
+CARD_FORMAT = 2  # 2 added the role; a format-1 card is refused with the fix named
+ROLES = ("custodian", "ttp", "analyst")
 ENCRYPTION_ALGORITHM = "HPKE ML-KEM-768+X25519"
 SIGNING_ALGORITHM = "Ed25519"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -37,24 +42,48 @@ def check_name(value: str, what: str = "party name") -> str:
     return value
 
 
+def check_role(value: object) -> str:
+    """Refuse anything but one of ROLES."""
+    if not isinstance(value, str) or value not in ROLES:
+        raise KeysError(f"a role must be one of {', '.join(ROLES)}")
+    return value  # type: ignore[return-value]
+
+
+def require_role(card: Card, roles: str | Collection[str], what: str) -> Card:
+    """Return `card` if its role is one of `roles`; refuse it in one line naming both roles.
+
+    `what` says what the card was about to be used for, e.g. "recipient of a package".
+    """
+    allowed = (roles,) if isinstance(roles, str) else tuple(roles)
+    if card.role not in allowed:
+        raise KeysError(
+            f"card {card.name!r} has role {card.role!r}, but the {what} must have role "
+            + " or ".join(repr(role) for role in allowed)
+        )
+    return card
+
+
 @dataclass(frozen=True)
 class Card:
     """The public half of an identity: who it is and the keys to seal to and verify with."""
 
     name: str
+    role: str  # one of ROLES
     signing_key: bytes  # Ed25519 public key, 32 bytes
     x25519_key: bytes  # X25519 public key, 32 bytes (classical half of the hybrid KEM)
     mlkem_key: bytes  # ML-KEM-768 encapsulation key, 1184 bytes (post-quantum half)
 
     def __repr__(self) -> str:
-        return f"Card(name={self.name!r}, fingerprint={self.fingerprint!r})"
+        return f"Card(name={self.name!r}, role={self.role!r}, fingerprint={self.fingerprint!r})"
 
     @property
     def fingerprint(self) -> str:
-        """120 bits of SHA-256 over the name and all public keys, as six groups of four."""
+        """120 bits of SHA-256 over the name, role and all public keys, as six groups of four."""
         digest = hashlib.sha256()
-        digest.update(b"pprl card fingerprint v1\x00")
-        for part in (self.name.encode("utf-8"), self.signing_key, self.x25519_key, self.mlkem_key):
+        digest.update(b"pprl card fingerprint v2\x00")
+        parts = (self.name.encode("utf-8"), self.role.encode("utf-8"), self.signing_key,
+                 self.x25519_key, self.mlkem_key)
+        for part in parts:
             digest.update(len(part).to_bytes(4, "big") + part)
         return fingerprint.render(digest.digest())
 
@@ -82,6 +111,7 @@ class Card:
         document = {
             "pprl_card": CARD_FORMAT,
             "name": self.name,
+            "role": self.role,
             "fingerprint": self.fingerprint,
             "signing_key": {"algorithm": SIGNING_ALGORITHM, "public": _b64(self.signing_key)},
             "encryption_key": {
@@ -97,6 +127,12 @@ class Card:
         """Parse a card, refusing it unless its keys are well formed and its fingerprint agrees."""
         try:
             document = json.loads(text)
+            if document.get("pprl_card") == 1:
+                raise KeysError(
+                    f"{source} was made before cards carried a role: its owner must run "
+                    "`pprl keys init NAME --role custodian|ttp|analyst` again and every party "
+                    "re-check the new card's fingerprint"
+                )
             if document.get("pprl_card") != CARD_FORMAT:
                 raise KeysError(f"{source} is not a pprl card (format {CARD_FORMAT})")
             signing = document["signing_key"]
@@ -108,6 +144,7 @@ class Card:
                 raise KeysError(f"{source} uses algorithms this version of pprl does not support")
             card = cls(
                 name=check_name(document["name"]),
+                role=check_role(document["role"]),
                 signing_key=_unb64(signing["public"]),
                 x25519_key=_unb64(encryption["x25519"]),
                 mlkem_key=_unb64(encryption["mlkem768"]),
@@ -116,7 +153,7 @@ class Card:
             card.hpke_public_key()
         except KeysError:
             raise
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
             raise KeysError(f"{source} is not a valid pprl card ({type(error).__name__})") from None
         if document.get("fingerprint") != card.fingerprint:
             raise KeysError(f"{source} is damaged: its fingerprint does not match its keys")

@@ -11,10 +11,16 @@ from pathlib import Path
 
 import click
 
-from keys.card import load_card
+from keys.card import ROLES, load_card
 from keys.envelope import open_file, read_header, verify_file
 from keys.errors import KeysError
-from keys.identity import Identity, create_identity, load_identity, save_identity
+from keys.identity import (
+    Identity,
+    check_passphrase,
+    create_identity,
+    load_identity,
+    save_identity,
+)
 from keys.keyring import Keyring
 from keys.secret import CONTENT_TYPE as SECRET_CONTENT_TYPE
 from keys.secret import create_secret_files, open_secret
@@ -66,7 +72,7 @@ def keys() -> None:
 
     \b
     The key ceremony, in order:
-      pprl keys init nhs-trust --out keys/     # every party, once
+      pprl keys init nhs-trust --role custodian --out keys/   # every party, once
       pprl keys trust police.card              # every party, for every card it receives
       pprl keys secret --project ld-eval --to nhs-trust.card --to police.card \\
           --key keys/nhs-trust.key --out secrets/   # one custodian
@@ -76,6 +82,13 @@ def keys() -> None:
 @keys.command("init")
 @click.argument("name")
 @click.option(
+    "--role",
+    required=True,
+    type=click.Choice(ROLES),
+    help="What this party does: a custodian hashes and releases, the ttp links, the analyst "
+    "analyses. It is written into the card and covered by its fingerprint.",
+)
+@click.option(
     "--out",
     "out_dir",
     default=".",
@@ -83,19 +96,19 @@ def keys() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for NAME.key (private) and NAME.card (public).",
 )
-def init(name: str, out_dir: Path) -> None:
-    """Make the identity NAME: a private key file and a public card.
+def init(name: str, role: str, out_dir: Path) -> None:
+    """Make the identity NAME with its ROLE: a private key file and a public card.
 
     NAME.key holds your signing and decryption keys, encrypted under a passphrase (asked twice,
-    or read from PPRL_PASSPHRASE) and readable only by you (mode 0600). NAME.card is public:
-    send it to the other parties and read them its fingerprint over the phone. Your own card
-    is added to your keyring.
+    or read from PPRL_PASSPHRASE; at least 12 characters, 8 of them different) and readable
+    only by you (mode 0600). NAME.card is public: send it to the other parties and read them
+    its fingerprint over the phone. Your own card is added to your keyring.
 
     \b
     Example:
-      pprl keys init nhs-trust --out keys/
+      pprl keys init nhs-trust --role custodian --out keys/
     """
-    identity = create_identity(name)
+    identity = create_identity(name, role)
     key_path, card_path = out_dir / f"{name}.key", out_dir / f"{name}.card"
     for path in (key_path, card_path):
         if path.exists():
@@ -107,12 +120,14 @@ def init(name: str, out_dir: Path) -> None:
             "choose another name"
         )
     secret_phrase = passphrase(confirm=True)
+    check_passphrase(secret_phrase)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_identity(identity, key_path, secret_phrase)
     card_path.write_text(identity.card.to_json(), encoding="utf-8")
     keyring.add(identity.card)
     click.echo(f"private key  {key_path}  (mode 0600: keep it and its passphrase to yourself)")
     click.echo(f"card         {card_path}  (send this to the other parties)")
+    click.echo(f"role         {identity.role}")
     click.echo(f"fingerprint  {identity.fingerprint}  (read this to them when they call)")
 
 
@@ -133,22 +148,23 @@ def trust(card_path: Path, yes: bool) -> None:
     card = load_card(card_path)
     keyring = Keyring()
     if keyring.is_trusted(card):
-        click.echo(f"{card.name} ({card.fingerprint}) is already trusted")
+        click.echo(f"{card.name} ({card.role}, {card.fingerprint}) is already trusted")
         return
     click.echo(f"name         {card.name}")
+    click.echo(f"role         {card.role}")
     click.echo(f"fingerprint  {card.fingerprint}")
     if not yes:
         click.confirm(
-            f"Does {card.name} read you exactly this fingerprint? Trust this card",
+            f"Does {card.name} ({card.role}) read you exactly this fingerprint? Trust this card",
             abort=True,
         )
     keyring.add(card)
-    click.echo(f"trusted {card.name} (keyring: {keyring.folder})")
+    click.echo(f"trusted {card.name} as {card.role} (keyring: {keyring.folder})")
 
 
 @keys.command("list")
 def list_cards() -> None:
-    """Show the trusted cards in your keyring (PPRL_HOME/keyring), with their fingerprints.
+    """Show the trusted cards in your keyring (PPRL_HOME/keyring): name, role, fingerprint.
 
     \b
     Example:
@@ -159,8 +175,9 @@ def list_cards() -> None:
     if not cards:
         click.echo(f"no trusted cards in {keyring.folder}")
     width = max((len(card.name) for card in cards), default=0)
+    role_width = max(len(role) for role in ROLES)
     for card in cards:
-        click.echo(f"{card.name:<{width}}  {card.fingerprint}")
+        click.echo(f"{card.name:<{width}}  {card.role:<{role_width}}  {card.fingerprint}")
 
 
 @keys.command("secret")
@@ -184,8 +201,9 @@ def list_cards() -> None:
 def secret(project: str, recipients: tuple[str, ...], key_path: Path, out_dir: Path) -> None:
     """Make the project's linkage secret and seal one copy to each custodian.
 
-    The secret is never written unsealed. Every recipient must be in your keyring. Send each
-    custodian its own PROJECT.RECIPIENT.secret; never send one to the trusted third party.
+    The secret is never written unsealed. Every recipient must be in your keyring with the role
+    custodian, and so must you. Send each custodian its own PROJECT.RECIPIENT.secret; never
+    send one to the trusted third party.
     The secret fingerprint printed at the end is safe to share: each custodian sees the same
     one when it checks its copy with `pprl keys open`.
 
@@ -195,7 +213,7 @@ def secret(project: str, recipients: tuple[str, ...], key_path: Path, out_dir: P
           --key keys/nhs-trust.key --out secrets/
     """
     keyring = Keyring()
-    cards = [keyring.recipient(reference) for reference in recipients]
+    cards = [keyring.recipient(reference, role="custodian") for reference in recipients]
     identity = load_key(key_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths, fingerprint = create_secret_files(project, cards, sender=identity, out_dir=out_dir)
@@ -212,7 +230,8 @@ def secret(project: str, recipients: tuple[str, ...], key_path: Path, out_dir: P
     "--out",
     "out_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the plaintext; without it, the file is only verified.",
+    help="Where to write the plaintext (never over an existing file); without it, the file "
+    "is only verified.",
 )
 @click.option("--project", help="Refuse the file unless it belongs to this project.")
 def open_command(file: Path, key_path: Path, out_path: Path | None, project: str | None) -> None:
@@ -220,14 +239,17 @@ def open_command(file: Path, key_path: Path, out_path: Path | None, project: str
 
     Checks that the file is sealed to your key, comes from a sender in your keyring, belongs to
     --project if given, and that its signature and every chunk are intact, before a byte of
-    plaintext is written; OUT then appears atomically (mode 0600). A linkage secret is only
-    verified and its fingerprint shown: it is never written unsealed.
+    plaintext is written; OUT then appears atomically (mode 0600), and an existing OUT is
+    refused, never overwritten. A linkage secret is only verified and its fingerprint shown:
+    it is never written unsealed.
 
     \b
     Example:
       pprl keys open out/police.links --key keys/police.key -o police-links.parquet
       pprl keys open secrets/ld-eval.police.secret --key keys/police.key --project ld-eval
     """
+    if out_path is not None and out_path.exists():  # before the passphrase is asked for
+        raise KeysError(f"{out_path} already exists; refusing to overwrite it")
     identity = load_key(key_path)
     keyring = Keyring()
     if read_header(file).content_type == SECRET_CONTENT_TYPE:
@@ -243,11 +265,13 @@ def open_command(file: Path, key_path: Path, out_path: Path | None, project: str
         header = verify_file(file, recipient_identity=identity, keyring=keyring, project=project)
     else:
         header = open_file(
-            file, out_path, recipient_identity=identity, keyring=keyring, project=project
+            file, out_path, recipient_identity=identity, keyring=keyring, project=project,
+            replace=False,
         )
+    sender = header.sender_card
     click.echo(
-        f"{'opened' if out_path else 'verified'} {header.content_type} from {header.sender_name} "
-        f"({header.sender}), project {header.project}, sealed {header.created}"
+        f"{'opened' if out_path else 'verified'} {header.content_type} from {sender.name} "
+        f"({sender.role}, {sender.fingerprint}), project {header.project}, sealed {header.created}"
         + (f", configuration {header.config_fingerprint}" if header.config_fingerprint else "")
     )
     if out_path is not None:

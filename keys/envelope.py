@@ -18,20 +18,24 @@ Layout of a sealed file (format version 1)::
     signature              64 bytes: the sender's Ed25519 signature over the SHA-256 of all the
                            bytes above
 
-Opening checks the recipient, the project, the sender's place in the keyring and the signature
-before decrypting anything, then decrypts every chunk to a temporary file beside the destination
-that is renamed into place only once the last chunk has been authenticated. Memory stays bounded
-by the chunk size, whatever the size of the file.
+Opening checks the recipient (fingerprint and name), the project, the sender's place in the
+keyring (the header's sender name must be the name on the trusted card whose key signed it) and
+the signature before decrypting anything, then decrypts every chunk to a temporary file beside
+the destination that is renamed into place only once the last chunk has been authenticated.
+Memory stays bounded by the chunk size, whatever the size of the file; a header's chunk size
+outside 1 byte..16 MiB is refused before anything is allocated, and no buffer is larger than
+the file itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,7 +48,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from keys.atomic import AtomicOutput
-from keys.card import Card, check_name
+from keys.card import Card, check_name, require_role
 from keys.errors import KeysError
 from keys.identity import Identity
 from keys.keyring import Keyring
@@ -52,7 +56,7 @@ from keys.keyring import Keyring
 MAGIC = b"PPRLSEAL"
 FORMAT_VERSION = 1
 DEFAULT_CHUNK_SIZE = 1 << 20  # 1 MiB
-MAX_CHUNK_SIZE = 1 << 26  # what a reader accepts, so a header cannot demand unbounded memory
+MAX_CHUNK_SIZE = 1 << 24  # 16 MiB: what a reader accepts, so a header cannot demand much memory
 MAX_HEADER_BYTES = 1 << 16
 TAG_BYTES = 16
 SIGNATURE_BYTES = 64
@@ -74,7 +78,11 @@ _HEADER_FIELDS = (
 
 @dataclass(frozen=True)
 class Header:
-    """What a sealed file says about itself; authentic only once the file has been opened."""
+    """What a sealed file says about itself; authentic only once the file has been opened.
+
+    `sender_card` is the trusted card whose key signed the file, set only by opening (never by
+    `read_header`): take the sender's name and role from it, not from `sender_name`.
+    """
 
     version: int
     sender: str  # the sender's card fingerprint
@@ -86,6 +94,7 @@ class Header:
     config_fingerprint: str
     created: str  # ISO 8601, UTC
     chunk_size: int
+    sender_card: Card | None = dataclasses.field(default=None, compare=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,7 +197,8 @@ def _seal(
     cipher = AESGCM(_payload_key(file_key))
     size = _size(source)
     chunk_count = max(1, -(-size // chunk_size))  # an empty payload is one empty last chunk
-    plaintext, encrypted = bytearray(chunk_size), bytearray(chunk_size + TAG_BYTES)  # reused
+    buffer = min(chunk_size, size)  # reused, and never larger than the payload
+    plaintext, encrypted = bytearray(buffer), bytearray(buffer + TAG_BYTES)
     for counter in range(chunk_count):
         chunk = memoryview(plaintext)[: min(chunk_size, size - counter * chunk_size)]
         if source.readinto(chunk) != len(chunk):
@@ -215,14 +225,21 @@ def open_file(
     keyring: Keyring,
     project: str | None = None,
     content_type: str | None = None,
+    sender_roles: str | Collection[str] | None = None,
+    replace: bool = True,
 ) -> Header:
     """Verify `src` completely, then write its plaintext to `dst` atomically.
 
-    Nothing appears at `dst` unless the recipient, project, content type, sender, signature and
-    every chunk check out; on any refusal a `KeysError` is raised and `dst` is left untouched.
+    Nothing appears at `dst` unless the recipient, project, content type, sender (and its role,
+    if `sender_roles` names the roles allowed), signature and every chunk check out; on any
+    refusal a `KeysError` is raised and `dst` is left untouched. With `replace=False` an
+    existing `dst` is refused and never overwritten.
     """
-    with AtomicOutput(dst) as sink, _naming(src), _open_source(src) as source:
-        return _open(source, sink, recipient_identity, keyring, project, content_type)
+    if not replace and Path(dst).exists():
+        raise KeysError(f"{dst} already exists; refusing to overwrite it")
+    with AtomicOutput(dst, replace=replace) as sink, _naming(src), _open_source(src) as source:
+        return _open(source, sink, recipient_identity, keyring, project, content_type,
+                     sender_roles)
 
 
 def verify_file(
@@ -232,10 +249,12 @@ def verify_file(
     keyring: Keyring,
     project: str | None = None,
     content_type: str | None = None,
+    sender_roles: str | Collection[str] | None = None,
 ) -> Header:
     """Run every check `open_file` runs, decrypting every chunk but writing nothing."""
     with _naming(src), _open_source(src) as source:
-        return _open(source, None, recipient_identity, keyring, project, content_type)
+        return _open(source, None, recipient_identity, keyring, project, content_type,
+                     sender_roles)
 
 
 def open_bytes(
@@ -245,10 +264,12 @@ def open_bytes(
     keyring: Keyring,
     project: str | None = None,
     content_type: str | None = None,
+    sender_roles: str | Collection[str] | None = None,
 ) -> tuple[Header, bytes]:
     """Verify and decrypt a sealed payload held in memory."""
     sink = io.BytesIO()
-    header = _open(io.BytesIO(data), sink, recipient_identity, keyring, project, content_type)
+    header = _open(io.BytesIO(data), sink, recipient_identity, keyring, project, content_type,
+                   sender_roles)
     return header, sink.getvalue()
 
 
@@ -265,6 +286,7 @@ def _open(
     keyring: Keyring,
     project: str | None,
     content_type: str | None,
+    sender_roles: str | Collection[str] | None,
 ) -> Header:
     """Check everything about the seekable `source`, then decrypt it to `sink` (if any)."""
     header, context, sealed_key = _read_prefix(source)
@@ -273,6 +295,11 @@ def _open(
         raise KeysError(
             f"this file is sealed to {header.recipient_name!r} ({header.recipient}), "
             f"not to {identity.name!r} ({identity.fingerprint})"
+        )
+    if header.recipient_name != identity.name:
+        raise KeysError(
+            f"this file is sealed to your key but names {header.recipient_name!r} as its "
+            f"recipient, not {identity.name!r}: refused"
         )
     if project is not None and header.project != project:
         raise KeysError(f"this file belongs to project {header.project!r}, not {project!r}")
@@ -284,6 +311,13 @@ def _open(
             f"the sender {header.sender_name!r} ({header.sender}) is not in your keyring; "
             "check their card's fingerprint with them and run `pprl keys trust`"
         )
+    if header.sender_name != sender.name:
+        raise KeysError(
+            f"this file names {header.sender_name!r} as its sender but is from the key of "
+            f"{sender.name!r} ({sender.fingerprint}): refused"
+        )
+    if sender_roles is not None:
+        require_role(sender, sender_roles, f"sender of {header.content_type!r}")
 
     # First pass: the signature over everything, before any decryption.
     body_end = _size(source) - SIGNATURE_BYTES
@@ -294,6 +328,7 @@ def _open(
     chunk_count = (body_length - 1) // chunk_span + 1
     if body_length - (chunk_count - 1) * chunk_span < TAG_BYTES:
         raise KeysError("this file is truncated")
+    chunk_span = min(chunk_span, body_length)  # no buffer larger than the file, whatever it says
     running = hashlib.sha256(prefix)
     for block in _blocks(source, len(prefix), body_end, chunk_span):
         running.update(block)
@@ -313,7 +348,7 @@ def _open(
     except (InvalidTag, ValueError):
         raise KeysError("the file key does not open with your key: the file is damaged") from None
     cipher = AESGCM(_payload_key(file_key))
-    plaintext = bytearray(header.chunk_size)  # reused: no allocation per chunk
+    plaintext = bytearray(chunk_span - TAG_BYTES)  # reused: no allocation per chunk
     for counter, block in enumerate(_blocks(source, len(prefix), body_end, chunk_span)):
         out = memoryview(plaintext)[: len(block) - TAG_BYTES]
         try:
@@ -322,7 +357,7 @@ def _open(
             raise KeysError(f"chunk {counter} failed authentication: the file is damaged") from None
         if sink is not None:
             sink.write(out)
-    return header
+    return dataclasses.replace(header, sender_card=sender)
 
 
 def _read_prefix(source: BinaryIO) -> tuple[Header, bytes, bytes]:
@@ -351,10 +386,15 @@ def _read_prefix(source: BinaryIO) -> tuple[Header, bytes, bytes]:
         texts = [getattr(header, field) for field in _HEADER_FIELDS if field != "chunk_size"]
         if not all(isinstance(text, str) for text in texts):
             raise TypeError
-        if type(header.chunk_size) is not int or not 1 <= header.chunk_size <= MAX_CHUNK_SIZE:
-            raise ValueError
-    except (ValueError, KeyError, TypeError):
+        if type(header.chunk_size) is not int:
+            raise TypeError
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise KeysError("this file's header is damaged") from None
+    if not 1 <= header.chunk_size <= MAX_CHUNK_SIZE:
+        raise KeysError(
+            f"this file's header asks for chunks of {header.chunk_size} bytes, outside 1 byte "
+            f"to {MAX_CHUNK_SIZE >> 20} MiB: refused"
+        )
     return header, fixed + meta, sealed_key
 
 

@@ -21,10 +21,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import MLKEM768X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from keys.card import Card, check_name
+from keys.card import Card, check_name, check_role
 from keys.errors import KeysError
 
-IDENTITY_FORMAT = 1
+IDENTITY_FORMAT = 2  # 2 added the role; a format-1 key is refused with the fix named
+MIN_PASSPHRASE_LENGTH = 12
+MIN_PASSPHRASE_DISTINCT = 8
 # scrypt cost: N=2**17, r=8, p=1 takes 128 MiB and about half a second, the OWASP recommendation.
 # Tests lower SCRYPT_N through monkeypatch; nothing else should.
 SCRYPT_N = 2**17
@@ -37,12 +39,16 @@ class Identity:
     """A party's private keys. Hold it only in memory; `save_identity` writes it encrypted."""
 
     name: str
+    role: str  # one of keys.card.ROLES, carried into the card
     signing_seed: bytes  # Ed25519 private key, 32 bytes
     x25519_secret: bytes  # X25519 private key, 32 bytes
     mlkem_seed: bytes  # ML-KEM-768 private key seed, 64 bytes
 
     def __repr__(self) -> str:  # never show key material in logs or tracebacks
-        return f"Identity(name={self.name!r}, fingerprint={self.fingerprint!r})"
+        return (
+            f"Identity(name={self.name!r}, role={self.role!r}, "
+            f"fingerprint={self.fingerprint!r})"
+        )
 
     @cached_property
     def card(self) -> Card:
@@ -50,6 +56,7 @@ class Identity:
         mlkem_key = mlkem.MLKEM768PrivateKey.from_seed_bytes(self.mlkem_seed)
         return Card(
             name=self.name,
+            role=self.role,
             signing_key=self.signer().public_key().public_bytes_raw(),
             x25519_key=x25519.X25519PrivateKey.from_private_bytes(self.x25519_secret)
             .public_key()
@@ -74,10 +81,11 @@ class Identity:
         )
 
 
-def create_identity(name: str) -> Identity:
-    """Make fresh keys for a party called `name`."""
+def create_identity(name: str, role: str) -> Identity:
+    """Make fresh keys for a party called `name` acting as `role` (custodian, ttp or analyst)."""
     return Identity(
         name=check_name(name),
+        role=check_role(role),
         signing_seed=ed25519.Ed25519PrivateKey.generate().private_bytes_raw(),
         x25519_secret=x25519.X25519PrivateKey.generate().private_bytes_raw(),
         mlkem_seed=mlkem.MLKEM768PrivateKey.generate().private_bytes_raw(),
@@ -86,11 +94,11 @@ def create_identity(name: str) -> Identity:
 
 def save_identity(identity: Identity, path: str | Path, passphrase: str) -> None:
     """Write the identity to `path` (mode 0600), encrypted under `passphrase`; never overwrite."""
-    if not passphrase:
-        raise KeysError("a passphrase is required to protect the private key")
+    check_passphrase(passphrase)
     public = {
         "pprl_identity": IDENTITY_FORMAT,
         "name": identity.name,
+        "role": identity.role,
         "fingerprint": identity.fingerprint,
         "kdf": {
             "algorithm": "scrypt",
@@ -119,6 +127,29 @@ def save_identity(identity: Identity, path: str | Path, passphrase: str) -> None
         handle.write(document)
 
 
+def check_passphrase(passphrase: str) -> None:
+    """Refuse a passphrase too weak to protect a key file that may be stolen.
+
+    scrypt slows each guess, but only a long phrase makes guessing hopeless. The rule is one a
+    user can follow without a meter: at least 12 characters, at least 8 of them different, and
+    not a plain run such as "abcdefghijkl" or "987654321098".
+    """
+    if not passphrase:
+        raise KeysError("a passphrase is required to protect the private key")
+    steps = {(ord(b) - ord(a)) % 10 if a.isdigit() and b.isdigit() else ord(b) - ord(a)
+             for a, b in zip(passphrase, passphrase[1:], strict=False)}
+    if (
+        len(passphrase) < MIN_PASSPHRASE_LENGTH
+        or len(set(passphrase)) < MIN_PASSPHRASE_DISTINCT
+        or len(steps) == 1
+    ):
+        raise KeysError(
+            f"passphrase too weak: use at least {MIN_PASSPHRASE_LENGTH} characters with at "
+            f"least {MIN_PASSPHRASE_DISTINCT} different ones, not a plain run like 'abcdefgh' "
+            "(a few unrelated words work well)"
+        )
+
+
 def load_identity(path: str | Path, passphrase: str) -> Identity:
     """Read and decrypt a key file; a wrong passphrase or an edited file is refused."""
     path = Path(path)
@@ -129,6 +160,12 @@ def load_identity(path: str | Path, passphrase: str) -> Identity:
     except ValueError:
         raise KeysError(f"{path} is not a pprl private key") from None
     try:
+        if document.get("pprl_identity") == 1:
+            raise KeysError(
+                f"{path} was made before keys carried a role: run `pprl keys init NAME --role "
+                "custodian|ttp|analyst` again, send the new card, and have every party "
+                "re-check its fingerprint"
+            )
         if document.get("pprl_identity") != IDENTITY_FORMAT:
             raise KeysError(f"{path} is not a pprl private key (format {IDENTITY_FORMAT})")
         public = {field: document[field] for field in _PUBLIC_FIELDS}
@@ -138,6 +175,7 @@ def load_identity(path: str | Path, passphrase: str) -> Identity:
         keys = AESGCM(key).decrypt(nonce, ciphertext, _associated_data(public))
         identity = Identity(
             name=check_name(public["name"]),
+            role=check_role(public["role"]),
             signing_seed=keys[:32],
             x25519_secret=keys[32:64],
             mlkem_seed=keys[64:],
@@ -153,7 +191,7 @@ def load_identity(path: str | Path, passphrase: str) -> Identity:
     return identity
 
 
-_PUBLIC_FIELDS = ("pprl_identity", "name", "fingerprint", "kdf", "cipher", "nonce")
+_PUBLIC_FIELDS = ("pprl_identity", "name", "role", "fingerprint", "kdf", "cipher", "nonce")
 
 
 def _stretch(passphrase: str, kdf: dict) -> bytes:

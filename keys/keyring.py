@@ -8,9 +8,10 @@ is here, and secrets and packages are sealed only to cards that are here.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
-from keys.card import Card, check_name, load_card
+from keys.card import Card, check_name, load_card, require_role
 from keys.errors import KeysError
 
 
@@ -82,15 +83,24 @@ class Keyring:
             )
         return known
 
-    def recipient(self, reference: str | Path) -> Card:
-        """The trusted card for `--to REFERENCE`: a path to a card file, or a trusted name."""
+    def recipient(
+        self, reference: str | Path, role: str | Collection[str] | None = None
+    ) -> Card:
+        """The trusted card for `--to REFERENCE`: a path to a card file, or a trusted name.
+
+        With `role`, the card is refused unless it has that role (or one of those roles), so a
+        file is never sealed to the wrong kind of party.
+        """
         path = Path(reference)
         if path.is_file():
-            return self.require(load_card(path))
-        try:
-            card = self.by_name(str(reference))
-        except KeysError:  # not even a possible party name
-            card = None
-        if card is None:
-            raise KeysError(f"no card file or trusted party called {str(reference)!r}")
+            card = self.require(load_card(path))
+        else:
+            try:
+                card = self.by_name(str(reference))
+            except KeysError:  # not even a possible party name
+                card = None
+            if card is None:
+                raise KeysError(f"no card file or trusted party called {str(reference)!r}")
+        if role is not None:
+            require_role(card, role, "recipient (--to)")
         return card

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from keys import fingerprint
 from keys.atomic import AtomicOutput
-from keys.card import Card, check_name
+from keys.card import Card, check_name, require_role
 from keys.envelope import open_bytes, seal_bytes
 from keys.errors import KeysError
 from keys.identity import Identity
@@ -67,6 +67,9 @@ def create_secret_files(
     check_name(project, "project id")
     if not recipients:
         raise KeysError("name at least one recipient card")
+    for card in recipients:  # the secret lets its holder build a dictionary of encodings
+        require_role(card, "custodian", "recipient of a linkage secret")
+    require_role(sender.card, "custodian", "maker of a linkage secret")
     names = [card.name for card in recipients]
     if len(set(names)) != len(names):
         raise KeysError("each recipient may be named only once")
@@ -109,6 +112,7 @@ def open_secret(
             keyring=keyring,
             project=project,
             content_type=CONTENT_TYPE,
+            sender_roles="custodian",
         )
     except KeysError as error:
         raise KeysError(f"{path}: {error}") from None

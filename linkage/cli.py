@@ -74,7 +74,7 @@ def hash_command(extract: Path, secret_path: Path, key_path: Path, ttp: str, out
         extract_table = read_extract(extract, parse_column_map(columns), encoding)
         keyring = Keyring()
         identity = load_key(key_path)
-        recipient = keyring.recipient(ttp)
+        recipient = keyring.recipient(ttp, role="ttp")
         secret = open_secret(secret_path, recipient_identity=identity, keyring=keyring,
                              project=project)
     except (ExtractError, KeysError) as e:
@@ -209,7 +209,7 @@ def _link_into(work: Path, packages: tuple[Path, ...], key_path: Path, analyst: 
     """Open the packages, link them, and write every output into `work`."""
     keyring = Keyring()
     identity = load_key(key_path)
-    analyst_card = keyring.recipient(analyst)
+    analyst_card = keyring.recipient(analyst, role="analyst")
     with tempfile.TemporaryDirectory(dir=work.parent, prefix=".pprl-link-") as opened:
         sources = open_packages(list(packages), identity=identity, keyring=keyring,
                                 work=Path(opened), project=project)

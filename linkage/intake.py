@@ -1,8 +1,8 @@
 """The TTP opens custodians' packages and refuses, before any work, what cannot be linked.
 
-Every package must come from a trusted custodian, be sealed to this TTP, hold at least one
-record, and share the project, the encoding configuration and the linkage secret (by
-fingerprint) with the others; no custodian may send two. Each refusal is one line naming
+Every package must come from a trusted custodian (by its card's role), be sealed to this TTP,
+hold at least one record, and share the project, the encoding configuration and the linkage
+secret (by fingerprint) with the others; no custodian may send two. Each refusal is one line naming
 the package.
 """
 
@@ -31,16 +31,16 @@ def open_packages(paths: list[Path], *, identity: Identity, keyring: Keyring, wo
         plain = work / f"package-{i}.parquet"
         try:
             header = open_file(path, plain, recipient_identity=identity, keyring=keyring,
-                               project=project, content_type=CONTENT_TYPE)
+                               project=project, content_type=CONTENT_TYPE, sender_roles="custodian")
         except KeysError as e:
             raise PackageProblem(str(e) if str(path) in str(e) else f"{path}: {e}") from None
         try:
             info, file = open_package(plain, str(path))
         except ValueError as e:
             raise PackageProblem(str(e)) from None
-        if info.party != header.sender_name:
+        if info.party != header.sender_card.name:
             raise PackageProblem(f"{path}: says it is from {info.party!r} but was signed by "
-                                 f"{header.sender_name!r}")
+                                 f"{header.sender_card.name!r}")
         if file.metadata.num_rows == 0:
             raise PackageProblem(f"{path}: holds no records")
         opened.append((path, info, file))

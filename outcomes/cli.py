@@ -94,13 +94,13 @@ def release_command(content: tuple[Path, ...], links_path: Path, tokens_path: Pa
         check_kinds(by_kind, study)
         keyring = Keyring()
         identity = load_key(key_path)
-        recipient = keyring.recipient(analyst)
+        recipient = keyring.recipient(analyst, role="analyst")
         tokens = read_tokens(tokens_path)
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=out.parent, prefix=".pprl-release-") as work:
             plain = Path(work) / "links.parquet"
             header = open_file(links_path, plain, recipient_identity=identity, keyring=keyring,
-                               content_type=LINKS_CONTENT_TYPE)
+                               content_type=LINKS_CONTENT_TYPE, sender_roles="ttp")
             links = pq.read_table(plain).to_pandas()
         check_maps(tokens, links, tokens_path)
         results = [release_kind(kind, paths, tokens, links, study, encoding)
@@ -219,13 +219,14 @@ def outcomes_command(released: tuple[Path, ...], quality_path: Path, key_path: P
             for path in released:
                 plain = Path(work) / f"{len(headers)}.parquet"
                 header = open_file(path, plain, recipient_identity=identity, keyring=keyring,
-                                   content_type=CONTENT_TYPE)
+                                   content_type=CONTENT_TYPE, sender_roles="custodian")
                 release = _read_release(plain, path, header)
                 releases.append(release)
                 headers.append(header)
             plain = Path(work) / "quality.parquet"
             headers.append(open_file(quality_path, plain, recipient_identity=identity,
-                                     keyring=keyring, content_type=PERSON_QUALITY_CONTENT_TYPE))
+                                     keyring=keyring, content_type=PERSON_QUALITY_CONTENT_TYPE,
+                                     sender_roles="ttp"))
             quality = pq.read_table(plain).to_pandas()
         _check_inputs(releases, headers, quality)
         content = Content(releases)
@@ -259,8 +260,8 @@ def _read_release(plain: Path, path: Path, header: Header) -> Released:
         release = from_table(pq.read_table(plain), str(path))
     except ValueError as e:
         raise StudyError(str(e)) from None
-    if release.party != header.sender_name:
-        raise StudyError(f"{path}: released by {header.sender_name!r} but says it holds "
+    if release.party != header.sender_card.name:
+        raise StudyError(f"{path}: released by {header.sender_card.name!r} but says it holds "
                          f"{release.party!r}'s content")
     return release
 
@@ -300,12 +301,12 @@ def _sha256(path: Path) -> str:
 def _run_record(released: tuple[Path, ...], quality_path: Path, headers: list[Header],
                 releases: list[Released], config: StudyConfig) -> dict:
     """What was run on what: SHA-256 of each sealed input, the configuration, the versions."""
-    inputs = [{"file": str(path), "sha256": _sha256(path), "sender": h.sender_name,
+    inputs = [{"file": str(path), "sha256": _sha256(path), "sender": h.sender_card.name,
                "sender_fingerprint": h.sender, "kind": r.kind, "sealed": h.created}
               for path, h, r in zip(released, headers, releases, strict=False)]
     quality_header = headers[-1]
     inputs.append({"file": str(quality_path), "sha256": _sha256(quality_path),
-                   "sender": quality_header.sender_name,
+                   "sender": quality_header.sender_card.name,
                    "sender_fingerprint": quality_header.sender, "kind": "person_quality",
                    "sealed": quality_header.created})
     return {

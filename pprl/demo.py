@@ -136,7 +136,8 @@ def run_demo(out: Path, scenario: Path = DEFAULT_SCENARIO) -> dict:
 def _key_ceremony(parties: dict[str, Party]) -> None:
     """Keys for everyone, cards exchanged and checked, the secret sealed to each custodian."""
     for party in parties.values():
-        party.run("keys", "init", party.name, "--out", ".")
+        role = party.name if party.name in ("ttp", "analyst") else "custodian"
+        party.run("keys", "init", party.name, "--role", role, "--out", ".")
     needs = {c: (*CUSTODIANS, "ttp", "analyst") for c in CUSTODIANS}
     needs |= {"ttp": CUSTODIANS + ("analyst",), "analyst": CUSTODIANS + ("ttp",)}
     needs["trust_north"] += ("trust_north",)  # it seals the secret to itself too

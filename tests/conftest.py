@@ -70,7 +70,8 @@ def project(tmp_path: Path, cheap_and_isolated: None) -> Project:
     folder.mkdir()
     keyring = Keyring()
     names = ("police_north", "police_south", "trust_north", "trust_south", "ttp", "analyst")
-    parties = {name: create_identity(name) for name in names}
+    roles = {"ttp": "ttp", "analyst": "analyst"}
+    parties = {name: create_identity(name, roles.get(name, "custodian")) for name in names}
     for party in parties.values():
         save_identity(party, folder / f"{party.name}.key", PASSPHRASE)
         (folder / f"{party.name}.card").write_text(party.card.to_json(), encoding="utf-8")

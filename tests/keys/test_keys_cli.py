@@ -13,6 +13,9 @@ from keys import Keyring, create_identity, load_card, open_secret, seal_file
 SECRET_ALOUD = "tangerine-Lighthouse-41"  # the conftest passphrase, to search written files for
 
 
+NHS = ["init", "nhs", "--role", "custodian"]
+
+
 def all_bytes_under(folder: Path) -> bytes:
     return b"".join(path.read_bytes() for path in folder.rglob("*") if path.is_file())
 
@@ -22,8 +25,8 @@ def all_bytes_under(folder: Path) -> bytes:
 
 def test_init_prompts_twice_and_writes_a_private_key_and_a_card(cli, tmp_path: Path) -> None:
     result = cli(
-        ["init", "nhs", "--out", str(tmp_path / "ids")],
-        input="my phrase 1\nmy phrase 1\n",
+        [*NHS, "--out", str(tmp_path / "ids")],
+        input="my long phrase 1\nmy long phrase 1\n",
         passphrase=None,
     )
     assert result.exit_code == 0, result.output
@@ -32,14 +35,15 @@ def test_init_prompts_twice_and_writes_a_private_key_and_a_card(cli, tmp_path: P
     fingerprint = load_card(card).fingerprint
     assert fingerprint in result.output
     assert Keyring().by_name("nhs") == load_card(card)  # your own card is trusted
-    assert "my phrase 1" not in result.output
-    assert b"my phrase 1" not in all_bytes_under(tmp_path)
-    assert f"nhs  {fingerprint}" in cli(["list"]).output
+    assert "my long phrase 1" not in result.output
+    assert b"my long phrase 1" not in all_bytes_under(tmp_path)
+    assert "role         custodian" in result.output
+    assert f"nhs  custodian  {fingerprint}" in cli(["list"]).output
 
 
 def test_init_with_mismatched_confirmation_writes_nothing(cli, tmp_path: Path) -> None:
     result = cli(
-        ["init", "nhs", "--out", str(tmp_path / "ids")],
+        [*NHS, "--out", str(tmp_path / "ids")],
         input="first-Phrase-9\nsecond-Phrase-9\n",
         passphrase=None,
     )
@@ -51,20 +55,21 @@ def test_init_with_mismatched_confirmation_writes_nothing(cli, tmp_path: Path) -
 
 
 def test_init_refuses_to_replace_an_identity(cli, refused, tmp_path: Path) -> None:
-    assert cli(["init", "nhs", "--out", str(tmp_path / "a")]).exit_code == 0
+    assert cli([*NHS, "--out", str(tmp_path / "a")]).exit_code == 0
     before = (tmp_path / "a" / "nhs.key").read_bytes()
-    refused(cli(["init", "nhs", "--out", str(tmp_path / "a")]), "already exists")
+    refused(cli([*NHS, "--out", str(tmp_path / "a")]), "already exists")
     assert (tmp_path / "a" / "nhs.key").read_bytes() == before
-    refused(cli(["init", "nhs", "--out", str(tmp_path / "b")]), "already in your keyring")
+    refused(cli([*NHS, "--out", str(tmp_path / "b")]), "already in your keyring")
     assert not (tmp_path / "b").exists()
-    refused(cli(["init", "../evil", "--out", str(tmp_path / "c")]), "not allowed")
+    evil = ["init", "../evil", "--role", "custodian", "--out", str(tmp_path / "c")]
+    refused(cli(evil), "not allowed")
 
 
 def test_unusable_folders_are_refused_in_one_line(cli, refused, tmp_path, monkeypatch) -> None:
     (tmp_path / "a-file").write_text("not a folder")
-    refused(cli(["init", "nhs", "--out", str(tmp_path / "a-file" / "ids")]), "a-file")
+    refused(cli([*NHS, "--out", str(tmp_path / "a-file" / "ids")]), "a-file")
     monkeypatch.setenv("PPRL_HOME", str(tmp_path / "a-file"))
-    refused(cli(["init", "nhs", "--out", str(tmp_path / "ids")]), "a-file")
+    refused(cli([*NHS, "--out", str(tmp_path / "ids")]), "a-file")
 
 
 def test_trust_shows_the_fingerprint_and_asks(cli, parties) -> None:
@@ -76,10 +81,12 @@ def test_trust_shows_the_fingerprint_and_asks(cli, parties) -> None:
     accepted = cli(["trust", str(card)], input="y\n")
     assert accepted.exit_code == 0, accepted.output
     assert parties.keyring.by_name("ttp") == parties.ttp.card
+    assert "role         ttp" in declined.output
     listed = cli(["list"]).output.splitlines()
     assert listed == [
-        f"{party.name:<6}  {party.fingerprint}"
-        for party in (parties.nhs, parties.police, parties.ttp)
+        f"nhs     custodian  {parties.nhs.fingerprint}",
+        f"police  custodian  {parties.police.fingerprint}",
+        f"ttp     ttp        {parties.ttp.fingerprint}",
     ]
 
 
@@ -92,7 +99,7 @@ def test_trust_yes_and_trusting_twice(cli, parties) -> None:
 
 def test_trust_refuses_a_known_name_with_other_keys(cli, refused, parties, tmp_path) -> None:
     impostor = tmp_path / "police.card"
-    impostor.write_text(create_identity("police").card.to_json())
+    impostor.write_text(create_identity("police", "custodian").card.to_json())
     refused(cli(["trust", str(impostor), "--yes"]), "different card with that name")
     assert parties.keyring.by_name("police") == parties.police.card
 

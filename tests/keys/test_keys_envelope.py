@@ -211,7 +211,7 @@ def test_untrusted_sender_is_refused(parties) -> None:
 def test_impostor_using_a_trusted_name_is_refused(parties) -> None:
     from keys import create_identity
 
-    impostor = create_identity("nhs")
+    impostor = create_identity("nhs", "custodian")
     blob = seal_bytes(
         b"links", sender=impostor, recipient=parties.police.card, project="p", content_type="x"
     )
