@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from keys import Keyring, KeysError, open_secret, seal_file
@@ -22,10 +24,16 @@ from linkage.intake import PackageProblem, open_packages
 from linkage.link import link_sources
 from linkage.model import FellegiSunter
 from linkage.package import CONTENT_TYPE
+from linkage.pseudonyms import link_outputs
 from linkage.quality import quality_figures, write_report
+from linkage.study import read_marked
 
 LINKS_CONTENT_TYPE = "pprl-links"
 PERSON_QUALITY_CONTENT_TYPE = "pprl-person-quality"
+UNCERTAIN_LINKS_CONTENT_TYPE = "pprl-uncertain-links"
+# Schema metadata of the sealed tables: "marked" (the study is the marked persons and their
+# uncertain links) or "everyone" (no package marked a record)
+STUDY_KEY = b"pprl.study"
 
 
 @click.command("hash")
@@ -49,19 +57,28 @@ PERSON_QUALITY_CONTENT_TYPE = "pprl-person-quality"
 @click.option("--encoding", default="utf-8", show_default=True,
               help="Text encoding of a CSV extract, e.g. cp1252 for spreadsheet exports.")
 @click.option("--project", help="Refuse a secret that is not for this project.")
+@click.option("--in-study", "in_study_path",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A CSV or Parquet file whose record_id column names your records that put "
+                   "a person in the study (e.g. your L&D contacts); they are marked for the TTP.")
 def hash_command(extract: Path, secret_path: Path, key_path: Path, ttp: str, out: Path,
                  config_path: Path | None, columns: tuple[str, ...], encoding: str,
-                 project: str | None) -> None:
+                 project: str | None, in_study_path: Path | None) -> None:
     """Standardise and encode an identifier extract into keyed Bloom filters.
 
     EXTRACT is a CSV or Parquet file with the columns record_id, forename, middle_names,
     surname, dob, sex, postcode, address (several rows per record_id are aliases). The
     encodings are sealed to the TTP in OUT; each record gets a random token, and the token
     map OUT.tokens.csv stays with you. Rows or fields that cannot be used are listed in
-    OUT.rejects.csv by row number and reason, never by value.
+    OUT.rejects.csv by row number and reason, never by value. With --in-study, the records
+    named there are marked in the package as the study's index records: the TTP learns which
+    records they are (by token), and each custodian later learns which of its records are in
+    the study cohort.
 
     \b
     Examples:
+      pprl hash trust.csv --in-study ld_contacts.csv --secret ld-eval.trust.secret \\
+          --key trust.key --to ttp -o trust.pkg
       pprl hash police.csv --secret ld-eval.police.secret --key police.key --to ttp -o police.pkg
       pprl hash extract.parquet --column dob=date_of_birth --column middle_names= \\
           --secret s.secret --key me.key --to ttp.card -o me.pkg
@@ -72,6 +89,7 @@ def hash_command(extract: Path, secret_path: Path, key_path: Path, ttp: str, out
         raise click.ClickException(f"{config_path}: {e}") from None
     try:
         extract_table = read_extract(extract, parse_column_map(columns), encoding)
+        marked = read_marked(in_study_path, encoding) if in_study_path else frozenset()
         keyring = Keyring()
         identity = load_key(key_path)
         recipient = keyring.recipient(ttp, role="ttp")
@@ -90,7 +108,7 @@ def hash_command(extract: Path, secret_path: Path, key_path: Path, ttp: str, out
                 result = hash_extract(extract_table, plain, secret=secret.value,
                                       secret_fingerprint=secret.fingerprint, config=config,
                                       party=identity.name, project=secret.project,
-                                      progress=bar.update)
+                                      progress=bar.update, in_study=marked)
             except ValueError as e:
                 raise click.ClickException(f"{extract}: {e}") from None
         try:
@@ -119,6 +137,7 @@ def _summary(extract: Path, out: Path, ttp: str, result: HashResult) -> None:
     echo(f"  records        {counts['records']:>10,}   (each a random token)")
     echo(f"  variants       {counts['variants']:>10,}   (aliases, formal names, name parts)")
     echo(f"  rows rejected  {result.rejected_rows():>10,}")
+    echo(f"  in the study   {counts['records_in_study']:>10,}   records marked (--in-study)")
     for (field, reason, action), n in sorted(result.reasons().items()):
         echo(f"    {n:>8,}  {field}: {reason} ({action})")
     used = max(result.rows_used, 1)
@@ -161,11 +180,16 @@ def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: 
 
     Opens every PACKAGE (sealed to you by a trusted custodian), checks that all share one
     project, configuration and linkage secret, then blocks, compares, fits a
-    Fellegi-Sunter model and gives every record a person_id. Writes into OUT:
+    Fellegi-Sunter model and assigns every record to a person. The study is every person
+    with a record marked by its custodian (pprl hash --in-study), and every person in an
+    uncertain pair with one of theirs; with no mark, everyone. Writes into OUT:
 
     \b
-      <party>.links      each custodian's token -> person_id map, sealed to it
-      person_quality     per person: sources present, weakest link (sealed to the analyst)
+      <party>.links      each custodian's token -> pseudonym map (its own pseudonyms,
+                         fresh per run), with in_study; sealed to it
+      person_quality     per study (party, pseudonym): the analyst's person_id, sources
+                         present, weakest link (sealed to the analyst)
+      uncertain_links    uncertain pairs touching the study (sealed to the analyst)
       quality.html/json  the linkage quality report
       model.json         the fitted model (reuse it with --model)
       candidates.parquet candidate pairs with probabilities: stays with the TTP
@@ -191,6 +215,14 @@ def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: 
     for source in figures["sources"]:
         click.echo(f"  {source['party']:<16} {source['records']:>9,} records "
                    f"{source['linked']:>9,} linked")
+    study = figures["study"]
+    if study["everyone"]:
+        click.echo("  study          no package marks any record (pprl hash --in-study): "
+                   f"every person ({study['persons']:,}) is in the study")
+    else:
+        click.echo(f"  study          {study['persons']:,} persons: "
+                   f"{study['persons_with_an_index_record']:,} with a marked index record, "
+                   f"{study['persons_added_by_uncertain_links']:,} in an uncertain link with one")
     click.echo(f"  accepted links {links['accepted']:,} of {links['candidate_pairs']:,} "
                f"candidates; expected false matches {links['expected_false_matches']:.1f}, "
                f"estimated missed {links['estimated_missed_matches']:.1f}")
@@ -230,23 +262,29 @@ def _link_into(work: Path, packages: tuple[Path, ...], key_path: Path, analyst: 
 
 def _write_link_outputs(result, folder: Path, identity, cards: dict, analyst_card,
                         project: str, config_fingerprint: str) -> None:
-    """Sealed link maps and person quality, the report, the model, the TTP's candidates."""
+    """Sealed link maps, person quality and uncertain links, the report, the model, the
+    TTP's candidates."""
     plain = folder / ".plain"
     plain.mkdir()
-    tables = [result.record_table(s) for s in range(len(result.sources))]
-    for source, records in zip(result.sources, tables, strict=True):
-        table = plain / f"{source.party}.parquet"
-        records.to_parquet(table, index=False)
-        seal_file(table, folder / f"{source.party}.links", sender=identity,
-                  recipient=cards[source.party], project=project,
-                  content_type=LINKS_CONTENT_TYPE, config_fingerprint=config_fingerprint)
-    table = plain / "person_quality.parquet"
-    result.person_quality(tables).to_parquet(table, index=False)
-    seal_file(table, folder / "person_quality", sender=identity, recipient=analyst_card,
-              project=project, content_type=PERSON_QUALITY_CONTENT_TYPE,
-              config_fingerprint=config_fingerprint)
+    outputs = link_outputs(result, [result.record_table(s) for s in range(len(result.sources))])
+
+    def seal(frame: pd.DataFrame, name: str, recipient, content_type: str) -> None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        scope = b"everyone" if outputs.study["everyone"] else b"marked"
+        table = table.replace_schema_metadata({**table.schema.metadata, STUDY_KEY: scope})
+        path = plain / f"{name}.parquet"
+        pq.write_table(table, path)
+        seal_file(path, folder / name, sender=identity, recipient=recipient, project=project,
+                  content_type=content_type, config_fingerprint=config_fingerprint)
+
+    for party, links in outputs.maps.items():
+        seal(links, f"{party}.links", cards[party], LINKS_CONTENT_TYPE)
+    seal(outputs.person_quality, "person_quality", analyst_card, PERSON_QUALITY_CONTENT_TYPE)
+    seal(outputs.uncertain_links, "uncertain_links", analyst_card, UNCERTAIN_LINKS_CONTENT_TYPE)
     shutil.rmtree(plain)
-    write_report(quality_figures(result), folder)
+    figures = quality_figures(result)
+    figures["study"] = outputs.study
+    write_report(figures, folder)
     result.model.save(folder / "model.json")
     links = result.links.copy()
     for side in ("a", "b"):

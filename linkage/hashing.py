@@ -58,6 +58,10 @@ class TokenMap:
             known = pd.Series(record_ids).map(self._index)
         return self._tokens[known.to_numpy(dtype=np.int64)]
 
+    def count_known(self, record_ids: frozenset[str]) -> int:
+        """How many of `record_ids` have a token (were hashed)."""
+        return sum(1 for record_id in record_ids if record_id in self._index)
+
     def frame(self) -> pd.DataFrame:
         """The map the custodian keeps: record_id, token (hex)."""
         hexes = [row.tobytes().hex() for row in self._tokens]
@@ -132,8 +136,12 @@ def _chunks(table: pa.Table, secret: bytes, config: EncodingConfig,
 def hash_extract(extract: Extract, package_path: Path, *, secret: bytes, secret_fingerprint: str,
                  config: EncodingConfig, party: str, project: str,
                  progress: Callable[[int], None] | None = None,
-                 workers: int | None = None) -> HashResult:
-    """Encode every usable row of `extract` into a plaintext package at `package_path`."""
+                 workers: int | None = None, in_study: frozenset[str] = frozenset()) -> HashResult:
+    """Encode every usable row of `extract` into a plaintext package at `package_path`.
+
+    Records whose record_id is in `in_study` (the custodian's index records, e.g. its L&D
+    contacts) are marked in the package's `in_study` column, so that the TTP can tell the
+    analyst's study cohort from everyone else linked."""
     rejects = Rejects()
     for row, reason in extract.bad_rows:
         rejects.add(row, "(whole row)", reason, "row left out")
@@ -150,7 +158,8 @@ def hash_extract(extract: Extract, package_path: Path, *, secret: bytes, secret_
             token_bytes = tokens.tokens_for(chunk.record_id).tobytes()
             token_array = pa.Array.from_buffers(pa.binary(TOKEN_BYTES), len(chunk.record_id),
                                                 [None, pa.py_buffer(token_bytes)])
-            writer.write(token_array, chunk.columns)
+            marked = pa.array(pd.Series(chunk.record_id).isin(in_study).to_numpy())
+            writer.write(token_array, {**chunk.columns, "in_study": marked})
             variants_written += len(chunk.record_id)
         if progress:
             progress(chunk.rows_read)
@@ -160,6 +169,7 @@ def hash_extract(extract: Extract, package_path: Path, *, secret: bytes, secret_
         party=party, project=project, config=config.to_dict(),
         config_fingerprint=config.fingerprint, secret_fingerprint=secret_fingerprint,
         counts={"rows_read": table.num_rows + len(extract.bad_rows), "rows_used": rows_used,
-                "records": len(tokens), "variants": variants_written})
+                "records": len(tokens), "variants": variants_written,
+                "records_in_study": tokens.count_known(in_study)})
     writer.close(info)
     return HashResult(info, tokens, rejects, dict(missing))

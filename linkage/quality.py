@@ -178,6 +178,15 @@ def write_report(figures: dict, folder: Path) -> None:
             f"({html.escape(' or '.join(given['forename_levels']))}) agree on sex "
             f"{given['u']['agree']:.1%} of the time, against {sex['levels'][0]['u']:.1%} "
             "for strangers at large, so between them agreement on sex counts for little.</p>")
+    study = figures["study"]
+    study_text = (
+        f"No package marks any record, so every person ({study['persons']:,}) is in the study "
+        "and every linked record may be released." if study["everyone"] else
+        f"{study['persons']:,} persons are in the study: "
+        f"{study['persons_with_an_index_record']:,} with a record marked by its custodian, and "
+        f"{study['persons_added_by_uncertain_links']:,} in an uncertain link (not accepted, "
+        f"posterior &ge; {study['uncertain_link_floor']}) with one of them. Custodians release "
+        "content only for them.")
     charts = "".join(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
                      f"src='data:image/png;base64,{png}'>" for title, png in _charts(figures))
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Linkage quality</title>
@@ -193,6 +202,7 @@ Estimated matches missed (below the threshold, or never compared):
 <b>{figures['blocking']['estimated_pairs_completeness']:.4f}</b>.
 Each pair of sources has its own prior match probability, fitted from its candidates:
 the expected matches in the table below.</p>
+<h2>Study</h2><p>{study_text}</p>
 <h2>Records per source</h2><table><tr><th>source</th><th>records</th><th>linked</th>
 <th>unlinked</th></tr>{rows}</table>
 <h2>Blocking</h2><table><tr><th>sources</th><th>candidate pairs</th><th>accepted links</th>

@@ -31,6 +31,7 @@ class Source:
     present: dict[str, np.ndarray]  # field -> (variants,) bool
     ones: dict[str, np.ndarray]  # field -> (variants,) bits set, counted once for Dice
     blocks: dict[str, np.ndarray]  # key -> (variants,) uint64, 0 where missing
+    in_study: np.ndarray  # (records,) bool: marked by the custodian as a study index record
     # field -> (variants,) share of the source's records holding this exact filter
     frequency: dict[str, np.ndarray] = field(default_factory=dict)
     _distinct: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict,
@@ -94,9 +95,12 @@ def source_from_table(party: str, info: PackageInfo, table: pa.Table) -> Source:
             blocks[name.removeprefix("block_")] = values
     ones = {name: np.bitwise_count(words).sum(axis=1, dtype=np.int64)
             for name, words in filters.items()}
-    source = Source(party, info, tokens, record.astype(np.int64), filters, present, ones,
-                    blocks)
-    return source
+    marked = np.zeros(len(tokens), dtype=bool)
+    if "in_study" in table.column_names:  # a package made before the mark marks nothing
+        flags = table["in_study"].to_numpy(zero_copy_only=False)
+        marked[record[flags.astype(bool)]] = True
+    return Source(party, info, tokens, record.astype(np.int64), filters, present, ones,
+                  blocks, marked)
 
 
 def _frequency(source: Source, name: str) -> np.ndarray:

@@ -63,8 +63,8 @@ def check_study(content: Content, config: StudyConfig) -> dict:
         frame = content.kinds[kind]
         for column in (date, group):
             if column is not None and column not in frame.columns:
-                columns = [c for c in frame.columns if c not in ("person_id", "party",
-                                                                 "match_probability")]
+                columns = [c for c in frame.columns if c not in (
+                    "person_id", "pseudonym", "party", "match_probability")]
                 raise StudyError(f"{kind} has no column {column!r} (it has: "
                                  f"{', '.join(columns)})")
         if not _is_dates(frame[date]):

@@ -31,8 +31,10 @@ from outcomes.released import (
     CONTENT_TYPE,
     LINKS_CONTENT_TYPE,
     PERSON_QUALITY_CONTENT_TYPE,
+    STUDY_KEY,
     Released,
     from_table,
+    join_persons,
     to_table,
 )
 from outcomes.report import write_report
@@ -69,16 +71,17 @@ _KEY_HELP = "Your private key (NAME.key); passphrase from PPRL_PASSPHRASE or a p
 def release_command(content: tuple[Path, ...], links_path: Path, tokens_path: Path,
                     key_path: Path, analyst: str, out: Path, kinds: tuple[str, ...],
                     study_path: Path | None, encoding: str) -> None:
-    """Release content extracts to the analyst, keyed by person_id (run by a custodian).
+    """Release content extracts to the analyst, keyed by pseudonym (run by a custodian).
 
     Each CONTENT file (CSV or Parquet, with a record_id column) is joined to the TTP's link
     map through your token map. Only the kinds and columns the analyst's study uses are
     released (the others are left out and named here); a column that looks like an
     identifier (name, date of birth, postcode, address, NHS number, PNC id, phone, email)
     stops the release. record_id and tokens are dropped, the study's dates are checked and
-    kept as dates, and each kind is sealed to the analyst as OUT/<you>.<kind>.released with
-    every row's match_probability. Rows whose record has no link entry are not released:
-    they are counted here and listed by row number in OUT.rejects.csv, which stays with you.
+    kept as dates, and each kind is sealed to the analyst as OUT/<you>.<kind>.released,
+    keyed by your pseudonyms, with every row's match_probability. Rows whose record has no
+    link entry, or is not in the study, are not released: they are counted here and listed
+    by row number in OUT.rejects.csv, which stays with you.
 
     \b
     Example:
@@ -101,7 +104,9 @@ def release_command(content: tuple[Path, ...], links_path: Path, tokens_path: Pa
             plain = Path(work) / "links.parquet"
             header = open_file(links_path, plain, recipient_identity=identity, keyring=keyring,
                                content_type=LINKS_CONTENT_TYPE, sender_roles="ttp")
-            links = pq.read_table(plain).to_pandas()
+            links_table = pq.read_table(plain)
+            everyone = (links_table.schema.metadata or {}).get(STUDY_KEY) == b"everyone"
+            links = links_table.to_pandas()
         check_maps(tokens, links, tokens_path)
         results = [release_kind(kind, paths, tokens, links, study, encoding)
                    for kind, paths in tqdm(by_kind.items(), desc="pprl release", unit="kinds",
@@ -136,6 +141,12 @@ def release_command(content: tuple[Path, ...], links_path: Path, tokens_path: Pa
             click.echo(f"    {n:>9,}  {reason}")
         if result.left_out:
             click.echo(f"    left out, not used by the study: {', '.join(result.left_out)}")
+    if everyone:
+        click.echo("  study          no custodian marked index records: every linked person's "
+                   "content is released")
+    else:
+        click.echo("  study          only people in the study cohort are released; others are "
+                   "counted as not in the study")
     click.echo(f"  keep here      {rejects} (rows not released, by file and row number)")
 
 
@@ -228,11 +239,15 @@ def outcomes_command(released: tuple[Path, ...], quality_path: Path, key_path: P
                                      keyring=keyring, content_type=PERSON_QUALITY_CONTENT_TYPE,
                                      sender_roles="ttp"))
             quality = pq.read_table(plain).to_pandas()
-        _check_inputs(releases, headers, quality)
+        _check_inputs(releases, headers)
+        try:
+            releases = join_persons(releases, quality)
+        except ValueError as e:
+            raise StudyError(str(e)) from None
         content = Content(releases)
         with tqdm(total=2 + len(config.cuts), desc="pprl outcomes", unit="steps",
                   leave=False) as bar:
-            results = analyse(content, quality, config,
+            results = analyse(content, quality.drop_duplicates("person_id"), config,
                               progress=lambda name: (bar.set_postfix_str(name), bar.update()))
         published = publish(results, config)
         run = _run_record(released, quality_path, headers, releases, config)
@@ -266,8 +281,7 @@ def _read_release(plain: Path, path: Path, header: Header) -> Released:
     return release
 
 
-def _check_inputs(releases: list[Released], headers: list[Header],
-                  quality: pd.DataFrame) -> None:
+def _check_inputs(releases: list[Released], headers: list[Header]) -> None:
     """One project, one linkage configuration, one linkage run, no file given twice."""
     projects = {h.project for h in headers}
     if len(projects) > 1:
@@ -279,15 +293,6 @@ def _check_inputs(releases: list[Released], headers: list[Header],
     twice = [f"{party}'s {kind}" for (party, kind), n in seen.items() if n > 1]
     if twice:
         raise StudyError(f"given more than once: {', '.join(twice)}")
-    missing = [c for c in ("person_id", "sources", "weakest_link_probability")
-               if c not in quality.columns]
-    if missing:
-        raise StudyError(f"the person quality table lacks column(s) {', '.join(missing)}")
-    known = set(quality.person_id)
-    for release in releases:
-        if not release.frame.person_id.isin(known).all():
-            raise StudyError(f"{release.party}'s {release.kind} holds persons that are not in "
-                             "the person quality table: they come from different linkage runs")
 
 
 def _sha256(path: Path) -> str:

@@ -1,10 +1,9 @@
 """The cohort: people whose first index event (their first L&D contact) falls in the study.
 
-A person here is a *unit*: normally the TTP's `person_id`. For the linkage sensitivity analysis
-links below a posterior cut are undone: each record whose `match_probability` is below the cut
-becomes a unit of its own, named by its person, its releasing party and its probability (the
-released content has no record id; two records of one person at one party with exactly the same
-probability stay together).
+A person here is a *unit*: normally the analyst's `person_id` (from the TTP's person quality
+table). For the linkage sensitivity analysis links below a posterior cut are undone: each
+record whose `match_probability` is below the cut becomes a unit of its own, named by its
+person, its releasing party and that party's pseudonym for it.
 """
 
 from __future__ import annotations
@@ -51,7 +50,7 @@ class Content:
             return units
         below = frame.match_probability.to_numpy() < cut
         split = (units[below] + _SEPARATOR + frame.party[below] + _SEPARATOR
-                 + frame.match_probability[below].map(repr))
+                 + frame.pseudonym[below].astype(str))
         return units.where(~below, split)
 
 

@@ -1,16 +1,19 @@
 """`pprl release` without the command line: content extracts joined onto the TTP's link map.
 
 Only what the analyst's study uses is released (an allow-list): content of the kinds it
-names, and of each only the columns it reads; any column that looks like an identifier stops
-the release, and released columns that look like free text are flagged.
+names, and of each only the columns it reads, and only of the people in the study; any column
+that looks like an identifier stops the release, and released columns that look like free
+text are flagged.
 
 The custodian's content rows are keyed by its local `record_id`; the token map from `pprl hash`
-turns each into its random token, and the TTP's link map turns the token into a `person_id`
-and the record's `match_probability`. The released table keeps the person and the content and
-drops the record id and the token. A row that cannot be joined is not released but listed,
-with its row number and why, in a rejects file that stays with the custodian; nothing is ever
-dropped silently. Whole-file problems (a missing column, a date that cannot be read) stop the
-release before anything is written, naming file, row and field but never a value.
+turns each into its random token, and the TTP's link map turns the token into this custodian's
+`pseudonym` for the person and the record's `match_probability`. The released table keeps the
+pseudonym and the content and drops the record id and the token. Only rows whose record the TTP
+put in the study are released: the others are counted, not sent. A row that cannot be joined is
+not released but listed, with its row number and why, in a rejects file that stays with the
+custodian; nothing is ever dropped silently. Whole-file problems (a missing column, a date that
+cannot be read) stop the release before anything is written, naming file, row and field but
+never a value.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from outcomes.config import StudyConfig
 from outcomes.identifiers import looks_like_identifier
 
 # Columns the released table and the analyst's reading of it use for their own purposes.
-RESERVED_COLUMNS = ("person_id", "match_probability", "party")
+RESERVED_COLUMNS = ("person_id", "pseudonym", "match_probability", "party")
 # Free text: a released text column is flagged if a value is longer than FREE_TEXT_LENGTH
 # characters, or if it has at least FREE_TEXT_DISTINCT distinct values, more than half of its
 # values are distinct, and more than half are of several words. Codes and categories
@@ -37,6 +40,8 @@ FREE_TEXT_DISTINCT = 20
 NO_TOKEN = "record_id not in the token map (rejected at hashing, or not in the extract)"
 NO_LINK = "token has no entry in the link map"
 NO_RECORD_ID = "empty record_id"
+NOT_IN_STUDY = "not in the study (not linked to an index record or an uncertain link with one)"
+LINK_COLUMNS = ("token", "pseudonym", "match_probability", "in_study")
 
 
 class ReleaseError(ValueError):
@@ -56,7 +61,7 @@ class ReleaseResult:
 
     @property
     def persons(self) -> int:
-        return int(self.frame.person_id.nunique())
+        return int(self.frame.pseudonym.nunique())
 
 
 def read_content(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
@@ -204,20 +209,24 @@ def read_tokens(path: Path) -> pd.DataFrame:
 
 def join_content(frame: pd.DataFrame, source: str, tokens: pd.DataFrame,
                  links: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, int, str]]]:
-    """Content rows keyed by person_id and match_probability, and the rows that could not be."""
+    """Content rows of the study keyed by pseudonym and match_probability, and the rows not
+    released, with why."""
     rows = pd.RangeIndex(1, len(frame) + 1)
     token = frame.record_id.map(tokens.set_index("record_id").token)
-    person = token.map(links.set_index("token").person_id)
-    probability = token.map(links.set_index("token").match_probability)
+    by_token = links.set_index("token")
+    pseudonym = token.map(by_token.pseudonym)
+    probability = token.map(by_token.match_probability)
+    in_study = token.map(by_token.in_study)
     reason = pd.Series("", index=frame.index)
-    reason[person.isna()] = NO_LINK
+    reason[in_study.eq(False)] = NOT_IN_STUDY
+    reason[pseudonym.isna()] = NO_LINK
     reason[token.isna()] = NO_TOKEN
     reason[frame.record_id == ""] = NO_RECORD_ID
     rejects = [(source, int(r), why) for r, why in zip(rows[reason != ""], reason[reason != ""],
                                                        strict=True)]
     kept = reason == ""
     content = frame.loc[kept].drop(columns=["record_id"])
-    released = pd.concat([pd.DataFrame({"person_id": person[kept].astype(str),
+    released = pd.concat([pd.DataFrame({"pseudonym": pseudonym[kept].astype(str),
                                         "match_probability": probability[kept].astype(float)}),
                           content], axis=1)
     return released.reset_index(drop=True), rejects
@@ -225,9 +234,10 @@ def join_content(frame: pd.DataFrame, source: str, tokens: pd.DataFrame,
 
 def check_maps(tokens: pd.DataFrame, links: pd.DataFrame, tokens_path: Path) -> None:
     """Refuse a token map and link map that do not belong together (another run or party)."""
-    missing = [c for c in ("token", "person_id", "match_probability") if c not in links.columns]
+    missing = [c for c in LINK_COLUMNS if c not in links.columns]
     if missing:
-        raise ReleaseError(f"the link map lacks column(s) {', '.join(missing)}")
+        raise ReleaseError(f"the link map lacks column(s) {', '.join(missing)} (is it from "
+                           "an older pprl link?)")
     if not tokens.token.isin(links.token).any():
         raise ReleaseError(f"{tokens_path}: no token in it is in the link map; the token map "
                            "and the link map come from different hashing runs or parties")

@@ -61,11 +61,25 @@ def sealed(project, tmp_path):
                                "section": rng.choice(["136", "2"], 200), "start_date": starts,
                                "end_date": [d + dt.timedelta(days=10) for d in starts]})
     folder = tmp_path / "inbox"
-    files = [seal_release(project, "trust_north", "ld_contacts", contacts, folder),
-             seal_release(project, "trust_north", "detentions", detentions, folder),
-             seal_release(project, "police_north", "offences", offences, folder)]
+    # each custodian keys its content by pseudonyms of its own; the TTP's person quality
+    # table joins them into the analyst's person_id
+    pseudonym = {party: {p: f"{party[0]}{p[::-1]}" for p in people}
+                 for party in ("trust_north", "police_north")}
+
+    def keyed(frame, party):
+        return frame.assign(person_id=frame.person_id.map(pseudonym[party])).rename(
+            columns={"person_id": "pseudonym"})
+
+    files = [seal_release(project, "trust_north", "ld_contacts", keyed(contacts, "trust_north"),
+                          folder),
+             seal_release(project, "trust_north", "detentions",
+                          keyed(detentions, "trust_north"), folder),
+             seal_release(project, "police_north", "offences", keyed(offences, "police_north"),
+                          folder)]
     quality = seal_quality(project, pd.DataFrame({
-        "person_id": people, "sources": "trust_north;police_north", "records": 2,
+        "party": [party for party in pseudonym for _ in people],
+        "pseudonym": [pseudonym[party][p] for party in pseudonym for p in people],
+        "person_id": people * 2, "sources": "police_north;trust_north",
         "weakest_link_probability": 0.9}), folder)
     return files, quality, people
 
@@ -157,8 +171,8 @@ def test_events_outside_the_study_may_be_left_out_on_request(project, sealed, tm
 def test_person_quality_from_another_linkage_run_is_refused(project, sealed, tmp_path):
     files, _, _ = sealed
     other = seal_quality(project, pd.DataFrame({
-        "person_id": ["ffff"], "sources": "trust_north", "records": 1,
-        "weakest_link_probability": 1.0}), tmp_path / "other")
+        "party": ["trust_north"], "pseudonym": ["tffff"], "person_id": ["ffff"],
+        "sources": "trust_north", "weakest_link_probability": 1.0}), tmp_path / "other")
     result = run_outcomes(project, files, other, tmp_path / "r")
     assert result.exit_code != 0 and "different linkage runs" in result.output
 

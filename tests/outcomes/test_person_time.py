@@ -23,6 +23,7 @@ CONFIG = StudyConfig(start=D(2010, 1, 1), end=D(2011, 12, 31), equal_months=(6,)
 def _release(kind: str, party: str, rows: list[dict]) -> Released:
     frame = pd.DataFrame(rows)
     frame.insert(1, "match_probability", frame.pop("p") if "p" in frame else 1.0)
+    frame.insert(0, "pseudonym", f"{party}:" + frame.person_id)  # one per person and party
     return Released(kind, party, frame)
 
 

@@ -14,18 +14,20 @@ from outcomes.released import LINKS_CONTENT_TYPE
 from ..conftest import PROJECT
 from .conftest import identity, run_release
 
-TOKENS = {"NP001": "a" * 32, "NP002": "b" * 32, "NP004": "d" * 32}
+TOKENS = {"NP001": "a" * 32, "NP002": "b" * 32, "NP004": "d" * 32, "NP005": "e" * 32}
 
 
 @pytest.fixture
 def maps(project, tmp_path):
-    """A token map and the TTP's link map for police_north (NP004's token has no entry)."""
+    """A token map and the TTP's link map for police_north (NP004's token has no entry;
+    NP005's record is not in the study)."""
     tokens = tmp_path / "police_north.pkg.tokens.csv"
     pd.DataFrame({"record_id": list(TOKENS), "token": list(TOKENS.values())}).to_csv(
         tokens, index=False)
     plain = tmp_path / "links.parquet"
-    pd.DataFrame({"token": ["a" * 32, "b" * 32], "person_id": ["p1", "p2"],
-                  "match_probability": [1.0, 0.9], "match_weight": [20.0, 3.1]}).to_parquet(plain)
+    pd.DataFrame({"token": ["a" * 32, "b" * 32, "e" * 32], "pseudonym": ["p1", "p2", "p5"],
+                  "match_probability": [1.0, 0.9, None], "match_weight": [20.0, 3.1, None],
+                  "in_study": [True, True, False]}).to_parquet(plain)
     links = tmp_path / "police_north.links"
     seal_file(plain, links, sender=identity(project, "ttp"),
               recipient=identity(project, "police_north").card, project=PROJECT,
@@ -41,7 +43,7 @@ def _content(path, rows):
 
 ROWS = [("NP001", "2012-01-05", "theft"), ("NP002", "05/02/2013", "robbery"),
         ("NP003", "2014-03-01", "theft"), ("NP004", "2015-04-01", "theft"),
-        ("NP001", "2016-05-01", "fraud offences")]
+        ("NP001", "2016-05-01", "fraud offences"), ("NP005", "2016-06-01", "theft")]
 
 
 def _open(project, sealed, tmp_path):
@@ -51,7 +53,8 @@ def _open(project, sealed, tmp_path):
     return header, pq.read_table(plain)
 
 
-def test_release_seals_content_by_person_and_keeps_rejects_local(project, maps, tmp_path):
+def test_release_seals_study_content_by_pseudonym_and_keeps_rejects_local(project, maps,
+                                                                           tmp_path):
     links, tokens = maps
     content = _content(tmp_path / "offences.csv", ROWS)
     out = tmp_path / "released"
@@ -62,25 +65,28 @@ def test_release_seals_content_by_person_and_keeps_rejects_local(project, maps, 
     assert (header.sender_name, header.project, header.content_type) == (
         "police_north", PROJECT, "pprl-released")
     assert header.config_fingerprint == "f" * 64
-    assert table.column_names == ["person_id", "match_probability", "offence_date",
+    assert table.column_names == ["pseudonym", "match_probability", "offence_date",
                                   "offence_group"]
     assert table.schema.metadata[b"pprl.kind"] == b"offences"
     assert table.schema.metadata[b"pprl.party"] == b"police_north"
     frame = table.to_pandas()
-    assert frame.person_id.tolist() == ["p1", "p2", "p1"]
+    assert frame.pseudonym.tolist() == ["p1", "p2", "p1"]
     assert frame.match_probability.tolist() == [1.0, 0.9, 1.0]
     assert frame.offence_date.tolist() == [dt.date(2012, 1, 5), dt.date(2013, 2, 5),
                                            dt.date(2016, 5, 1)]
     # no record id and no token in the released bytes
     raw = (tmp_path / "police_north.offences.released.opened").read_bytes()
-    assert not any(v.encode() in raw for v in [*TOKENS, *TOKENS.values(), "NP003"])
-    # rows without a link are reported, by row number, and kept beside the folder
+    assert not any(v.encode() in raw for v in [*TOKENS, *TOKENS.values(), "NP003", "p5"])
+    # rows without a link, or not in the study, are reported by row number beside the folder
     rejects = pd.read_csv(tmp_path / "released.rejects.csv")
     assert rejects.values.tolist() == [
         ["offences.csv", 3, "record_id not in the token map (rejected at hashing, or not in "
                             "the extract)"],
-        ["offences.csv", 4, "token has no entry in the link map"]]
-    assert "2 not released" in " ".join(result.output.split())
+        ["offences.csv", 4, "token has no entry in the link map"],
+        ["offences.csv", 6, "not in the study (not linked to an index record or an uncertain "
+                            "link with one)"]]
+    assert "3 not released" in " ".join(result.output.split())
+    assert "only people in the study cohort are released" in result.output
 
 
 def test_kind_from_the_option(project, maps, tmp_path):
@@ -112,6 +118,8 @@ def test_kind_from_the_option(project, maps, tmp_path):
      "'surname' look like identifiers"),
     ([("NP001", "2012-01-05", "p9")], ["record_id", "offence_date", "person_id"],
      "'person_id' are reserved"),
+    ([("NP001", "2012-01-05", "p9")], ["record_id", "offence_date", "pseudonym"],
+     "'pseudonym' are reserved"),
 ])
 def test_bad_input_is_refused_naming_file_row_and_field_never_a_value(
         project, maps, tmp_path, rows, columns, expected):
@@ -132,7 +140,7 @@ def test_bad_input_is_refused_naming_file_row_and_field_never_a_value(
 def test_a_token_map_from_another_run_is_refused(project, maps, tmp_path):
     links, _ = maps
     other = tmp_path / "other.tokens.csv"
-    pd.DataFrame({"record_id": ["NP001"], "token": ["e" * 32]}).to_csv(other, index=False)
+    pd.DataFrame({"record_id": ["NP001"], "token": ["f" * 32]}).to_csv(other, index=False)
     content = _content(tmp_path / "offences.csv", ROWS)
     result = run_release(project, "police_north", [content], links, other, tmp_path / "r")
     assert result.exit_code != 0
