@@ -12,13 +12,19 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from linkage.extract import IDENTIFIER_FIELDS, read_extract
+from linkage.extract import IDENTIFIER_FIELDS, ExtractError, read_extract
 
 
 def read_marked(path: Path, encoding: str = "utf-8") -> frozenset[str]:
     """The record ids in FILE's `record_id` column (CSV or Parquet; other columns ignored).
 
     Raises ExtractError, naming the file and never a value, if it cannot be read."""
-    table = read_extract(path, dict.fromkeys(IDENTIFIER_FIELDS), encoding).table
+    try:
+        table = read_extract(path, dict.fromkeys(IDENTIFIER_FIELDS), encoding).table
+    except ExtractError as e:
+        if "missing column" not in str(e):
+            raise
+        raise ExtractError(f"{path}: missing column record_id (--in-study reads the record "
+                           "ids of your index records from it)") from None
     ids = pc.utf8_trim_whitespace(table["record_id"]).to_pylist()
     return frozenset(i for i in ids if i)

@@ -6,12 +6,17 @@ plaintext it can open. The checks look for values that party must never see:
 
 * the TTP: no identifier value, no content value;
 * the analyst: no identifier value, no record token, no Bloom filter;
-* each custodian: no record id, token or identifier value that only another custodian has.
+* each custodian: no record id, token or identifier value that only another custodian has,
+  and no value of its link map in another custodian's;
+* the analyst: content only of people linked to an index record, or in an uncertain link
+  with one.
 """
 
 from __future__ import annotations
 
 import io
+import json
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -212,3 +217,55 @@ def test_content_with_identifier_columns_never_leaves_the_custodian(demo, tmp_pa
             "look like identifiers") in result.output
     assert not found(result.output.encode(), identifier_values(scenario, "trust_north"))
     assert not out.exists() and not (tmp_path / "released.rejects.csv").exists()
+
+
+def opened(folder: Path, party: str, sealed: str) -> pd.DataFrame:
+    """A sealed table in `party`'s folder, opened with its key."""
+    identity = load_identity(folder / party / f"{party}.key", PASSPHRASE)
+    plain = folder / party / f".{Path(sealed).name}.opened"
+    open_file(folder / party / sealed, plain, recipient_identity=identity,
+              keyring=Keyring(folder / party / "keyring"))
+    table = pd.read_parquet(plain)
+    plain.unlink()
+    return table
+
+
+def test_no_value_is_shared_between_two_custodians_link_maps(demo):
+    folder, _, _ = demo
+    maps = {c: opened(folder, c, f"inbox/{c}.links") for c in CUSTODIANS}
+    for x, y in combinations(CUSTODIANS, 2):
+        for column in ("token", "pseudonym"):
+            assert not set(maps[x][column]) & set(maps[y][column]), (x, y, column)
+    # and each map is its custodian's alone: one pseudonym per record, no analyst person_id
+    quality = opened(folder, "analyst", "inbox/person_quality")
+    for links in maps.values():
+        assert links.pseudonym.is_unique
+        assert not set(links.pseudonym) & set(quality.person_id)
+
+
+def test_the_analyst_receives_only_the_people_the_study_needs(demo):
+    folder, scenario, _ = demo
+    quality = opened(folder, "analyst", "inbox/person_quality")
+    person = quality.set_index(["party", "pseudonym"]).person_id
+    index_persons = set()
+    for trust in ("trust_north", "trust_south"):
+        contacts = pd.read_csv(scenario / trust / "ld_contacts.csv", dtype=str)
+        tokens = pd.read_csv(folder / trust / "outbox" / f"{trust}.pkg.tokens.csv", dtype=str)
+        links = opened(folder, trust, f"inbox/{trust}.links")
+        pseudonyms = contacts.merge(tokens, on="record_id").merge(links, on="token").pseudonym
+        index_persons |= set(person.reindex([(trust, p) for p in pseudonyms]))
+    uncertain = opened(folder, "analyst", "inbox/uncertain_links")
+    sides = [pd.Series(person.reindex(list(zip(uncertain[f"party_{s}"],
+                                                uncertain[f"pseudonym_{s}"], strict=True)))
+                       .to_numpy()) for s in "ab"]
+    # each uncertain link touches an index person, and brings in at most the other side
+    assert (sides[0].isin(index_persons) | sides[1].isin(index_persons)).all()
+    allowed = index_persons | set(sides[0]) | set(sides[1])
+    received = set()
+    for sealed in (folder / "analyst" / "inbox").glob("*.released"):
+        frame = opened(folder, "analyst", f"inbox/{sealed.name}")
+        party = sealed.name.split(".")[0]
+        received |= set(person.reindex([(party, p) for p in frame.pseudonym]))
+    assert received and not received - allowed
+    everyone = json.loads((folder / "ttp" / "linked" / "quality.json").read_text())
+    assert len(received) < everyone["persons"]["total"] / 2

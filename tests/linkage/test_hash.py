@@ -222,3 +222,36 @@ def test_wrong_secret_or_untrusted_ttp_is_refused_before_output(project, tmp_pat
     result = project.hash(extract, tmp_path / "x.pkg", "--project", "another-study")
     assert result.exit_code != 0 and "project" in result.output
     assert list(tmp_path.glob("x.pkg*")) == []
+
+
+def test_in_study_marks_the_named_records_in_every_variant(project, tmp_path, write_extract):
+    extract = write_extract(tmp_path / "extract.csv", PEOPLE)
+    contacts = tmp_path / "ld_contacts.csv"
+    # a content file: record ids with other columns, one id twice, one not in the extract
+    pd.DataFrame({"record_id": ["A1", " A3", "A1", "Z9"],
+                  "contact_date": ["2012-01-01"] * 4}).to_csv(contacts, index=False)
+    sealed = tmp_path / "police.pkg"
+    result = project.hash(extract, sealed, "--in-study", str(contacts))
+    assert result.exit_code == 0, result.output
+    assert re.search(r"in the study\s+2\s+records marked", result.output)
+    info, rows = package_rows(project, sealed)
+    marked = rows.groupby("record_id").in_study.agg(["min", "max"])
+    assert marked.to_dict("index") == {"A1": {"min": True, "max": True},
+                                       "A2": {"min": False, "max": False},
+                                       "A3": {"min": True, "max": True}}
+    assert info.counts["records_in_study"] == 2
+    unmarked = project.hash(extract, tmp_path / "plain.pkg")
+    assert unmarked.exit_code == 0, unmarked.output
+    assert not package_rows(project, tmp_path / "plain.pkg")[1].in_study.any()
+
+
+def test_in_study_file_without_record_id_stops_before_any_output(project, tmp_path,
+                                                                 write_extract):
+    extract = write_extract(tmp_path / "extract.csv", PEOPLE)
+    contacts = tmp_path / "ld_contacts.csv"
+    pd.DataFrame({"id": ["A1"]}).to_csv(contacts, index=False)
+    result = project.hash(extract, tmp_path / "out.pkg", "--in-study", str(contacts))
+    assert result.exit_code != 0
+    assert "ld_contacts.csv: missing column record_id" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "A1" not in result.output
+    assert list(tmp_path.glob("out.pkg*")) == []

@@ -69,23 +69,37 @@ def run_release(project: Project, party: str, content: list[Path], links: Path, 
         "--key", str(project.key(party)), "--to", "analyst", "-o", str(out), *extra])
 
 
-def chain(project: Project, scenario: Path, work: Path) -> tuple[list[Path], Path]:
-    """Hash, link and release a scenario as its parties would: (released files, quality)."""
+def hash_all(project: Project, scenario: Path, work: Path) -> None:
+    """Every custodian hashes its identifiers; the trusts mark their L&D contacts."""
     for party in (*TRUSTS, *FORCES):
+        mark = ["--in-study", str(scenario / party / "ld_contacts.csv")] if party in TRUSTS \
+            else []
         result = project.hash(scenario / party / "identifiers.csv", work / "pkg" / f"{party}.pkg",
-                              party=party)
+                              *mark, party=party)
         assert result.exit_code == 0, result.output
-    linked = work / "linked"
-    result = project.link(*(str(work / "pkg" / f"{p}.pkg") for p in (*TRUSTS, *FORCES)),
+
+
+def link_and_release(project: Project, scenario: Path, work: Path, packages: Path,
+                     name: str = "") -> tuple[list[Path], Path]:
+    """Link the packages in `packages` and release every custodian's content against the
+    link maps: (released files, quality)."""
+    linked = work / f"linked{name}"
+    result = project.link(*(str(packages / f"{p}.pkg") for p in (*TRUSTS, *FORCES)),
                           "-o", str(linked))
     assert result.exit_code == 0, result.output
     released = []
     for party in (*TRUSTS, *FORCES):
         files = ["ld_contacts.csv", "detentions.csv"] if party in TRUSTS else ["offences.csv"]
-        out = work / "released" / party
+        out = work / f"released{name}" / party
         result = run_release(project, party, [scenario / party / f for f in files],
                              linked / f"{party}.links", work / "pkg" / f"{party}.pkg.tokens.csv",
                              out)
         assert result.exit_code == 0, result.output
         released += sorted(out.iterdir())
     return released, linked / "person_quality"
+
+
+def chain(project: Project, scenario: Path, work: Path) -> tuple[list[Path], Path]:
+    """Hash, link and release a scenario as its parties would: (released files, quality)."""
+    hash_all(project, scenario, work)
+    return link_and_release(project, scenario, work, work / "pkg")
