@@ -17,7 +17,7 @@ def main() -> None:
 
     Custodians (NHS trusts, police forces) hash identifiers locally with a shared,
     secret-keyed Bloom-filter scheme; a trusted third party links the encodings;
-    an analyst receives only pseudonymised content keyed by person_id.
+    an analyst receives only the study's content, keyed by each custodian's own pseudonyms.
 
     \b
     See every party at work on the bundled sample, in about a minute:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -154,3 +156,24 @@ def test_links_sealed_to_another_custodian_are_refused(project, maps, tmp_path):
     result = run_release(project, "police_south", [content], links, tokens, tmp_path / "r")
     assert result.exit_code != 0
     assert "sealed to 'police_north'" in result.output
+
+
+def test_without_any_mark_everyone_linked_is_released_and_the_release_says_so(project,
+                                                                             tmp_path):
+    tokens = tmp_path / "tokens.csv"
+    pd.DataFrame({"record_id": ["NP001", "NP002"], "token": ["a" * 32, "b" * 32]}).to_csv(
+        tokens, index=False)
+    table = pa.Table.from_pandas(pd.DataFrame({
+        "token": ["a" * 32, "b" * 32], "pseudonym": ["p1", "p2"], "match_probability": 1.0,
+        "match_weight": np.nan, "in_study": True}), preserve_index=False)
+    plain = tmp_path / "links.parquet"
+    pq.write_table(table.replace_schema_metadata({b"pprl.study": b"everyone"}), plain)
+    links = tmp_path / "police_north.links"
+    seal_file(plain, links, sender=identity(project, "ttp"),
+              recipient=identity(project, "police_north").card, project=PROJECT,
+              content_type=LINKS_CONTENT_TYPE)
+    content = _content(tmp_path / "offences.csv", ROWS[:2])
+    result = run_release(project, "police_north", [content], links, tokens, tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    assert "no custodian marked index records" in result.output
+    assert "2 released" in " ".join(result.output.split())
