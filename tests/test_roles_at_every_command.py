@@ -173,7 +173,7 @@ def test_outcomes_takes_content_from_custodians_and_quality_from_the_ttp(
         project, tmp_path, released_by, quality_by, needles) -> None:
     import pyarrow.parquet as pq
 
-    frame = pd.DataFrame({"person_id": ["p1"], "match_probability": [1.0]})
+    frame = pd.DataFrame({"pseudonym": ["p1"], "match_probability": [1.0]})
     pq.write_table(to_table(frame, "offences", released_by), tmp_path / "released.parquet")
     released = sealed(project, tmp_path, released_by, "analyst", RELEASED, "released.bin",
                       (tmp_path / "released.parquet").read_bytes())
