@@ -10,8 +10,10 @@ The study: every person with a record its custodian marked (`pprl hash --in-stud
 records), and every person in an uncertain candidate pair with a record of one of them (a pair
 not accepted whose posterior is at least UNCERTAIN_FLOOR: the analysis of linkage error needs
 both sides). If no custodian marked any record, every person is in the study. A custodian's map
-says which of its records are in the study; for the others it gives no probability or weight,
-so it cannot tell which of them link to another custodian.
+says which of its records are in the study and nothing else about them: each record's match
+probability goes to the analyst alone, beside its (party, pseudonym), since a probability below
+1 would tell the custodian that the record links to another custodian's (a trust would learn
+which of its patients the police know).
 """
 
 from __future__ import annotations
@@ -66,13 +68,12 @@ def link_outputs(result: LinkResult, tables: list[pd.DataFrame]) -> LinkOutputs:
         codes, uniques = pd.factorize(mine)  # one pseudonym per person within this custodian
         pseudonym = pseudonyms[offsets[s]:offsets[s] + len(uniques)][codes]
         studied = in_study[mine]
-        maps[source.party] = pd.DataFrame({
-            "token": table.token, "pseudonym": pseudonym,
-            "match_probability": table.match_probability.where(studied),
-            "match_weight": table.match_weight.where(studied), "in_study": studied})
+        maps[source.party] = pd.DataFrame({"token": table.token, "pseudonym": pseudonym,
+                                           "in_study": studied})
         person_id = result.assignment.person_ids[mine[studied]]
         joins.append(pd.DataFrame({
             "party": source.party, "pseudonym": pseudonym[studied], "person_id": person_id,
+            "match_probability": table.match_probability.to_numpy()[studied],
             "sources": quality.sources.reindex(person_id).to_numpy(),
             "weakest_link_probability":
                 quality.weakest_link_probability.reindex(person_id).to_numpy()}))

@@ -79,9 +79,9 @@ def release_command(content: tuple[Path, ...], links_path: Path, tokens_path: Pa
     identifier (name, date of birth, postcode, address, NHS number, PNC id, phone, email)
     stops the release. record_id and tokens are dropped, the study's dates are checked and
     kept as dates, and each kind is sealed to the analyst as OUT/<you>.<kind>.released,
-    keyed by your pseudonyms, with every row's match_probability. Rows whose record has no
-    link entry, or is not in the study, are not released: they are counted here and listed
-    by row number in OUT.rejects.csv, which stays with you.
+    keyed by your pseudonyms. Rows whose record has no link entry, or is not in the study,
+    are not released: they are counted here and listed by row number in OUT.rejects.csv,
+    which stays with you.
 
     \b
     Example:

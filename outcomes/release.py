@@ -7,8 +7,8 @@ text are flagged.
 
 The custodian's content rows are keyed by its local `record_id`; the token map from `pprl hash`
 turns each into its random token, and the TTP's link map turns the token into this custodian's
-`pseudonym` for the person and the record's `match_probability`. The released table keeps the
-pseudonym and the content and drops the record id and the token. Only rows whose record the TTP
+`pseudonym` for the person. The released table keeps the pseudonym and the content and drops
+the record id and the token. Only rows whose record the TTP
 put in the study are released: the others are counted, not sent. A row that cannot be joined is
 not released but listed, with its row number and why, in a rejects file that stays with the
 custodian; nothing is ever dropped silently. Whole-file problems (a missing column, a date that
@@ -41,7 +41,7 @@ NO_TOKEN = "record_id not in the token map (rejected at hashing, or not in the e
 NO_LINK = "token has no entry in the link map"
 NO_RECORD_ID = "empty record_id"
 NOT_IN_STUDY = "not in the study (not linked to an index record or an uncertain link with one)"
-LINK_COLUMNS = ("token", "pseudonym", "match_probability", "in_study")
+LINK_COLUMNS = ("token", "pseudonym", "in_study")
 
 
 class ReleaseError(ValueError):
@@ -209,13 +209,11 @@ def read_tokens(path: Path) -> pd.DataFrame:
 
 def join_content(frame: pd.DataFrame, source: str, tokens: pd.DataFrame,
                  links: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, int, str]]]:
-    """Content rows of the study keyed by pseudonym and match_probability, and the rows not
-    released, with why."""
+    """Content rows of the study keyed by pseudonym, and the rows not released, with why."""
     rows = pd.RangeIndex(1, len(frame) + 1)
     token = frame.record_id.map(tokens.set_index("record_id").token)
     by_token = links.set_index("token")
     pseudonym = token.map(by_token.pseudonym)
-    probability = token.map(by_token.match_probability)
     in_study = token.map(by_token.in_study)
     reason = pd.Series("", index=frame.index)
     reason[in_study.eq(False)] = NOT_IN_STUDY
@@ -226,9 +224,8 @@ def join_content(frame: pd.DataFrame, source: str, tokens: pd.DataFrame,
                                                        strict=True)]
     kept = reason == ""
     content = frame.loc[kept].drop(columns=["record_id"])
-    released = pd.concat([pd.DataFrame({"pseudonym": pseudonym[kept].astype(str),
-                                        "match_probability": probability[kept].astype(float)}),
-                          content], axis=1)
+    released = pd.concat([pd.DataFrame({"pseudonym": pseudonym[kept].astype(str)}), content],
+                         axis=1)
     return released.reset_index(drop=True), rejects
 
 

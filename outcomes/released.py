@@ -1,11 +1,12 @@
 """The released-content format that crosses from a custodian to the analyst.
 
 A released file is Parquet, sealed to the analyst (content type `pprl-released`): one row per
-content row of a person in the study, keyed by the releasing custodian's `pseudonym`, with the
-record's `match_probability` from the TTP's link map and the custodian's content columns (dates
-as dates, everything else as text). Its schema metadata names the kind of content and the
-releasing party. It never holds a `record_id` or a token. The analyst turns (party, pseudonym)
-into its own `person_id` through the TTP's person quality table.
+content row of a person in the study, keyed by the releasing custodian's `pseudonym`, then the
+custodian's content columns (dates as dates, everything else as text). Its schema metadata
+names the kind of content and the releasing party. It never holds a `record_id` or a token.
+The analyst turns (party, pseudonym) into its own `person_id`, and the record's
+`match_probability`, through the TTP's person quality table (the custodian never sees the
+probability: below 1 it would say that the record links to another custodian's).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ UNCERTAIN_LINKS_CONTENT_TYPE = "pprl-uncertain-links"
 # In the schema metadata of the TTP's sealed tables: b"everyone" when no custodian marked any
 # record (then everyone linked is in the study), else b"marked"
 STUDY_KEY = b"pprl.study"
-KEY_COLUMNS = ("pseudonym", "match_probability")
-QUALITY_COLUMNS = ("party", "pseudonym", "person_id", "sources", "weakest_link_probability")
+KEY_COLUMNS = ("pseudonym",)
+QUALITY_COLUMNS = ("party", "pseudonym", "person_id", "match_probability", "sources",
+                   "weakest_link_probability")
 _META_FORMAT, _META_KIND, _META_PARTY = b"pprl.format", b"pprl.kind", b"pprl.party"
 
 
@@ -58,23 +60,25 @@ def from_table(table: pa.Table, source: str) -> Released:
 
 
 def join_persons(releases: list[Released], quality: pd.DataFrame) -> list[Released]:
-    """Each release with the analyst's `person_id` of every row, from the TTP's person quality
-    table's (party, pseudonym); ValueError if a row's pseudonym is not there (another run)."""
+    """Each release with the analyst's `person_id` and the record's `match_probability` on
+    every row, from the TTP's person quality table by (party, pseudonym); ValueError if a
+    row's pseudonym is not there (another run)."""
     missing = [c for c in QUALITY_COLUMNS if c not in quality.columns]
     if missing:
         raise ValueError(f"the person quality table lacks column(s) {', '.join(missing)} "
                          "(is it from an older pprl link?)")
-    by_key = quality.set_index(["party", "pseudonym"]).person_id
+    by_key = quality.set_index(["party", "pseudonym"])
     joined = []
     for release in releases:
         keys = pd.MultiIndex.from_arrays([[release.party] * len(release.frame),
                                           release.frame.pseudonym.astype(str)])
-        person = by_key.reindex(keys).to_numpy()
-        unknown = pd.isna(person)
+        found = by_key.reindex(keys)
+        unknown = found.person_id.isna().to_numpy()
         if unknown.any():
             raise ValueError(f"{release.party}'s {release.kind}: {int(unknown.sum()):,} row(s) "
                              "with a pseudonym that is not in the person quality table: they "
                              "come from different linkage runs")
-        joined.append(Released(release.kind, release.party,
-                               release.frame.assign(person_id=person.astype(str))))
+        joined.append(Released(release.kind, release.party, release.frame.assign(
+            person_id=found.person_id.astype(str).to_numpy(),
+            match_probability=found.match_probability.astype(float).to_numpy())))
     return joined

@@ -236,9 +236,11 @@ def test_no_value_is_shared_between_two_custodians_link_maps(demo):
     for x, y in combinations(CUSTODIANS, 2):
         for column in ("token", "pseudonym"):
             assert not set(maps[x][column]) & set(maps[y][column]), (x, y, column)
-    # and each map is its custodian's alone: one pseudonym per record, no analyst person_id
+    # and each map is its custodian's alone: one pseudonym per record, no analyst person_id,
+    # and no probability that would say which of its records link to another custodian's
     quality = opened(folder, "analyst", "inbox/person_quality")
     for links in maps.values():
+        assert list(links.columns) == ["token", "pseudonym", "in_study"]
         assert links.pseudonym.is_unique
         assert not set(links.pseudonym) & set(quality.person_id)
 

@@ -43,20 +43,19 @@ def test_link_writes_each_partys_outputs(project, packages, tmp_path):
     truth = pd.read_csv(DEFAULT_SCENARIO / "truth/records.csv", dtype=str)
     for party in PARTIES:
         links = project.open_as(party, out / f"{party}.links")
-        assert list(links.columns) == ["token", "pseudonym", "match_probability",
-                                       "match_weight", "in_study"]
+        assert list(links.columns) == ["token", "pseudonym", "in_study"]
         assert links.in_study.all()  # no package marks a record: everyone is in the study
         tokens = pd.read_csv(f"{packages[party]}.tokens.csv", dtype=str)
         assert set(links.token) == set(tokens.token)  # every record has a person
-        assert links.match_probability.between(0, 1).all()
         pseudonyms |= {(party, p) for p in links.pseudonym}
         # the TTP's map agrees with the truth for most of this custodian's records
         mapped = links.merge(tokens, on="token").merge(
             truth[truth.custodian == party], on="record_id")
         assert len(mapped) == len(tokens)
     quality = project.open_as("analyst", out / "person_quality")
-    assert list(quality.columns) == ["party", "pseudonym", "person_id", "sources",
-                                     "weakest_link_probability"]
+    assert list(quality.columns) == ["party", "pseudonym", "person_id", "match_probability",
+                                     "sources", "weakest_link_probability"]
+    assert quality.match_probability.between(0, 1).all()
     assert set(zip(quality.party, quality.pseudonym, strict=True)) == pseudonyms
     figures = json.loads((out / "quality.json").read_text())
     assert figures["persons"]["total"] == quality.person_id.nunique()
@@ -204,7 +203,9 @@ def test_no_overlap_gives_every_record_its_own_person(project, tmp_path, write_e
     result = project.link(str(tmp_path / "a.pkg"), str(tmp_path / "b.pkg"), "-o", str(out))
     assert result.exit_code == 0, result.output
     links = project.open_as("trust_north", out / "trust_north.links")
-    assert links.pseudonym.is_unique and (links.match_probability == 1.0).all()
+    quality = project.open_as("analyst", out / "person_quality")
+    assert links.pseudonym.is_unique and quality.person_id.is_unique
+    assert (quality.match_probability == 1.0).all()
 
 
 def test_oversized_blocks_are_skipped_with_a_warning(project, tmp_path, write_extract,

@@ -40,10 +40,13 @@ def test_the_study_is_the_marked_persons_and_their_uncertain_links():
     trust, police = outputs.maps["trust"], outputs.maps["police"]
     assert trust.in_study.tolist() == [True, False, False]
     assert police.in_study.tolist() == [True, True, False]
-    # records outside the study get no probability: their custodian cannot tell they link
-    assert trust.match_probability.isna().tolist() == [False, True, True]
-    assert police.match_probability.tolist()[:2] == [0.99, 1.0]
+    # a custodian's map says which records are in the study and nothing else about them
+    assert list(trust.columns) == ["token", "pseudonym", "in_study"]
     quality = outputs.person_quality.set_index(["party", "pseudonym"])
+    # each record's probability goes to the analyst: its weakest accepted link, or 1 alone
+    assert quality.match_probability.to_dict() == {
+        ("trust", trust.pseudonym[0]): 0.99, ("police", police.pseudonym[0]): 0.99,
+        ("police", police.pseudonym[1]): 1.0}
     expected = {("trust", trust.pseudonym[0]), ("police", police.pseudonym[0]),
                 ("police", police.pseudonym[1])}
     assert set(quality.index) == expected

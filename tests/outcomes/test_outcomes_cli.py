@@ -68,7 +68,7 @@ def sealed(project, tmp_path):
 
     def keyed(frame, party):
         return frame.assign(person_id=frame.person_id.map(pseudonym[party])).rename(
-            columns={"person_id": "pseudonym"})
+            columns={"person_id": "pseudonym"}).drop(columns="match_probability")
 
     files = [seal_release(project, "trust_north", "ld_contacts", keyed(contacts, "trust_north"),
                           folder),
@@ -79,7 +79,8 @@ def sealed(project, tmp_path):
     quality = seal_quality(project, pd.DataFrame({
         "party": [party for party in pseudonym for _ in people],
         "pseudonym": [pseudonym[party][p] for party in pseudonym for p in people],
-        "person_id": people * 2, "sources": "police_north;trust_north",
+        "person_id": people * 2, "match_probability": [0.9] * len(people) + [1.0] * len(people),
+        "sources": "police_north;trust_north",
         "weakest_link_probability": 0.9}), folder)
     return files, quality, people
 
@@ -172,6 +173,7 @@ def test_person_quality_from_another_linkage_run_is_refused(project, sealed, tmp
     files, _, _ = sealed
     other = seal_quality(project, pd.DataFrame({
         "party": ["trust_north"], "pseudonym": ["tffff"], "person_id": ["ffff"],
+        "match_probability": 1.0,
         "sources": "trust_north", "weakest_link_probability": 1.0}), tmp_path / "other")
     result = run_outcomes(project, files, other, tmp_path / "r")
     assert result.exit_code != 0 and "different linkage runs" in result.output

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -28,7 +27,6 @@ def maps(project, tmp_path):
         tokens, index=False)
     plain = tmp_path / "links.parquet"
     pd.DataFrame({"token": ["a" * 32, "b" * 32, "e" * 32], "pseudonym": ["p1", "p2", "p5"],
-                  "match_probability": [1.0, 0.9, None], "match_weight": [20.0, 3.1, None],
                   "in_study": [True, True, False]}).to_parquet(plain)
     links = tmp_path / "police_north.links"
     seal_file(plain, links, sender=identity(project, "ttp"),
@@ -67,13 +65,12 @@ def test_release_seals_study_content_by_pseudonym_and_keeps_rejects_local(projec
     assert (header.sender_name, header.project, header.content_type) == (
         "police_north", PROJECT, "pprl-released")
     assert header.config_fingerprint == "f" * 64
-    assert table.column_names == ["pseudonym", "match_probability", "offence_date",
+    assert table.column_names == ["pseudonym", "offence_date",
                                   "offence_group"]
     assert table.schema.metadata[b"pprl.kind"] == b"offences"
     assert table.schema.metadata[b"pprl.party"] == b"police_north"
     frame = table.to_pandas()
     assert frame.pseudonym.tolist() == ["p1", "p2", "p1"]
-    assert frame.match_probability.tolist() == [1.0, 0.9, 1.0]
     assert frame.offence_date.tolist() == [dt.date(2012, 1, 5), dt.date(2013, 2, 5),
                                            dt.date(2016, 5, 1)]
     # no record id and no token in the released bytes
@@ -164,8 +161,8 @@ def test_without_any_mark_everyone_linked_is_released_and_the_release_says_so(pr
     pd.DataFrame({"record_id": ["NP001", "NP002"], "token": ["a" * 32, "b" * 32]}).to_csv(
         tokens, index=False)
     table = pa.Table.from_pandas(pd.DataFrame({
-        "token": ["a" * 32, "b" * 32], "pseudonym": ["p1", "p2"], "match_probability": 1.0,
-        "match_weight": np.nan, "in_study": True}), preserve_index=False)
+        "token": ["a" * 32, "b" * 32], "pseudonym": ["p1", "p2"], "in_study": True}),
+        preserve_index=False)
     plain = tmp_path / "links.parquet"
     pq.write_table(table.replace_schema_metadata({b"pprl.study": b"everyone"}), plain)
     links = tmp_path / "police_north.links"
