@@ -1,9 +1,10 @@
 """What each party receives from a linkage run: custodians their own pseudonyms, the analyst
 the join between them, and only for the people the study needs.
 
-Each custodian's link map gives each of its persons a pseudonym drawn fresh for that custodian
+Each custodian's link map gives each of its records a pseudonym drawn fresh for that custodian
 and this run, so two custodians comparing their maps find no value in common and cannot tell
-which of their records are one person. Only the analyst receives what joins every (party,
+which of their records are one person; nor can one custodian learn that two of its own records
+were joined through another custodian's. Only the analyst receives what joins every (party,
 pseudonym) to one person (its own person_id, also fresh per run), sealed.
 
 The study: every person with a record its custodian marked (`pprl hash --in-study`, the index
@@ -65,8 +66,7 @@ def link_outputs(result: LinkResult, tables: list[pd.DataFrame]) -> LinkOutputs:
     maps, joins = {}, []
     for s, (source, table) in enumerate(zip(sources, tables, strict=True)):
         mine = person[offsets[s]:offsets[s + 1]]
-        codes, uniques = pd.factorize(mine)  # one pseudonym per person within this custodian
-        pseudonym = pseudonyms[offsets[s]:offsets[s] + len(uniques)][codes]
+        pseudonym = pseudonyms[offsets[s]:offsets[s + 1]]  # one per record
         studied = in_study[mine]
         maps[source.party] = pd.DataFrame({"token": table.token, "pseudonym": pseudonym,
                                            "in_study": studied})
@@ -77,7 +77,7 @@ def link_outputs(result: LinkResult, tables: list[pd.DataFrame]) -> LinkOutputs:
             "sources": quality.sources.reindex(person_id).to_numpy(),
             "weakest_link_probability":
                 quality.weakest_link_probability.reindex(person_id).to_numpy()}))
-    join = pd.concat(joins, ignore_index=True).drop_duplicates(["party", "pseudonym"])
+    join = pd.concat(joins, ignore_index=True)
     uncertain_links = _uncertain_links(result, maps, touching)
     study = {"everyone": everyone, "index_records_marked": int(index_record.sum()),
              "persons": int(in_study.sum()),
@@ -85,7 +85,7 @@ def link_outputs(result: LinkResult, tables: list[pd.DataFrame]) -> LinkOutputs:
              "persons_added_by_uncertain_links": int((in_study & ~marked).sum()),
              "uncertain_links": len(uncertain_links),
              "uncertain_link_floor": UNCERTAIN_FLOOR}
-    return LinkOutputs(maps, join.reset_index(drop=True), uncertain_links, study)
+    return LinkOutputs(maps, join, uncertain_links, study)
 
 
 def _uncertain_links(result: LinkResult, maps: dict[str, pd.DataFrame],

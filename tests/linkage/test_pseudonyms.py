@@ -82,3 +82,25 @@ def test_two_custodians_maps_share_no_value_and_each_run_is_fresh():
     assert not set(trust.pseudonym) & set(first.person_quality.person_id)
     assert not set(trust.pseudonym) & set(second.maps["trust"].pseudonym)
     assert len(set(trust.pseudonym)) == 3 and len(set(police.pseudonym)) == 3
+
+
+def test_two_records_of_one_person_at_one_custodian_keep_two_pseudonyms():
+    """trust 0 links to police 0, police 0 to court 0, court 0 to trust 1: one person with two
+    trust records, joined only through other custodians. The trust must not learn that (its
+    map gives two pseudonyms); the analyst gets each record's own probability."""
+    links = pd.DataFrame({"source_a": [0, 1, 2], "record_a": [0, 0, 0],
+                          "source_b": [1, 2, 0], "record_b": [0, 0, 1],
+                          "weight": [20.0, 18.0, 5.0], "probability": [0.99, 0.98, 0.7]})
+    sources = [_source("trust", [True, False]), _source("police", [False]),
+               _source("court", [False])]
+    sources[2].tokens = sources[2].tokens ^ 0x55
+    # the trust is declared to hold duplicates, so its two records may join one person
+    result = LinkResult(sources, None, [], links,
+                        assign([2, 1, 1], links, 0.5, duplicates=frozenset({0})), 0.5)
+    outputs = link_outputs(result, [result.record_table(s) for s in range(3)])
+    trust = outputs.maps["trust"]
+    assert trust.in_study.tolist() == [True, True] and trust.pseudonym.nunique() == 2
+    quality = outputs.person_quality.set_index(["party", "pseudonym"])
+    assert quality.person_id.nunique() == 1
+    assert quality.match_probability[("trust", trust.pseudonym[0])] == 0.99
+    assert quality.match_probability[("trust", trust.pseudonym[1])] == 0.7
