@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import sys
 import tempfile
 from pathlib import Path
 
@@ -14,15 +17,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from keys import Keyring, KeysError, open_secret, seal_file
-from keys.atomic import AtomicOutput, atomic_folder
+from keys import Card, Identity, Keyring, KeysError, LinkageSecret, open_secret, seal_file
+from keys.atomic import atomic_folder
 from keys.cli import load_key
 from linkage.config import EncodingConfig
-from linkage.extract import IDENTIFIER_FIELDS, ExtractError, parse_column_map, read_extract
-from linkage.hashing import HashResult, hash_extract
+from linkage.extract import (
+    IDENTIFIER_FIELDS,
+    Extract,
+    ExtractError,
+    parse_column_map,
+    read_extract,
+)
+from linkage.hashing import HashResult, NoUsableRows, hash_extract
 from linkage.intake import PackageProblem, open_packages
 from linkage.link import link_sources
 from linkage.model import FellegiSunter
+from linkage.outputs import PACKAGE, REJECTS, TOKENS, HashOutputs, OutputError, refuse_existing
 from linkage.package import CONTENT_TYPE
 from linkage.pseudonyms import link_outputs
 from linkage.quality import quality_figures, write_report
@@ -70,10 +80,11 @@ def hash_command(extract: Path, secret_path: Path, key_path: Path, ttp: str, out
     surname, dob, sex, postcode, address (several rows per record_id are aliases). The
     encodings are sealed to the TTP in OUT; each record gets a random token, and the token
     map OUT.tokens.csv stays with you. Rows or fields that cannot be used are listed in
-    OUT.rejects.csv by row number and reason, never by value. With --in-study, the records
-    named there are marked in the package as the study's index records: the TTP learns which
-    records they are (by token), and each custodian later learns which of its records are in
-    the study cohort.
+    OUT.rejects.csv by row number and reason, never by value. None of the three may exist
+    already: they are placed together, or (if the run is killed) no package at all. With
+    --in-study, the records named there are marked in the package as the study's index
+    records: the TTP learns which records they are (by token), and each custodian later
+    learns which of its records are in the study cohort.
 
     \b
     Examples:
@@ -83,6 +94,10 @@ def hash_command(extract: Path, secret_path: Path, key_path: Path, ttp: str, out
       pprl hash extract.parquet --column dob=date_of_birth --column middle_names= \\
           --secret s.secret --key me.key --to ttp.card -o me.pkg
     """
+    try:
+        refuse_existing(out)
+    except OutputError as e:
+        raise click.ClickException(str(e)) from None
     try:
         config = EncodingConfig.from_toml(config_path) if config_path else EncodingConfig()
     except (ValueError, TypeError) as e:
@@ -98,34 +113,72 @@ def hash_command(extract: Path, secret_path: Path, key_path: Path, ttp: str, out
     except (ExtractError, KeysError) as e:
         raise click.ClickException(str(e)) from None
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".pprl-hash-") as work:
-        plain = Path(work) / "package.parquet"
-        rows = extract_table.table.num_rows
-        with tqdm(total=rows, unit="rows", desc="pprl hash", leave=False,
-                  disable=rows < 50_000) as bar:
-            try:
-                result = hash_extract(extract_table, plain, secret=secret.value,
-                                      secret_fingerprint=secret.fingerprint, config=config,
-                                      party=identity.name, project=secret.project,
-                                      progress=bar.update, in_study=marked)
-            except ValueError as e:
-                raise click.ClickException(f"{extract}: {e}") from None
-        try:
-            _write_local(result, out)
-            seal_file(plain, out, sender=identity, recipient=recipient, project=secret.project,
-                      content_type=CONTENT_TYPE, config_fingerprint=config.fingerprint)
-        except KeysError as e:
-            raise click.ClickException(str(e)) from None
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        with HashOutputs(out) as outputs:
+            result = _hash_into(outputs, extract, extract_table, secret, identity, recipient,
+                                config, marked)
+    except OutputError as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:  # a full disk, a folder that cannot be written
+        raise click.ClickException(f"cannot write beside {out}: {e.strerror or e}") from None
+    except (KeyboardInterrupt, SystemExit) as e:
+        # the work folder is rolled back by now; exit at once rather than join the workers'
+        # pool threads, which a worker killed mid-chunk can leave waiting forever
+        state = "complete" if out.exists() else "not written"
+        click.echo(f"pprl hash interrupted: {out} {state}", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        code = e.code if isinstance(e, SystemExit) and isinstance(e.code, int) else 130
+        os._exit(code)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     _summary(extract, out, recipient.name, result)
 
 
-def _write_local(result: HashResult, out: Path) -> None:
-    """The token map and the rejects file, each written whole or not at all."""
-    with AtomicOutput(f"{out}.tokens.csv") as f:
-        result.tokens.frame().to_csv(f, index=False)
-    with AtomicOutput(f"{out}.rejects.csv") as f:
-        result.rejects.frame().to_csv(f, index=False)
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so that workers stop and the work folder is removed."""
+    raise SystemExit(128 + signum)
+
+
+def _hash_into(outputs: HashOutputs, extract: Path, extract_table: Extract, secret: LinkageSecret,
+               identity: Identity, recipient: Card, config: EncodingConfig,
+               marked: frozenset[str]) -> HashResult:
+    """Hash, seal and write the three outputs in the work folder, then commit them."""
+    plain = outputs.path("plain.parquet")
+    rows = extract_table.table.num_rows
+    with tqdm(total=rows, unit="rows", desc="pprl hash", leave=False,
+              disable=rows < 50_000) as bar:
+        try:
+            result = hash_extract(extract_table, plain, secret=secret.value,
+                                  secret_fingerprint=secret.fingerprint, config=config,
+                                  party=identity.name, project=secret.project,
+                                  progress=bar.update, scratch=outputs.work,
+                                  in_study=marked)
+        except NoUsableRows as e:
+            _write_csv(e.rejects.frame(), outputs.path(REJECTS))
+            outputs.commit((REJECTS,))
+            raise click.ClickException(f"{extract}: no usable rows: every row was rejected "
+                                       f"(see {outputs.finals[REJECTS]})") from None
+    try:
+        _write_csv(result.rejects.frame(), outputs.path(REJECTS))
+        _write_csv(result.tokens.frame(), outputs.path(TOKENS))
+        seal_file(plain, outputs.path(PACKAGE), sender=identity, recipient=recipient,
+                  project=secret.project, content_type=CONTENT_TYPE,
+                  config_fingerprint=config.fingerprint)
+    except KeysError as e:
+        raise click.ClickException(str(e)) from None
+    plain.unlink()
+    outputs.commit()
+    return result
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """A CSV written whole (flushed to disk) before it can be committed."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        frame.to_csv(f, index=False)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _summary(extract: Path, out: Path, ttp: str, result: HashResult) -> None:
@@ -140,6 +193,8 @@ def _summary(extract: Path, out: Path, ttp: str, result: HashResult) -> None:
     echo(f"  in the study   {counts['records_in_study']:>10,}   records marked (--in-study)")
     for (field, reason, action), n in sorted(result.reasons().items()):
         echo(f"    {n:>8,}  {field}: {reason} ({action})")
+    echo(f"  conflicting    {result.conflicting_aliases:>10,}   (records whose rows disagree on "
+         "both date of birth and sex: see the rejects file)")
     used = max(result.rows_used, 1)
     missing = ", ".join(f"{name} {result.missing.get(name, 0) / used:.1%}"
                         for name in IDENTIFIER_FIELDS)

@@ -191,8 +191,11 @@ def _dob_kernel(day_a: np.ndarray, month_a: np.ndarray, year_a: np.ndarray,
 
 
 def _variants_by_record(source: Source) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(variant indices sorted by record, first position of each record, count per record)."""
-    order = np.argsort(source.record, kind="stable")
+    """(variant indices sorted by record, first position of each record, count per record).
+
+    Within a record, variants go in the order of their digests, not of the package's rows:
+    the first of equally good variant pairs is then the same whatever order the rows came in."""
+    order = np.lexsort((source.variant_key, source.record))
     counts = np.bincount(source.record, minlength=source.records)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     return order, starts, counts

@@ -25,6 +25,11 @@ from linkage.bloom import FieldEncoder, derive_key, keyed_digests
 from linkage.config import EncodingConfig
 
 BLOCK_KEY_BYTES = 8
+# The longest value of each field that is standardised, in characters: far above any real
+# name, date, code or address line, and low enough that no row can make a chunk's tables of
+# distinct values (padded to their longest) large. A row with a longer value is left out.
+FIELD_LIMITS = {"record_id": 100, "forename": 100, "middle_names": 200, "surname": 100,
+                "dob": 30, "sex": 30, "postcode": 30, "address": 500}
 MISSING = -1
 _NUMBERS = [str(i) for i in range(10_000)]
 _SALTS = 10_000  # salts are years of birth, below this
@@ -125,6 +130,7 @@ def standardise_rows(table: pa.Table, config: EncodingConfig, rejects: Rejects,
                      today: dt.date | None = None) -> tuple[Variants, np.ndarray]:
     """The usable identity rows of a chunk, standardised, as variants (one per row), and
     their data row numbers."""
+    table = _within_limits(table, rejects)
     # Every standardiser ignores case and surrounding spaces: folding them first leaves far
     # fewer distinct values to standardise (SMITH, Smith and smith are one).
     folded = {name: pc.utf8_lower(pc.utf8_trim_whitespace(table[name]))
@@ -165,6 +171,24 @@ def standardise_rows(table: pa.Table, config: EncodingConfig, rejects: Rejects,
                     "row left out")
     keep = np.flatnonzero(~(unusable | no_id))
     return variants.take(keep), rows[keep]
+
+
+def _within_limits(table: pa.Table, rejects: Rejects) -> pa.Table:
+    """The rows whose every field is within FIELD_LIMITS; the others rejected, by row number
+    and the first field too long, before any of their values is copied or padded."""
+    too_long = np.zeros(table.num_rows, dtype=bool)
+    fields = []
+    for name, limit in FIELD_LIMITS.items():
+        over = pc.greater(pc.utf8_length(table[name]), limit).to_numpy(zero_copy_only=False)
+        fields.append((name, limit, over & ~too_long))
+        too_long |= over
+    if not too_long.any():
+        return table
+    rows = table["row"].to_numpy()
+    for name, limit, over in fields:
+        for row in rows[over]:
+            rejects.add(int(row), name, f"longer than {limit} characters", "row left out")
+    return table.filter(pa.array(~too_long))
 
 
 _CODED = ("forename", "middle_names", "surname", "sex", "postcode", "address")

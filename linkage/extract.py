@@ -8,7 +8,9 @@ are the standardiser's business and go to the rejects file.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,11 +73,19 @@ def read_extract(path: Path, columns: Mapping[str, str | None] | None = None,
         if col is None:
             out[name] = pa.nulls(table.num_rows, pa.string()).fill_null("")
             continue
-        values = table[col]
-        if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
-            values = pc.cast(values, pa.string())
-        out[name] = pc.fill_null(values, "")
+        out[name] = pc.fill_null(_as_text(table[col], path, col), "")
     return Extract(pa.table({"row": _row_numbers(table.num_rows, bad_rows), **out}), bad_rows)
+
+
+def _as_text(values: pa.ChunkedArray, path: Path, column: str) -> pa.ChunkedArray:
+    """A column as strings, or a refusal naming it (a list, or bytes that are not UTF-8)."""
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        return values
+    try:
+        return pc.cast(values, pa.string())
+    except pa.ArrowException:
+        raise ExtractError(f"{path}: column {column!r} holds {values.type} values, which "
+                           "cannot be read as text") from None
 
 
 def _row_numbers(kept: int, bad_rows: list[tuple[int, str]]) -> np.ndarray:
@@ -101,21 +111,35 @@ def _read_csv(path: Path, encoding: str, bad_rows: list[tuple[int, str]]) -> pa.
         return "skip"
 
     try:
-        header = pacsv.open_csv(path, read_options=read, parse_options=pacsv.ParseOptions(
-            invalid_row_handler=lambda row: "skip")).schema.names
-        convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in header},
-                                       strings_can_be_null=False)
-        return pacsv.read_csv(path, read_options=read, convert_options=convert,
-                              parse_options=pacsv.ParseOptions(invalid_row_handler=skip))
-    except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+        with _quiet_row_handlers():
+            header = pacsv.open_csv(path, read_options=read, parse_options=pacsv.ParseOptions(
+                invalid_row_handler=lambda row: "skip")).schema.names
+            convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in header},
+                                           strings_can_be_null=False)
+            return pacsv.read_csv(path, read_options=read, convert_options=convert,
+                                  parse_options=pacsv.ParseOptions(invalid_row_handler=skip))
+    except (pa.ArrowException, UnicodeError, OSError) as e:
         raise ExtractError(f"{path}: not a readable {encoding} CSV file ({_first_line(e)}); "
                            "try --encoding cp1252 for files saved by spreadsheets") from None
+
+
+@contextmanager
+def _quiet_row_handlers() -> Iterator[None]:
+    """Arrow decodes a malformed row's text before calling the handler; bytes that are not
+    UTF-8 make that fail, and Python would print the traceback (quoting the bytes) on
+    stderr. Arrow then stops with a parse error, which is the refusal the user sees."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def _read_parquet(path: Path) -> pa.Table:
     try:
         return pq.read_table(path)
-    except (OSError, pa.ArrowInvalid) as e:
+    except (OSError, pa.ArrowException) as e:
         raise ExtractError(f"{path}: not a readable Parquet file ({_first_line(e)})") from None
 
 

@@ -2,15 +2,25 @@
 
 The extract is cut into chunks of rows that are standardised and encoded independently,
 on every core, so memory stays bounded at millions of rows; the parent assigns the random
-record tokens and writes the chunks in order. The token map (record_id -> token) is the
-only thing that grows with the number of records.
+record tokens. The token map (record_id -> token) is the only thing that grows with the
+number of records.
+
+The package must not tell the TTP the extract's order (a sorted extract would leak its
+sort key), so rows are not written in the order read: each variant goes to one of several
+scratch buckets chosen by its record's random token, and each bucket is then written in a
+random order of its own. A record's variants land in one bucket, scattered within it;
+memory is bounded by a bucket, not the extract.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
+import multiprocessing
 import os
 import secrets
+import signal
+import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -34,6 +44,8 @@ from linkage.package import TOKEN_BYTES, PackageInfo, PackageWriter
 from linkage.standardise import NO_DATE
 
 CHUNK_ROWS = 100_000  # at most; chunks are evened out over the workers
+BUCKET_VARIANTS = 250_000  # about, per scratch bucket of the shuffle
+_SEX_CODES = {"m": 1, "f": 2}  # 0 where unknown
 
 
 class TokenMap:
@@ -46,8 +58,9 @@ class TokenMap:
     def __len__(self) -> int:
         return len(self._index)
 
-    def tokens_for(self, record_ids: np.ndarray) -> np.ndarray:
-        """(n, 16) tokens for the record ids, new ones drawn for ids not seen before."""
+    def indices(self, record_ids: np.ndarray) -> np.ndarray:
+        """Each record id's index into the map (in order of first appearance), new tokens
+        drawn for ids not seen before."""
         known = pd.Series(record_ids).map(self._index)
         new = pd.unique(record_ids[known.isna().to_numpy()])
         if len(new):
@@ -56,7 +69,11 @@ class TokenMap:
             fresh = np.frombuffer(secrets.token_bytes(TOKEN_BYTES * len(new)), dtype=np.uint8)
             self._tokens = np.concatenate([self._tokens, fresh.reshape(-1, TOKEN_BYTES)])
             known = pd.Series(record_ids).map(self._index)
-        return self._tokens[known.to_numpy(dtype=np.int64)]
+        return known.to_numpy(dtype=np.int64)
+
+    def tokens_for(self, record_ids: np.ndarray) -> np.ndarray:
+        """(n, 16) tokens for the record ids, new ones drawn for ids not seen before."""
+        return self._tokens[self.indices(record_ids)]
 
     def count_known(self, record_ids: frozenset[str]) -> int:
         """How many of `record_ids` have a token (were hashed)."""
@@ -76,6 +93,7 @@ class HashResult:
     tokens: TokenMap
     rejects: Rejects
     missing: dict[str, int] = field(default_factory=dict)
+    conflicting_aliases: int = 0  # records with rows that disagree on dob and sex
 
     @property
     def rows_used(self) -> int:
@@ -88,28 +106,92 @@ class HashResult:
         return Counter((r[1], r[2], r[3]) for r in self.rejects.rows)
 
 
+class NoUsableRows(ValueError):
+    """Every row was rejected: there is nothing to send, only the rejects file to keep."""
+
+    def __init__(self, rejects: Rejects) -> None:
+        super().__init__("no usable rows: every row was rejected")
+        self.rejects = rejects
+
+
+CONFLICT_REASON = "rows of one record_id disagree on both date of birth and sex"
+
+
+class AliasCheck:
+    """Flags rows of a record that disagree with its first row on both date of birth and
+    sex: aliases differ in names and addresses, but two people under one record_id (a
+    merge gone wrong) differ in both. Holds two small numbers per record."""
+
+    def __init__(self) -> None:
+        self._dob = np.empty(0, dtype=np.int64)
+        self._sex = np.empty(0, dtype=np.int8)
+        self.records: set[int] = set()
+
+    def check(self, index: np.ndarray, dob: np.ndarray, sex: np.ndarray, rows: np.ndarray,
+              rejects: Rejects) -> None:
+        """Rows in file order; `index` their records' indices in the token map."""
+        new = len(self._dob)
+        if index.size and index.max() >= new:
+            grow = int(index.max()) + 1 - new
+            self._dob = np.concatenate([self._dob, np.full(grow, NO_DATE, np.int64)])
+            self._sex = np.concatenate([self._sex, np.zeros(grow, np.int8)])
+            fresh, first = np.unique(index, return_index=True)
+            first, fresh = first[fresh >= new], fresh[fresh >= new]
+            self._dob[fresh], self._sex[fresh] = dob[first], sex[first]
+        their_dob, their_sex = self._dob[index], self._sex[index]
+        conflict = (dob != NO_DATE) & (their_dob != NO_DATE) & (dob != their_dob) & \
+            (sex != 0) & (their_sex != 0) & (sex != their_sex)
+        for row, record in zip(rows[conflict], index[conflict], strict=True):
+            rejects.add(int(row), "dob, sex", CONFLICT_REASON, "kept as an alias")
+            self.records.add(int(record))
+
+
 @dataclass
 class _Chunk:
-    """One chunk's encodings, computed in a worker process."""
+    """One chunk's encodings, computed in a worker process, and each usable row's record,
+    row number, date of birth and sex code for the alias check."""
 
     record_id: np.ndarray
     columns: dict[str, pa.Array]
     rejects: list[tuple[int, str, str, str]]
     missing: dict[str, int]
-    rows_used: int
     rows_read: int
+    row_record_id: np.ndarray
+    row_number: np.ndarray
+    row_dob: np.ndarray
+    row_sex: np.ndarray
+
+    @property
+    def rows_used(self) -> int:
+        return len(self.row_record_id)
 
 
 def _encode_chunk(chunk: pa.Table, secret: bytes, config: EncodingConfig) -> _Chunk:
     rejects = Rejects()
-    rows, _ = standardise_rows(chunk, config, rejects)
+    rows, numbers = standardise_rows(chunk, config, rejects)
     missing = {name: int((rows.dob == NO_DATE).sum()) if name == "dob" else
                int((getattr(rows, name).codes == MISSING).sum()) for name in IDENTIFIER_FIELDS}
+    sex_table = np.array([_SEX_CODES.get(v, 0) for v in rows.sex.values] + [0], dtype=np.int8)
+    identity = (rows.record_id, numbers, rows.dob, sex_table[rows.sex.codes])
     if not len(rows):
-        return _Chunk(np.empty(0, dtype=object), {}, rejects.rows, missing, 0, chunk.num_rows)
+        return _Chunk(np.empty(0, dtype=object), {}, rejects.rows, missing, chunk.num_rows,
+                      *identity)
     variants = expand_variants(rows, config)
     return _Chunk(variants.record_id, encode_variants(variants, secret, config), rejects.rows,
-                  missing, len(rows), chunk.num_rows)
+                  missing, chunk.num_rows, *identity)
+
+
+def _end_with_parent(parent: int | None) -> None:
+    """Worker initializer: the worker holds the linkage secret, so it must not outlive its
+    parent. On Linux the kernel kills it when the parent dies (PR_SET_PDEATHSIG), whatever
+    kills the parent; a forked worker whose parent (`parent`) is already gone exits at once.
+    (A worker started by a fork server dies with that server, which ends with pprl hash.)"""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 def _chunks(table: pa.Table, secret: bytes, config: EncodingConfig,
@@ -122,7 +204,10 @@ def _chunks(table: pa.Table, secret: bytes, config: EncodingConfig,
     if workers <= 1 or len(pieces) <= 1:
         yield from (_encode_chunk(piece, secret, config) for piece in pieces)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    forked = multiprocessing.get_start_method() == "fork"
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_end_with_parent,
+                               initargs=(os.getpid() if forked else None,))
+    try:
         # keep only a few chunks in flight, so that memory does not grow with the extract
         pending: deque[Future] = deque()
         for piece in pieces:
@@ -131,13 +216,67 @@ def _chunks(table: pa.Table, secret: bytes, config: EncodingConfig,
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    except (KeyboardInterrupt, SystemExit):
+        # interrupted: stop the workers now, and do not wait for the pool, whose result
+        # reader can wait forever on a worker killed while sending (`pprl hash` exits
+        # without joining it)
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+class _Shuffle:
+    """Variants written to scratch buckets by token, then each bucket out in random order."""
+
+    def __init__(self, folder: Path, expected_variants: int) -> None:
+        self.folder = folder
+        self.count = max(1, math.ceil(expected_variants / BUCKET_VARIANTS))
+        self._writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
+
+    def add(self, tokens: np.ndarray, columns: dict[str, pa.Array]) -> None:
+        token_array = pa.Array.from_buffers(pa.binary(TOKEN_BYTES), len(tokens),
+                                            [None, pa.py_buffer(tokens.tobytes())])
+        bucket = np.ascontiguousarray(tokens[:, :8]).view("<u8").ravel() % self.count
+        order = np.argsort(bucket, kind="stable")
+        batch = pa.record_batch({"token": token_array, **columns}).take(pa.array(order))
+        buckets, starts, sizes = np.unique(bucket[order], return_index=True,
+                                           return_counts=True)
+        for b, start, size in zip(buckets.tolist(), starts.tolist(), sizes.tolist(),
+                                  strict=True):
+            part = batch.slice(start, size)
+            if b not in self._writers:
+                self._writers[b] = pa.ipc.new_file(self._path(b), part.schema)
+            self._writers[b].write_batch(part)
+
+    def write(self, writer: PackageWriter) -> None:
+        """Every bucket, each in a random order of its rows, into the package."""
+        for writer_of in self._writers.values():
+            writer_of.close()
+        rng = np.random.default_rng(secrets.randbits(128))
+        for b in sorted(self._writers):
+            with pa.memory_map(str(self._path(b))) as source:
+                table = pa.ipc.open_file(source).read_all()
+            table = table.take(pa.array(rng.permutation(table.num_rows)))
+            writer.write(table["token"], {n: table[n] for n in table.column_names[1:]})
+            del table
+            self._path(b).unlink()
+
+    def _path(self, bucket: int) -> Path:
+        return self.folder / f"bucket-{bucket}.arrow"
 
 
 def hash_extract(extract: Extract, package_path: Path, *, secret: bytes, secret_fingerprint: str,
                  config: EncodingConfig, party: str, project: str,
                  progress: Callable[[int], None] | None = None,
-                 workers: int | None = None, in_study: frozenset[str] = frozenset()) -> HashResult:
-    """Encode every usable row of `extract` into a plaintext package at `package_path`.
+                 workers: int | None = None, scratch: Path | None = None,
+                 in_study: frozenset[str] = frozenset()) -> HashResult:
+    """Encode every usable row of `extract` into a plaintext package at `package_path`, its
+    rows in random order; `scratch` (default: beside the package) holds the buckets.
 
     Records whose record_id is in `in_study` (the custodian's index records, e.g. its L&D
     contacts) are marked in the package's `in_study` column, so that the TTP can tell the
@@ -146,30 +285,33 @@ def hash_extract(extract: Extract, package_path: Path, *, secret: bytes, secret_
     for row, reason in extract.bad_rows:
         rejects.add(row, "(whole row)", reason, "row left out")
     tokens = TokenMap()
+    aliases = AliasCheck()
     missing: Counter[str] = Counter()
-    writer = PackageWriter(package_path)
-    rows_used = variants_written = 0
     table = extract.table
+    shuffle = _Shuffle(Path(scratch or Path(package_path).parent), 2 * table.num_rows)
+    rows_used = variants_written = 0
     for chunk in _chunks(table, secret, config, workers or os.cpu_count() or 1):
         rejects.rows.extend(chunk.rejects)
         missing.update(chunk.missing)
         rows_used += chunk.rows_used
         if chunk.rows_used:
-            token_bytes = tokens.tokens_for(chunk.record_id).tobytes()
-            token_array = pa.Array.from_buffers(pa.binary(TOKEN_BYTES), len(chunk.record_id),
-                                                [None, pa.py_buffer(token_bytes)])
+            aliases.check(tokens.indices(chunk.row_record_id), chunk.row_dob, chunk.row_sex,
+                          chunk.row_number, rejects)
             marked = pa.array(pd.Series(chunk.record_id).isin(in_study).to_numpy())
-            writer.write(token_array, {**chunk.columns, "in_study": marked})
+            shuffle.add(tokens.tokens_for(chunk.record_id),
+                        {**chunk.columns, "in_study": marked})
             variants_written += len(chunk.record_id)
         if progress:
             progress(chunk.rows_read)
     if not len(tokens):
-        raise ValueError("no usable rows: every row was rejected (see the rejects file)")
+        raise NoUsableRows(rejects)
     info = PackageInfo(
         party=party, project=project, config=config.to_dict(),
         config_fingerprint=config.fingerprint, secret_fingerprint=secret_fingerprint,
         counts={"rows_read": table.num_rows + len(extract.bad_rows), "rows_used": rows_used,
                 "records": len(tokens), "variants": variants_written,
                 "records_in_study": tokens.count_known(in_study)})
+    writer = PackageWriter(package_path)
+    shuffle.write(writer)
     writer.close(info)
-    return HashResult(info, tokens, rejects, dict(missing))
+    return HashResult(info, tokens, rejects, dict(missing), len(aliases.records))

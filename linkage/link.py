@@ -129,6 +129,8 @@ def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
         found = candidate_pairs(a, b, keys)
         levels, rarity = record_levels(a, b, found.a, found.b, term_frequencies)
         pairs.append(PairResult(i, j, found, levels, rarity, compared=len(found)))
+        # records are indexed in token order (random, not the package's row order), so the
+        # same packages and seed draw the same pairs whatever order their rows are in
         n = max(1, RANDOM_PAIRS // len(source_pairs))
         randoms.append(record_levels(a, b, rng.integers(0, a.records, n),
                                      rng.integers(0, b.records, n), with_rarity=False)[0])

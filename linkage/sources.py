@@ -7,6 +7,7 @@ blocking keys as uint64 per variant. Nothing here can be turned back into an ide
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,9 @@ class Source:
     ones: dict[str, np.ndarray]  # field -> (variants,) bits set, counted once for Dice
     blocks: dict[str, np.ndarray]  # key -> (variants,) uint64, 0 where missing
     in_study: np.ndarray  # (records,) bool: marked by the custodian as a study index record
+    # (variants,) uint64 digest of each variant's encodings: the order a record's variants
+    # are compared in, so that nothing depends on the order of the package's rows
+    variant_key: np.ndarray
     # field -> (variants,) share of the source's records holding this exact filter
     frequency: dict[str, np.ndarray] = field(default_factory=dict)
     _distinct: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict,
@@ -100,7 +104,24 @@ def source_from_table(party: str, info: PackageInfo, table: pa.Table) -> Source:
         flags = table["in_study"].to_numpy(zero_copy_only=False)
         marked[record[flags.astype(bool)]] = True
     return Source(party, info, tokens, record.astype(np.int64), filters, present, ones,
-                  blocks, marked)
+                  blocks, marked, _variant_keys(filters, present, blocks))
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplying by it mixes, modulo 2**64
+
+
+def _variant_keys(filters: dict[str, np.ndarray], present: dict[str, np.ndarray],
+                  blocks: dict[str, np.ndarray]) -> np.ndarray:
+    """A digest of each variant's filters, their presence and its blocking keys (equal only
+    for equal variants, but for a 2**-64 chance), a column of words at a time."""
+    key = np.zeros(len(next(iter(present.values()))), dtype=np.uint64)
+    columns = chain((np.where(present[name], filters[name][:, k], 0)
+                     for name in sorted(filters) for k in range(filters[name].shape[1])),
+                    (blocks[name] for name in sorted(blocks)))
+    for column in columns:
+        key = key * _MIX + column
+        key ^= key >> np.uint64(29)
+    return key
 
 
 def _frequency(source: Source, name: str) -> np.ndarray:

@@ -271,3 +271,29 @@ def test_the_analyst_receives_only_the_people_the_study_needs(demo):
     assert received and not received - allowed
     everyone = json.loads((folder / "ttp" / "linked" / "quality.json").read_text())
     assert len(received) < everyone["persons"]["total"] / 2
+
+
+def test_ttp_packages_carry_no_trace_of_extract_order(demo):
+    """Each package the TTP opened, joined to its custodian's token map: the package's row
+    order is unrelated to the order of the custodian's extract."""
+    folder, scenario, _ = demo
+    identity = load_identity(folder / "ttp" / "ttp.key", PASSPHRASE)
+    for custodian in CUSTODIANS:
+        opened = folder / "ttp" / f".{custodian}.order.parquet"
+        open_file(folder / "ttp" / "inbox" / f"{custodian}.pkg", opened,
+                  recipient_identity=identity, keyring=Keyring(folder / "ttp" / "keyring"))
+        package = pq.read_table(opened, columns=["token"]).to_pandas()
+        opened.unlink()
+        token_map = pd.read_csv(folder / custodian / "outbox" / f"{custodian}.pkg.tokens.csv",
+                                dtype=str)
+        extract = pd.read_csv(scenario / custodian / "identifiers.csv", dtype=str,
+                              keep_default_na=False)
+        first_row = extract.reset_index().groupby("record_id")["index"].min()
+        record = package["token"].map(bytes.hex).map(
+            dict(zip(token_map.token, token_map.record_id, strict=True)))
+        position = record.map(first_row)
+        assert position.notna().all()
+        rho = pd.Series(np.arange(len(position))).corr(position, method="spearman")
+        # in a random order rho has a standard deviation of 1/sqrt(n): 4.5 of them is all
+        # but never reached (sorted, or in extract order, rho is near 1)
+        assert abs(rho) < 4.5 / np.sqrt(len(position)), (custodian, rho, len(position))
