@@ -1,4 +1,4 @@
-"""`pprl link` at scale: 1,000,000 x 1,000,000 persons, time and peak memory (issue 5 (c)).
+"""`pprl link` at scale: 1,000,000 x 1,000,000 persons, time and peak memory (bars: 10 min, 8 GB).
 
     python benchmarks/bench_link_scale.py [--scale 830000:1000000] [--scale 207000:250000]
         [--work DIR] [--stages] [--py-spy PY_SPY] [--source CHECKOUT]

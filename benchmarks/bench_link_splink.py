@@ -6,7 +6,7 @@ Makes a scenario with `pprl sample --people N --seed S` (cached in --work) and l
 its custodians (--left trust_north, --right police_north by default; each holds at most
 one record per person, several identity rows per record for aliases). With the default
 82,000 cohort people that is about 100,000 trust records against 114,000 police records
-(178,000 identity rows): the scale of issue 5.
+(178,000 identity rows): the scale the linkage bars were set at.
 
 * pprl, through the real command line, each command in its own process: the key ceremony
   (not timed), `pprl hash` of each extract, then `pprl link LEFT.pkg RIGHT.pkg --key ttp.key

@@ -33,7 +33,7 @@ CUSTODIANS = TRUSTS + POLICE
 CONTENT = {"trust_north": ("ld_contacts.csv", "detentions.csv"),
            "trust_south": ("ld_contacts.csv", "detentions.csv"),
            "police_north": ("offences.csv",), "police_south": ("offences.csv",)}
-# The study as the published two-county evaluation framed it, with the checks issue 6 adds.
+# The study as the published two-county evaluation framed it, with the robustness checks pprl adds.
 STUDY = """\
 [study]
 start = "2009-01-01"

@@ -1,5 +1,5 @@
 """Every command that seals or opens checks the other party's role and takes its name from the
-card that signed, never from the header (issue 13, items 2 and 3).
+card that signed, never from the header.
 
 Each refusal is one line naming the card and both roles, and leaves no output behind.
 """

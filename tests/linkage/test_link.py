@@ -1,7 +1,7 @@
 """TTP-side linkage on hand-made cases, on FEBRL4 and on the sample scenario's four sources.
 
 The quality thresholds here are a little under what was measured, so that they do not
-flake: FEBRL4 F1 0.998 (issue 5's bar), sample precision 0.981-0.997 per source pair
+flake: FEBRL4 F1 0.998 (the bar set for linkage), sample precision 0.981-0.997 per source pair
 (the bar of 0.99 is not met on the small cross-county pairs).
 """
 

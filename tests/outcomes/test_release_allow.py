@@ -1,8 +1,7 @@
 """`pprl release` releases only what the study uses, and never a column that names a person.
 
-Issue 13 item 5 (the allow-list, the identifier guard, the free-text warning), the release
-parts of item 10 (empty and unreadable files, --encoding) and item 11's fuzzing of the
-content reader.
+The allow-list, the identifier guard and the free-text warning; empty and unreadable files
+and --encoding; and the content reader fuzzed.
 """
 
 from __future__ import annotations
@@ -286,7 +285,7 @@ def test_outcomes_takes_the_study_file_under_both_names(project, tmp_path, optio
     assert "unknown setting(s) study.colour" in result.output
 
 
-# Fuzzing (item 11): any bytes, and CSV-shaped text, are read or refused in one line naming
+# Fuzzing: any bytes, and CSV-shaped text, are read or refused in one line naming
 # the file; bounded by example count and a per-example deadline.
 FUZZ = settings(max_examples=150, deadline=2000,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
