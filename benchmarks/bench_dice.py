@@ -16,22 +16,22 @@ machine falls on all of them alike:
 * `anonlink accelerated`: `dice_coefficient_accelerated` (C++, hand-unrolled `popcnt`, a
   popcount filter per pair, a heap per row of A, and a final sort of the pairs returned).
   It runs on one thread: its CPU time equals its wall time (the `cpu/wall` column);
-* `pprl numba, 1 thread`: `linkage.kernels.all_pairs_dice` with `numba.set_num_threads(1)`;
+* `pprl numba, 1 thread`: `linkage.ttp.kernels.all_pairs_dice` with `numba.set_num_threads(1)`;
 * `pprl numba, N threads`: the same kernel on all of numba's threads (`NUMBA_NUM_THREADS`,
   by default one per core);
-* `pprl numpy`: the numpy path that `linkage.compare.dice` took before the numba kernels
+* `pprl numpy`: the numpy path that `linkage.ttp.compare.dice` took before the numba kernels
   (`numpy_dice` below: np.bitwise_count on gathered pairs, row i of a against row i of b),
-  fed all pairs in batches of `linkage.compare.BATCH_PAIRS` (one thread).
+  fed all pairs in batches of `linkage.ttp.compare.BATCH_PAIRS` (one thread).
 
 pprl does not sort the pairs it returns (linkage needs no global order). The first call of
 the numba kernel (compilation, or loading numba's on-disk cache) is timed apart and left out
 of the rounds. Reported: medians of the rounds, pairs per second, CPU over wall time, and
 the ratio to anonlink (the bar is 1.5x).
 
-A second table measures what `linkage.compare._field_dice` does on candidate pairs:
+A second table measures what `linkage.ttp.compare._field_dice` does on candidate pairs:
 --field-pairs variant pairs whose --field-bits filters are drawn from --field-values distinct
 values per side (the table `Source.distinct` makes), scored by the numpy path (factorize the
-distinct value pairs, gather their rows, `numpy_dice`) and by `linkage.kernels.pair_dice`
+distinct value pairs, gather their rows, `numpy_dice`) and by `linkage.ttp.kernels.pair_dice`
 straight on each pair's value ids, on one thread and on all (--field-pairs 0 skips it).
 """
 
@@ -54,8 +54,8 @@ import pandas as pd
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
-from linkage.compare import BATCH_PAIRS  # noqa: E402
-from linkage.kernels import all_pairs_dice, pair_dice  # noqa: E402
+from linkage.ttp.compare import BATCH_PAIRS  # noqa: E402
+from linkage.ttp.kernels import all_pairs_dice, pair_dice  # noqa: E402
 
 Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
 ANONLINK = "anonlink accelerated"

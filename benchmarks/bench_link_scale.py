@@ -214,10 +214,10 @@ class Stages:
 
 def stages_child(report: Path, link_args: list[str]) -> None:
     """Run `pprl link` in this process with its stages wrapped; write the figures."""
-    import linkage.cli as cli
-    import linkage.intake as intake
-    import linkage.link as link
-    from linkage.model import FellegiSunter
+    import linkage.ttp.cli as cli
+    import linkage.ttp.intake as intake
+    import linkage.ttp.link as link
+    from linkage.ttp.model import FellegiSunter
 
     stages = Stages(report)
     for owner, attribute, label in (
@@ -249,7 +249,7 @@ def stages_child(report: Path, link_args: list[str]) -> None:
             stages.wrap(owner, attribute, label)
     for name in dir(link):  # helpers added to link_sources later are timed too
         if name.startswith("_") and callable(getattr(link, name)) and \
-                getattr(getattr(link, name), "__module__", "") == "linkage.link":
+                getattr(getattr(link, name), "__module__", "") == "linkage.ttp.link":
             stages.wrap(link, name, name)
     cli.link_command.main(args=link_args[1:], standalone_mode=False)  # without "link"
     stages.dump(done=True)
@@ -259,8 +259,8 @@ def census_child(report: Path, link_args: list[str]) -> None:
     """Count, pass by pass, the pairs blocking would make, without making them."""
     from keys import Keyring
     from keys.cli import load_key
-    from linkage.blocking import MAX_BLOCK_PAIRS
-    from linkage.intake import open_packages
+    from linkage.ttp.blocking import MAX_BLOCK_PAIRS
+    from linkage.ttp.intake import open_packages
 
     packages = [Path(a) for a in link_args[1:] if a.endswith(".pkg")]
     key = Path(link_args[link_args.index("--key") + 1])

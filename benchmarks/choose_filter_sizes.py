@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from linkage.bloom import FieldEncoder, padded_bigrams
 from linkage.config import FilterShape, Hardening
-from linkage.standardise import standardise_name
+from linkage.custodian.bloom import FieldEncoder, padded_bigrams
+from linkage.custodian.standardise import standardise_name
 
 SECRET = b"filter-size measurement secret.."
 

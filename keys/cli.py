@@ -24,19 +24,7 @@ from keys.identity import (
 from keys.keyring import Keyring
 from keys.secret import CONTENT_TYPE as SECRET_CONTENT_TYPE
 from keys.secret import create_secret_files, open_secret
-
-
-class RefusingGroup(click.Group):
-    """A click group whose commands report `KeysError` and file errors as one line.
-
-    Other groups whose commands open or seal files (`linkage`, `outcomes`) can use it too.
-    """
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except (KeysError, OSError) as error:  # e.g. an unwritable --out folder or PPRL_HOME
-            raise click.ClickException(str(error)) from None
+from pprl.errors import RefusingGroup
 
 
 def passphrase(confirm: bool = False) -> str:

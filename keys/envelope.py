@@ -47,11 +47,11 @@ from cryptography.hazmat.primitives import hashes, hpke
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from keys.atomic import AtomicOutput
 from keys.card import Card, check_name, require_role
-from keys.errors import KeysError
+from keys.errors import KeysError, as_keys_error
 from keys.identity import Identity
 from keys.keyring import Keyring
+from pprl.files import AtomicOutput
 
 MAGIC = b"PPRLSEAL"
 FORMAT_VERSION = 1
@@ -118,7 +118,7 @@ def seal_file(
         source = src.open("rb")
     except OSError as error:
         raise KeysError(f"cannot read {src}: {error.strerror}") from None
-    with source, AtomicOutput(dst) as sink:
+    with as_keys_error(), source, AtomicOutput(dst) as sink:
         return _seal(
             source,
             sink,
@@ -237,7 +237,8 @@ def open_file(
     """
     if not replace and Path(dst).exists():
         raise KeysError(f"{dst} already exists; refusing to overwrite it")
-    with AtomicOutput(dst, replace=replace) as sink, _naming(src), _open_source(src) as source:
+    with as_keys_error(), AtomicOutput(dst, replace=replace) as sink, _naming(src), \
+            _open_source(src) as source:
         return _open(source, sink, recipient_identity, keyring, project, content_type,
                      sender_roles)
 

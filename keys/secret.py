@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keys import fingerprint
-from keys.atomic import AtomicOutput
 from keys.card import Card, check_name, require_role
 from keys.envelope import open_bytes, seal_bytes
-from keys.errors import KeysError
+from keys.errors import KeysError, as_keys_error
 from keys.identity import Identity
 from keys.keyring import Keyring
+from pprl.files import AtomicOutput
 
 CONTENT_TYPE = "linkage-secret"
 SECRET_BYTES = 32
@@ -83,7 +83,7 @@ def create_secret_files(
             sealed = seal_bytes(
                 secret, sender=sender, recipient=card, project=project, content_type=CONTENT_TYPE
             )
-            with AtomicOutput(path) as sink:
+            with as_keys_error(), AtomicOutput(path) as sink:
                 sink.write(sealed)
     except BaseException:  # all copies or none: a half set would strand the others
         for path in paths:

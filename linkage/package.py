@@ -17,7 +17,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 FORMAT = "pprl-package/1"
-CONTENT_TYPE = "pprl-encodings"
 TOKEN_BYTES = 16
 _METADATA_KEY = b"pprl"
 

@@ -1,1 +1,2 @@
-"""The custodian's release and the analyst's pre/post evaluation on the pseudonymised join."""
+"""The analyst's pre/post evaluation on pseudonymised content; also the study file and the
+released-content format, which custodians read when they release."""

@@ -32,12 +32,13 @@ from outcomes.windows import (
     placebo_window,
     study_windows,
 )
+from pprl.errors import PprlError
 
 QUARTER = DAYS_PER_YEAR / 4
 PROFILE_QUARTERS = 36  # nine years either side of the index
 
 
-class StudyError(ValueError):
+class StudyError(PprlError, ValueError):
     """The released content cannot answer the configured study; the message says why."""
 
 

@@ -15,12 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pprl.errors import PprlError
+
 # A month of person-time is a twelfth of a year of 365.25 days, rounded to whole days, so that
 # "12 months" is 365 days and "6 months" 183 days wherever the index date falls.
 DAYS_PER_MONTH = 365.25 / 12
 
 
-class ConfigError(ValueError):
+class ConfigError(PprlError, ValueError):
     """The study configuration cannot be used; the message names the setting."""
 
 

@@ -16,14 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 
-CONTENT_TYPE = "pprl-released"
 FORMAT = "pprl-released/2"  # /2: keyed by the custodian's pseudonym, not a shared person_id
-LINKS_CONTENT_TYPE = "pprl-links"
-PERSON_QUALITY_CONTENT_TYPE = "pprl-person-quality"
-UNCERTAIN_LINKS_CONTENT_TYPE = "pprl-uncertain-links"
-# In the schema metadata of the TTP's sealed tables: b"everyone" when no custodian marked any
-# record (then everyone linked is in the study), else b"marked"
-STUDY_KEY = b"pprl.study"
 KEY_COLUMNS = ("pseudonym",)
 QUALITY_COLUMNS = ("party", "pseudonym", "person_id", "match_probability", "sources",
                    "weakest_link_probability")

@@ -3,14 +3,16 @@
 import click
 
 from keys.cli import keys
-from linkage.cli import hash_command, link_command
-from outcomes.cli import outcomes_command, release_command
+from linkage.custodian.cli import hash_command, release_command
+from linkage.ttp.cli import link_command
+from outcomes.cli import outcomes_command
 from pprl import __version__
 from pprl.demo import demo_command
+from pprl.errors import RefusingGroup
 from sample_extracts.cli import sample
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=RefusingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pprl")
 def main() -> None:
     """Privacy-preserving record linkage for health and justice data.

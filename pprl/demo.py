@@ -22,8 +22,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from keys import KeysError
-from keys.atomic import atomic_folder
+from pprl.files import atomic_folder
 from sample_extracts import DEFAULT_SCENARIO
 
 PROJECT = "ld-eval"
@@ -257,10 +256,7 @@ def demo_command(out: Path) -> None:
       pprl demo -o pprl-demo
       open pprl-demo/ttp/linked/quality.html pprl-demo/analyst/results/report.html
     """
-    try:
-        summary = run_demo(out)
-    except KeysError as e:  # e.g. the folder exists
-        raise click.ClickException(str(e)) from None
+    summary = run_demo(out)  # a refusal (the folder exists) is one line, from the root command
     click.secho("\nLinkage against the sample's ground truth (only the demo can check this)",
                 bold=True)
     for row in summary["linkage"]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from keys.atomic import check_new_folder
+from pprl.files import check_new_folder
 from sample_extracts.config import ScenarioConfig
 from sample_extracts.generator import DEFAULT_PEOPLE, DEFAULT_SEED, ScenarioExistsError, generate
 

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from linkage.standardise import fold_accents
+from linkage.custodian.standardise import fold_accents
 from sample_extracts.config import RowErrors
 from sample_extracts.names import nicknames_of
 from sample_extracts.places import STREET_ABBREVIATIONS

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from keys.atomic import FolderExistsError, atomic_folder
+from pprl.files import FolderExistsError, atomic_folder
 from sample_extracts.config import ScenarioConfig
 from sample_extracts.events import draw_content, first_contact_dates
 from sample_extracts.population import draw_people

@@ -15,12 +15,10 @@ from click.testing import CliRunner, Result
 
 import keys.identity
 from keys import Keyring, seal_file
-from linkage.package import CONTENT_TYPE as PACKAGE
-from outcomes.released import CONTENT_TYPE as RELEASED
-from outcomes.released import LINKS_CONTENT_TYPE as LINKS
-from outcomes.released import PERSON_QUALITY_CONTENT_TYPE as QUALITY
 from outcomes.released import to_table
 from pprl.cli import main
+from pprl.content_types import LINKS, PACKAGE, RELEASED
+from pprl.content_types import PERSON_QUALITY as QUALITY
 from sample_extracts import DEFAULT_SCENARIO
 
 from .conftest import PASSPHRASE, PROJECT, Project

@@ -8,10 +8,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from linkage.bloom import FieldEncoder, Hmac, dice, padded_bigrams
 from linkage.config import BLOCKING_KEYS, EncodingConfig, FilterShape, Hardening, Standardise
-from linkage.encode import Rejects, encode_variants, expand_variants, standardise_rows
-from linkage.standardise import formal_forenames
+from linkage.custodian.bloom import FieldEncoder, Hmac, dice, padded_bigrams
+from linkage.custodian.encode import Rejects, encode_variants, expand_variants, standardise_rows
+from linkage.custodian.standardise import formal_forenames
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from linkage.config import EncodingConfig
-from linkage.encode import Rejects, expand_variants, standardise_rows
-from linkage.extract import STANDARD_FIELDS, ExtractError, read_extract
+from linkage.custodian.encode import Rejects, expand_variants, standardise_rows
+from linkage.custodian.extract import STANDARD_FIELDS, ExtractError, read_extract
 
 FUZZ = settings(max_examples=150, deadline=timedelta(seconds=5),
                 suppress_health_check=[HealthCheck.too_slow])

@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from linkage.bloom import dice
 from linkage.config import FILTER_FIELDS, EncodingConfig
-from linkage.encode import Rejects, encode_variants, standardise_rows
-from linkage.extract import read_extract
+from linkage.custodian.bloom import dice
+from linkage.custodian.encode import Rejects, encode_variants, standardise_rows
+from linkage.custodian.extract import read_extract
 from linkage.package import open_package
 from sample_extracts import DEFAULT_SCENARIO
 

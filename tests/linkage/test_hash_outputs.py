@@ -89,7 +89,7 @@ def test_a_second_run_to_the_same_out_keeps_the_first(project, tmp_path):
 # after the work folder is renamed as done.
 KILL_AT_LINK = """
 import os, signal
-import linkage.outputs as outputs
+import linkage.custodian.outputs as outputs
 real, calls = os.link, []
 def link(*args, **kwargs):
     real(*args, **kwargs)
@@ -100,7 +100,7 @@ outputs.os.link = link
 """
 KILL_AFTER_DONE = """
 import os, signal, shutil
-import linkage.outputs as outputs
+import linkage.custodian.outputs as outputs
 def rmtree(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 outputs.shutil.rmtree = rmtree

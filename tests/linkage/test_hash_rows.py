@@ -14,11 +14,11 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-import linkage.hashing
+import linkage.custodian.hashing
 from linkage.config import EncodingConfig
-from linkage.link import link_sources
 from linkage.package import open_package
-from linkage.sources import source_from_table
+from linkage.ttp.link import link_sources
+from linkage.ttp.sources import source_from_table
 from sample_extracts import DEFAULT_SCENARIO
 
 EXTRACT = DEFAULT_SCENARIO / "police_north" / "identifiers.csv"
@@ -60,7 +60,7 @@ def test_package_rows_do_not_follow_the_extract_order(project, tmp_path):
 def test_many_buckets_shuffle_too_and_lose_no_row(project, tmp_path, monkeypatch):
     extract = sorted_extract(tmp_path)
     assert project.hash(extract, tmp_path / "one.pkg").exit_code == 0
-    monkeypatch.setattr(linkage.hashing, "BUCKET_VARIANTS", 400)  # about 20 buckets
+    monkeypatch.setattr(linkage.custodian.hashing, "BUCKET_VARIANTS", 400)  # about 20 buckets
     assert project.hash(extract, tmp_path / "many.pkg").exit_code == 0
     one, _ = open_package(project.open_package(tmp_path / "one.pkg"))
     many, _ = open_package(project.open_package(tmp_path / "many.pkg"))

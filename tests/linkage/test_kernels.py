@@ -6,14 +6,14 @@ import numba
 import numpy as np
 import pytest
 
-import linkage.kernels
-from linkage.kernels import all_pairs_dice, pair_dice
+import linkage.ttp.kernels
+from linkage.ttp.kernels import all_pairs_dice, pair_dice
 
 
 @pytest.fixture(autouse=True, params=["parallel", "serial"])
 def threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test on all of numba's threads and on one (small workloads run on one)."""
-    monkeypatch.setattr(linkage.kernels, "PARALLEL_PAIRS", 0 if request.param == "parallel"
+    monkeypatch.setattr(linkage.ttp.kernels, "PARALLEL_PAIRS", 0 if request.param == "parallel"
                         else 2**62)
 
 
@@ -106,7 +106,7 @@ def test_all_pairs_matches_reference(words: int, threshold: float) -> None:
 
 
 def test_all_pairs_in_several_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(linkage.kernels, "CHUNK_ENTRIES", 1000)
+    monkeypatch.setattr(linkage.ttp.kernels, "CHUNK_ENTRIES", 1000)
     rng = np.random.default_rng(3)
     a, b = related(rng, 100, 90, 2)
     similarity, rows_a, rows_b = all_pairs_dice(a, b, 0.6)

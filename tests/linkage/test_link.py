@@ -15,14 +15,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from linkage.assign import assign
-from linkage.blocking import Candidates, candidate_pairs
-from linkage.compare import COMPARISONS, record_levels
 from linkage.config import EncodingConfig, Standardise
-from linkage.encode import Rejects, encode_variants, expand_variants, standardise_rows
-from linkage.link import PairResult, link_sources, one_to_one_posterior
-from linkage.model import FellegiSunter, posterior
-from linkage.sources import source_from_table
+from linkage.custodian.encode import Rejects, encode_variants, expand_variants, standardise_rows
+from linkage.ttp.assign import assign
+from linkage.ttp.blocking import Candidates, candidate_pairs
+from linkage.ttp.compare import COMPARISONS, record_levels
+from linkage.ttp.link import PairResult, link_sources, one_to_one_posterior
+from linkage.ttp.model import FellegiSunter, posterior
+from linkage.ttp.sources import source_from_table
 from sample_extracts import DEFAULT_SCENARIO
 
 SECRET = b"t" * 32

@@ -12,8 +12,9 @@ from click.testing import CliRunner
 
 import keys.identity
 from keys import Keyring, seal_file
-from linkage.package import CONTENT_TYPE, open_package
+from linkage.package import open_package
 from pprl.cli import main
+from pprl.content_types import PACKAGE as CONTENT_TYPE
 from sample_extracts import DEFAULT_SCENARIO
 
 from .conftest import PASSPHRASE
@@ -210,9 +211,9 @@ def test_no_overlap_gives_every_record_its_own_person(project, tmp_path, write_e
 
 def test_oversized_blocks_are_skipped_with_a_warning(project, tmp_path, write_extract,
                                                      monkeypatch):
-    import linkage.blocking
+    import linkage.ttp.blocking
 
-    monkeypatch.setattr(linkage.blocking, "MAX_BLOCK_PAIRS", 3)
+    monkeypatch.setattr(linkage.ttp.blocking, "MAX_BLOCK_PAIRS", 3)
     people = [{"record_id": str(i), "forename": f"Name{i}", "surname": "Lee",
                "dob": "1970-05-06"} for i in range(3)]
     a = write_extract(tmp_path / "a.csv", people)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import linkage.model as model_module
-from linkage.compare import COMPARISONS, MISSING, RARITY_BINS, TERM_FREQUENCY_LEVELS
-from linkage.model import FellegiSunter, distinct_patterns, pattern_codes
+import linkage.ttp.model as model_module
+from linkage.ttp.compare import COMPARISONS, MISSING, RARITY_BINS, TERM_FREQUENCY_LEVELS
+from linkage.ttp.model import FellegiSunter, distinct_patterns, pattern_codes
 
 NAMES = [c.name for c in COMPARISONS]
 # m and u per comparison, FEBRL-like: names replaced now and then, addresses all distinct

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from linkage.assign import assign
-from linkage.link import LinkResult
-from linkage.pseudonyms import link_outputs
+from linkage.ttp.assign import assign
+from linkage.ttp.link import LinkResult
+from linkage.ttp.pseudonyms import link_outputs
 
 
 def _source(party: str, marked: list[bool]) -> SimpleNamespace:

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from linkage.standardise import (
+from linkage.custodian.standardise import (
     FieldProblem,
     Name,
     fold_accents,

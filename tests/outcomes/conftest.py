@@ -12,8 +12,10 @@ from click.testing import CliRunner, Result
 
 import keys.identity
 from keys import seal_file
-from outcomes.released import CONTENT_TYPE, PERSON_QUALITY_CONTENT_TYPE, to_table
+from outcomes.released import to_table
 from pprl.cli import main
+from pprl.content_types import PERSON_QUALITY as PERSON_QUALITY_CONTENT_TYPE
+from pprl.content_types import RELEASED as CONTENT_TYPE
 
 from ..conftest import PASSPHRASE, PROJECT, Project
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from keys import Keyring, open_file, seal_file
-from linkage.package import CONTENT_TYPE
+from pprl.content_types import PACKAGE as CONTENT_TYPE
 from sample_extracts.generator import generate
 
 from ..conftest import PROJECT

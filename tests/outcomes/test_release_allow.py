@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keys import Keyring, open_file
+from linkage.custodian.identifiers import looks_like_identifier
+from linkage.custodian.release import ReleaseError, read_content, study_columns
 from outcomes.config import StudyConfig
-from outcomes.identifiers import looks_like_identifier
-from outcomes.release import ReleaseError, read_content, study_columns
 from pprl.cli import main
 
 from .conftest import identity, run_release

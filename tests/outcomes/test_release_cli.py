@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from keys import Keyring, open_file, seal_file
-from outcomes.released import LINKS_CONTENT_TYPE
+from pprl.content_types import LINKS as LINKS_CONTENT_TYPE
 
 from ..conftest import PROJECT
 from .conftest import identity, run_release

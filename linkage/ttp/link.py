@@ -16,10 +16,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from linkage.assign import Assignment, assign
-from linkage.blocking import Candidates, candidate_pairs
-from linkage.compare import COMPARISONS, record_levels
-from linkage.model import (
+from linkage.ttp.assign import Assignment, assign
+from linkage.ttp.blocking import Candidates, candidate_pairs
+from linkage.ttp.compare import COMPARISONS, record_levels
+from linkage.ttp.model import (
     FellegiSunter,
     distinct_patterns,
     fit_prior,
@@ -28,7 +28,7 @@ from linkage.model import (
     patterns,
     posterior,
 )
-from linkage.sources import Source
+from linkage.ttp.sources import Source
 
 RANDOM_PAIRS = 200_000
 # Scoring rounds of a newly fitted model: after each but the last, m is re-estimated from

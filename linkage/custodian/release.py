@@ -26,8 +26,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from linkage.custodian.identifiers import looks_like_identifier
 from outcomes.config import StudyConfig
-from outcomes.identifiers import looks_like_identifier
+from pprl.errors import PprlError
 
 # Columns the released table and the analyst's reading of it use for their own purposes.
 RESERVED_COLUMNS = ("person_id", "pseudonym", "match_probability", "party")
@@ -44,7 +45,7 @@ NOT_IN_STUDY = "not in the study (not linked to an index record or an uncertain 
 LINK_COLUMNS = ("token", "pseudonym", "in_study")
 
 
-class ReleaseError(ValueError):
+class ReleaseError(PprlError, ValueError):
     """A content file cannot be released; the message names file, row and field, no value."""
 
 

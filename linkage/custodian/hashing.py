@@ -32,16 +32,17 @@ import pandas as pd
 import pyarrow as pa
 
 from linkage.config import EncodingConfig
-from linkage.encode import (
+from linkage.custodian.encode import (
     MISSING,
     Rejects,
     encode_variants,
     expand_variants,
     standardise_rows,
 )
-from linkage.extract import IDENTIFIER_FIELDS, Extract
+from linkage.custodian.extract import IDENTIFIER_FIELDS, Extract
+from linkage.custodian.standardise import NO_DATE
 from linkage.package import TOKEN_BYTES, PackageInfo, PackageWriter
-from linkage.standardise import NO_DATE
+from pprl.errors import PprlError
 
 CHUNK_ROWS = 100_000  # at most; chunks are evened out over the workers
 BUCKET_VARIANTS = 250_000  # about, per scratch bucket of the shuffle
@@ -106,7 +107,7 @@ class HashResult:
         return Counter((r[1], r[2], r[3]) for r in self.rejects.rows)
 
 
-class NoUsableRows(ValueError):
+class NoUsableRows(PprlError, ValueError):
     """Every row was rejected: there is nothing to send, only the rejects file to keep."""
 
     def __init__(self, rejects: Rejects) -> None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from linkage.kernels import pair_dice, popcount
-from linkage.sources import TERM_FREQUENCY_FIELDS, Source
+from linkage.ttp.kernels import pair_dice, popcount
+from linkage.ttp.sources import TERM_FREQUENCY_FIELDS, Source
 
 MISSING = -1
 BATCH_PAIRS = 500_000

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from linkage.link import LinkResult
+from linkage.ttp.link import LinkResult
 
 # Unaccepted candidate pairs at or above this posterior are uncertain links (as counted in
 # the quality report's below_threshold_kept_for_sensitivity, plus pairs at or above the

@@ -20,9 +20,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkage import standardise as std
-from linkage.bloom import FieldEncoder, derive_key, keyed_digests
 from linkage.config import EncodingConfig
+from linkage.custodian import standardise as std
+from linkage.custodian.bloom import FieldEncoder, derive_key, keyed_digests
 
 BLOCK_KEY_BYTES = 8
 # The longest value of each field that is standardised, in characters: far above any real

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from linkage.link import LinkResult
+from linkage.ttp.link import LinkResult
 
 
 def quality_figures(result: LinkResult) -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from linkage.extract import IDENTIFIER_FIELDS, ExtractError, read_extract
+from linkage.custodian.extract import IDENTIFIER_FIELDS, ExtractError, read_extract
 
 
 def read_marked(path: Path, encoding: str = "utf-8") -> frozenset[str]:

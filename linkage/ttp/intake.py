@@ -14,11 +14,13 @@ from pathlib import Path
 import pyarrow as pa
 
 from keys import Identity, Keyring, KeysError, open_file
-from linkage.package import CONTENT_TYPE, open_package
-from linkage.sources import Source, source_from_table
+from linkage.package import open_package
+from linkage.ttp.sources import Source, source_from_table
+from pprl import content_types
+from pprl.errors import PprlError
 
 
-class PackageProblem(Exception):
+class PackageProblem(PprlError):
     """A package that cannot be linked; the message names it."""
 
 
@@ -31,7 +33,8 @@ def open_packages(paths: list[Path], *, identity: Identity, keyring: Keyring, wo
         plain = work / f"package-{i}.parquet"
         try:
             header = open_file(path, plain, recipient_identity=identity, keyring=keyring,
-                               project=project, content_type=CONTENT_TYPE, sender_roles="custodian")
+                               project=project, content_type=content_types.PACKAGE,
+                               sender_roles="custodian")
         except KeysError as e:
             raise PackageProblem(str(e) if str(path) in str(e) else f"{path}: {e}") from None
         try:

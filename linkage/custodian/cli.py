@@ -1,49 +1,64 @@
-"""`pprl hash`: a custodian turns an identifier extract into sealed encodings for the TTP."""
+"""The custodian's commands: `pprl hash` (identifiers to sealed encodings for the TTP) and
+`pprl release` (content, keyed by the TTP's pseudonyms, sealed to the analyst)."""
 
 from __future__ import annotations
 
-import json
+import codecs
 import os
-import shutil
+import re
 import signal
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import click
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from keys import Card, Identity, Keyring, KeysError, LinkageSecret, open_secret, seal_file
-from keys.atomic import atomic_folder
+from keys import (
+    Card,
+    Identity,
+    Keyring,
+    KeysError,
+    LinkageSecret,
+    open_file,
+    open_secret,
+    seal_file,
+)
 from keys.cli import load_key
 from linkage.config import EncodingConfig
-from linkage.extract import (
+from linkage.custodian.extract import (
     IDENTIFIER_FIELDS,
     Extract,
     ExtractError,
     parse_column_map,
     read_extract,
 )
-from linkage.hashing import HashResult, NoUsableRows, hash_extract
-from linkage.intake import PackageProblem, open_packages
-from linkage.link import link_sources
-from linkage.model import FellegiSunter
-from linkage.outputs import PACKAGE, REJECTS, TOKENS, HashOutputs, OutputError, refuse_existing
-from linkage.package import CONTENT_TYPE
-from linkage.pseudonyms import link_outputs
-from linkage.quality import quality_figures, write_report
-from linkage.study import read_marked
+from linkage.custodian.hashing import HashResult, NoUsableRows, hash_extract
+from linkage.custodian.outputs import (
+    PACKAGE,
+    REJECTS,
+    TOKENS,
+    HashOutputs,
+    OutputError,
+    refuse_existing,
+)
+from linkage.custodian.release import (
+    ReleaseError,
+    check_kinds,
+    check_maps,
+    read_tokens,
+    release_kind,
+)
+from linkage.custodian.study import read_marked
+from outcomes.config import ConfigError, StudyConfig
+from outcomes.released import to_table
+from pprl import content_types
+from pprl.files import AtomicOutput, atomic_folder, check_new_folder
 
-LINKS_CONTENT_TYPE = "pprl-links"
-PERSON_QUALITY_CONTENT_TYPE = "pprl-person-quality"
-UNCERTAIN_LINKS_CONTENT_TYPE = "pprl-uncertain-links"
-# Schema metadata of the sealed tables: "marked" (the study is the marked persons and their
-# uncertain links) or "everyone" (no package marked a record)
-STUDY_KEY = b"pprl.study"
+_KEY_HELP = "Your private key (NAME.key); passphrase from PPRL_PASSPHRASE or a prompt."
 
 
 @click.command("hash")
@@ -164,7 +179,7 @@ def _hash_into(outputs: HashOutputs, extract: Path, extract_table: Extract, secr
         _write_csv(result.rejects.frame(), outputs.path(REJECTS))
         _write_csv(result.tokens.frame(), outputs.path(TOKENS))
         seal_file(plain, outputs.path(PACKAGE), sender=identity, recipient=recipient,
-                  project=secret.project, content_type=CONTENT_TYPE,
+                  project=secret.project, content_type=content_types.PACKAGE,
                   config_fingerprint=config.fingerprint)
     except KeysError as e:
         raise click.ClickException(str(e)) from None
@@ -204,152 +219,144 @@ def _summary(extract: Path, out: Path, ttp: str, result: HashResult) -> None:
     echo(f"  keep here      {out}.tokens.csv (record_id -> token), {out}.rejects.csv")
 
 
-@click.command("link")
-@click.argument("packages", nargs=-1, required=True,
+
+
+@click.command("release")
+@click.argument("content", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--key", "key_path", required=True,
+@click.option("--links", "links_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The TTP's private key; passphrase from PPRL_PASSPHRASE or a prompt.")
+              help="Your link map from the TTP (DIR/<you>.links), sealed to you.")
+@click.option("--tokens", "tokens_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Your token map from pprl hash (OUT.tokens.csv).")
+@click.option("--key", "key_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help=_KEY_HELP)
 @click.option("--to", "analyst", required=True,
               help="The analyst's card file, or the name of a trusted card.")
 @click.option("-o", "--out", "out", required=True,
               type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to create for the outputs (must not exist, or be empty).")
-@click.option("--threshold", default=0.5, show_default=True,
-              type=click.FloatRange(0, 1, min_open=True),
-              help="Posterior probability at or above which a pair is linked.")
-@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False,
-                                                        path_type=Path),
-              help="A model.json from an earlier run, used instead of fitting a new one.")
-@click.option("--term-frequencies/--no-term-frequencies", default=True, show_default=True,
-              help="Weight exact agreement on a name by how rare it is (Splink's term-frequency "
-                   "adjustment).")
-@click.option("--seed", default=0, show_default=True, type=int,
-              help="Seed of the random record pairs that estimate u: the same packages and "
-                   "seed give the same model.")
-@click.option("--project", help="Refuse packages that are not for this project.")
-def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: Path,
-                 threshold: float, model_path: Path | None, term_frequencies: bool,
-                 seed: int, project: str | None) -> None:
-    """Link custodians' encodings into persons (run by the TTP).
+              help="Folder to create for the sealed releases; OUT.rejects.csv goes beside it.")
+@click.option("--kind", "kinds", multiple=True, metavar="[FILE=]KIND",
+              help="The kind of content of a file (default: its name without extension); "
+                   "FILE=KIND with several files.")
+@click.option("--study", "study_path",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The analyst's study file (TOML): only the kinds and columns it uses are "
+                   "released. Without it, those of the built-in default study.")
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="Text encoding of CSV content, e.g. cp1252 for spreadsheet exports.")
+def release_command(content: tuple[Path, ...], links_path: Path, tokens_path: Path,
+                    key_path: Path, analyst: str, out: Path, kinds: tuple[str, ...],
+                    study_path: Path | None, encoding: str) -> None:
+    """Release content extracts to the analyst, keyed by pseudonym (run by a custodian).
 
-    Opens every PACKAGE (sealed to you by a trusted custodian), checks that all share one
-    project, configuration and linkage secret, then blocks, compares, fits a
-    Fellegi-Sunter model and assigns every record to a person. The study is every person
-    with a record marked by its custodian (pprl hash --in-study), and every person in an
-    uncertain pair with one of theirs; with no mark, everyone. Writes into OUT:
-
-    \b
-      <party>.links      each custodian's token -> pseudonym map (its own pseudonyms,
-                         fresh per run), with in_study; sealed to it
-      person_quality     per study (party, pseudonym): the analyst's person_id, sources
-                         present, weakest link (sealed to the analyst)
-      uncertain_links    uncertain pairs touching the study (sealed to the analyst)
-      quality.html/json  the linkage quality report
-      model.json         the fitted model (reuse it with --model)
-      candidates.parquet candidate pairs with probabilities: stays with the TTP
+    Each CONTENT file (CSV or Parquet, with a record_id column) is joined to the TTP's link
+    map through your token map. Only the kinds and columns the analyst's study uses are
+    released (the others are left out and named here); a column that looks like an
+    identifier (name, date of birth, postcode, address, NHS number, PNC id, phone, email)
+    stops the release. record_id and tokens are dropped, the study's dates are checked and
+    kept as dates, and each kind is sealed to the analyst as OUT/<you>.<kind>.released,
+    keyed by your pseudonyms. Rows whose record has no link entry, or is not in the study,
+    are not released: they are counted here and listed by row number in OUT.rejects.csv,
+    which stays with you.
 
     \b
     Example:
-      pprl link trust.pkg police.pkg --key ttp.key --to analyst -o linked/
+      pprl release ld_contacts.csv detentions.csv --links linked/trust_north.links \\
+          --tokens trust_north.pkg.tokens.csv --key trust_north.key --to analyst \\
+          --study study.toml -o released
     """
     try:
-        model = FellegiSunter.load(model_path) if model_path else None
-    except (ValueError, KeyError) as e:
-        raise click.ClickException(f"{model_path}: {e}") from None
-    try:
-        with atomic_folder(out) as work:
-            _link_into(work, packages, key_path, analyst, threshold, model, term_frequencies,
-                       seed, project)
-    except (KeysError, PackageProblem) as e:
+        study = StudyConfig.from_toml(study_path) if study_path else StudyConfig()
+        check_new_folder(out)
+        _check_encoding(encoding)
+        by_kind = _kinds(content, kinds)
+        check_kinds(by_kind, study)
+        keyring = Keyring()
+        identity = load_key(key_path)
+        recipient = keyring.recipient(analyst, role="analyst")
+        tokens = read_tokens(tokens_path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".pprl-release-") as work:
+            plain = Path(work) / "links.parquet"
+            header = open_file(links_path, plain, recipient_identity=identity, keyring=keyring,
+                               content_type=content_types.LINKS, sender_roles="ttp")
+            links_table = pq.read_table(plain)
+            scope = (links_table.schema.metadata or {}).get(content_types.STUDY_KEY)
+            everyone = scope == b"everyone"
+            links = links_table.to_pandas()
+        check_maps(tokens, links, tokens_path)
+        results = [release_kind(kind, paths, tokens, links, study, encoding)
+                   for kind, paths in tqdm(by_kind.items(), desc="pprl release", unit="kinds",
+                                           leave=False, disable=len(by_kind) < 2)]
+        with atomic_folder(out) as folder:
+            for result in results:
+                table = folder / f".{result.kind}.parquet"
+                pq.write_table(to_table(result.frame, result.kind, identity.name), table)
+                seal_file(table, folder / f"{identity.name}.{result.kind}.released",
+                          sender=identity, recipient=recipient, project=header.project,
+                          content_type=content_types.RELEASED,
+                          config_fingerprint=header.config_fingerprint)
+                table.unlink()
+        rejects = Path(f"{out}.rejects.csv")
+        with AtomicOutput(rejects) as f:
+            pd.DataFrame([r for result in results for r in result.rejects],
+                         columns=["file", "row", "reason"]).to_csv(f, index=False)
+    except (ReleaseError, KeysError, ConfigError) as e:
         raise click.ClickException(str(e)) from None
-    figures = json.loads((out / "quality.json").read_text())
-    links = figures["links"]
-    click.echo(f"Linked {len(packages)} packages into {figures['persons']['total']:,} persons "
-               f"in {out}")
-    for source in figures["sources"]:
-        click.echo(f"  {source['party']:<16} {source['records']:>9,} records "
-                   f"{source['linked']:>9,} linked")
-    study = figures["study"]
-    if study["everyone"]:
-        click.echo("  study          no package marks any record (pprl hash --in-study): "
-                   f"every person ({study['persons']:,}) is in the study")
+    for result in results:
+        for column in result.free_text:
+            click.echo(f"Warning: {result.kind}: column {column!r} looks like free text (long "
+                       "or mostly distinct values of several words); check that it names no "
+                       "one before sending", err=True)
+    click.echo(f"Released {len(results)} kind(s) of content for project {header.project}, "
+               f"sealed to {recipient.name} in {out}")
+    for result in results:
+        click.echo(f"  {result.kind:<16} {result.rows_read:>9,} rows read "
+                   f"{len(result.frame):>9,} released {result.persons:>8,} persons "
+                   f"{len(result.rejects):>7,} not released")
+        for reason, n in sorted(Counter(r[2] for r in result.rejects).items()):
+            click.echo(f"    {n:>9,}  {reason}")
+        if result.left_out:
+            click.echo(f"    left out, not used by the study: {', '.join(result.left_out)}")
+    if everyone:
+        click.echo("  study          no custodian marked index records: every linked person's "
+                   "content is released")
     else:
-        click.echo(f"  study          {study['persons']:,} persons: "
-                   f"{study['persons_with_an_index_record']:,} with a marked index record, "
-                   f"{study['persons_added_by_uncertain_links']:,} in an uncertain link with one")
-    click.echo(f"  accepted links {links['accepted']:,} of {links['candidate_pairs']:,} "
-               f"candidates; expected false matches {links['expected_false_matches']:.1f}, "
-               f"estimated missed {links['estimated_missed_matches']:.1f}")
-    for pair in figures["blocking"]["pairs"]:
-        for key, blocks in pair["capped_blocks"].items():
-            if blocks:
-                click.echo(f"warning: {' x '.join(pair['sources'])}: {blocks:,} blocks of pass "
-                           f"{key} had more than {pair['max_block_pairs']:,} pairs and were "
-                           f"skipped ({pair['pairs_in_capped_blocks'][key]:,} pairs)", err=True)
-    click.echo(f"  report: {out / 'quality.html'}")
+        click.echo("  study          only people in the study cohort are released; others are "
+                   "counted as not in the study")
+    click.echo(f"  keep here      {rejects} (rows not released, by file and row number)")
 
 
-def _link_into(work: Path, packages: tuple[Path, ...], key_path: Path, analyst: str,
-               threshold: float, model: FellegiSunter | None, term_frequencies: bool,
-               seed: int, project: str | None) -> None:
-    """Open the packages, link them, and write every output into `work`."""
-    keyring = Keyring()
-    identity = load_key(key_path)
-    analyst_card = keyring.recipient(analyst, role="analyst")
-    with tempfile.TemporaryDirectory(dir=work.parent, prefix=".pprl-link-") as opened:
-        sources = open_packages(list(packages), identity=identity, keyring=keyring,
-                                work=Path(opened), project=project)
-    cards = {s.party: keyring.by_name(s.party) for s in sources}
-    untrusted = [party for party, card in cards.items() if card is None]
-    if untrusted:
-        raise PackageProblem(f"no trusted card for {', '.join(untrusted)}: their link maps "
-                             "could not be sealed to them")
-    config = sources[0].info.config
-    with tqdm(total=len(sources) * (len(sources) - 1) // 2, desc="pprl link",
-              unit="source pairs", leave=False) as bar:
-        result = link_sources(sources, config["blocking"], threshold, model,
-                              seed=seed, term_frequencies=term_frequencies,
-                              progress=lambda _: bar.update())
-    _write_link_outputs(result, work, identity, cards, analyst_card,
-                        sources[0].info.project, sources[0].info.config_fingerprint)
+def _check_encoding(encoding: str) -> None:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ReleaseError(f"unknown encoding {encoding!r}") from None
 
 
-def _write_link_outputs(result, folder: Path, identity, cards: dict, analyst_card,
-                        project: str, config_fingerprint: str) -> None:
-    """Sealed link maps, person quality and uncertain links, the report, the model, the
-    TTP's candidates."""
-    plain = folder / ".plain"
-    plain.mkdir()
-    outputs = link_outputs(result, [result.record_table(s) for s in range(len(result.sources))])
+def _kinds(content: tuple[Path, ...], kinds: tuple[str, ...]) -> dict[str, list[Path]]:
+    """Content files by kind: the file name without extension unless --kind says otherwise."""
+    named: dict[str, str] = {}
+    for entry in kinds:
+        file, sep, kind = entry.rpartition("=")
+        if not sep:
+            if len(content) != 1:
+                raise ReleaseError(f"--kind {entry}: with several files, say FILE=KIND")
+            file = content[0].name
+        matches = [p for p in content if file in (p.name, p.stem, str(p))]
+        if not kind or not matches:
+            raise ReleaseError(f"--kind {entry}: no content file {file!r} given")
+        for p in matches:
+            named[str(p)] = kind
+    by_kind: dict[str, list[Path]] = {}
+    for path in content:
+        kind = named.get(str(path), path.name.split(".")[0])
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", kind):
+            raise ReleaseError(f"{path}: kind {kind!r} must be letters, digits, _ and - "
+                               "(name it with --kind)")
+        by_kind.setdefault(kind, []).append(path)
+    return by_kind
 
-    def seal(frame: pd.DataFrame, name: str, recipient, content_type: str) -> None:
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        scope = b"everyone" if outputs.study["everyone"] else b"marked"
-        table = table.replace_schema_metadata({**table.schema.metadata, STUDY_KEY: scope})
-        path = plain / f"{name}.parquet"
-        pq.write_table(table, path)
-        seal_file(path, folder / name, sender=identity, recipient=recipient, project=project,
-                  content_type=content_type, config_fingerprint=config_fingerprint)
 
-    for party, links in outputs.maps.items():
-        seal(links, f"{party}.links", cards[party], LINKS_CONTENT_TYPE)
-    seal(outputs.person_quality, "person_quality", analyst_card, PERSON_QUALITY_CONTENT_TYPE)
-    seal(outputs.uncertain_links, "uncertain_links", analyst_card, UNCERTAIN_LINKS_CONTENT_TYPE)
-    shutil.rmtree(plain)
-    figures = quality_figures(result)
-    figures["study"] = outputs.study
-    write_report(figures, folder)
-    result.model.save(folder / "model.json")
-    links = result.links.copy()
-    for side in ("a", "b"):
-        tokens = np.empty((len(links), 16), dtype=np.uint8)
-        for s, source in enumerate(result.sources):
-            mine = links[f"source_{side}"].to_numpy() == s
-            tokens[mine] = source.tokens[links[f"record_{side}"].to_numpy()[mine]]
-        links[f"source_{side}"] = [result.sources[s].party for s in links[f"source_{side}"]]
-        links[f"token_{side}"] = pa.Array.from_buffers(pa.binary(16), len(links),
-                                                       [None, pa.py_buffer(tokens.tobytes())])
-    links.drop(columns=["record_a", "record_b"]).assign(
-        accepted=result.assignment.accepted).to_parquet(folder / "candidates.parquet",
-                                                        index=False)

@@ -34,6 +34,8 @@ import shutil
 from pathlib import Path
 from types import TracebackType
 
+from pprl.errors import PprlError
+
 PACKAGE, TOKENS, REJECTS = "package", "tokens.csv", "rejects.csv"
 _COMMIT_ORDER = (REJECTS, TOKENS, PACKAGE)  # the package last: its presence means all three
 _MOVED = ".moved"  # beside a work file placed by renaming
@@ -41,7 +43,7 @@ _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 _WORK = re.compile(r"^\.(?P<name>.+)\.pprl-hash-(?P<pid>\d+)(?P<done>\.done)?$")
 
 
-class OutputError(Exception):
+class OutputError(PprlError):
     """An output of `pprl hash` that cannot be placed; the message names it."""
 
 

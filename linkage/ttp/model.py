@@ -32,8 +32,14 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from linkage.compare import COMPARISONS, MISSING, RARITY_BINS, RARITY_STEP, TERM_FREQUENCY_LEVELS
-from linkage.sources import TERM_FREQUENCY_FIELDS
+from linkage.ttp.compare import (
+    COMPARISONS,
+    MISSING,
+    RARITY_BINS,
+    RARITY_STEP,
+    TERM_FREQUENCY_LEVELS,
+)
+from linkage.ttp.sources import TERM_FREQUENCY_FIELDS
 
 # 2: term frequencies on close name agreement; household cells by date of birth and
 # forename; u of sex given forename

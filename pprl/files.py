@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from keys.errors import KeysError
+from pprl.errors import FileError
 
 
 class AtomicOutput:
@@ -31,7 +31,7 @@ class AtomicOutput:
                 dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".partial"
             )
         except OSError as error:
-            raise KeysError(f"cannot write {self.path}: {error.strerror}") from None
+            raise FileError(f"cannot write {self.path}: {error.strerror}") from None
         self.temporary = Path(name)
         self.handle = os.fdopen(descriptor, "wb")
         return self.handle
@@ -47,15 +47,15 @@ class AtomicOutput:
             elif error_type is None:
                 os.link(self.temporary, self.path)  # atomic, and fails if the name is taken
         except FileExistsError:
-            raise KeysError(f"{self.path} already exists; refusing to overwrite it") from None
+            raise FileError(f"{self.path} already exists; refusing to overwrite it") from None
         except OSError as error:
-            raise KeysError(f"cannot write {self.path}: {error.strerror}") from None
+            raise FileError(f"cannot write {self.path}: {error.strerror}") from None
         finally:
             self.handle.close()
             self.temporary.unlink(missing_ok=True)
 
 
-class FolderExistsError(KeysError):
+class FolderExistsError(FileError):
     """An output folder that already holds files: outputs never overwrite earlier ones."""
 
 

@@ -20,11 +20,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pprl.errors import PprlError
+
 IDENTIFIER_FIELDS = ("forename", "middle_names", "surname", "dob", "sex", "postcode", "address")
 STANDARD_FIELDS = ("record_id", *IDENTIFIER_FIELDS)
 
 
-class ExtractError(Exception):
+class ExtractError(PprlError):
     """The extract as a whole cannot be used; the message names the file, never a value."""
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from linkage.sources import Source
+from linkage.ttp.sources import Source
 
 MAX_BLOCK_PAIRS = 10_000
 

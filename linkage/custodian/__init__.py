@@ -1,0 +1,4 @@
+"""Everything that runs on a custodian's machine: `pprl hash` and `pprl release`.
+
+A custodian's IT team can audit this folder (with `keys/`, `pprl/` and the study file reader
+`outcomes/config.py`) as the whole of what touches its identifiers and content."""
