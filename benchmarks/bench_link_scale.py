@@ -258,9 +258,9 @@ def stages_child(report: Path, link_args: list[str]) -> None:
 def census_child(report: Path, link_args: list[str]) -> None:
     """Count, pass by pass, the pairs blocking would make, without making them."""
     from keys import Keyring
-    from keys.cli import load_key
     from linkage.ttp.blocking import MAX_BLOCK_PAIRS
     from linkage.ttp.intake import open_packages
+    from pprl.options import load_key
 
     packages = [Path(a) for a in link_args[1:] if a.endswith(".pkg")]
     key = Path(link_args[link_args.index("--key") + 1])

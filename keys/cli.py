@@ -6,7 +6,6 @@ a non-zero exit status, so users never see a traceback for a file that was right
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -15,40 +14,15 @@ from keys.card import ROLES, load_card
 from keys.envelope import open_file, read_header, verify_file
 from keys.errors import KeysError
 from keys.identity import (
-    Identity,
     check_passphrase,
     create_identity,
-    load_identity,
     save_identity,
 )
 from keys.keyring import Keyring
 from keys.secret import CONTENT_TYPE as SECRET_CONTENT_TYPE
 from keys.secret import create_secret_files, open_secret
 from pprl.errors import RefusingGroup
-
-
-def passphrase(confirm: bool = False) -> str:
-    """The passphrase from PPRL_PASSPHRASE (batch jobs), else from a hidden prompt."""
-    value = os.environ.get("PPRL_PASSPHRASE") or click.prompt(
-        "Passphrase", hide_input=True, confirmation_prompt=confirm, err=True
-    )
-    if not value:
-        raise KeysError("a passphrase is required")
-    return value
-
-
-def load_key(path: Path) -> Identity:
-    """Load `--key` with the passphrase from the environment or a prompt."""
-    return load_identity(path, passphrase())
-
-
-_KEY = click.option(
-    "--key",
-    "key_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Your private key file (NAME.key); its passphrase comes from PPRL_PASSPHRASE or a prompt.",
-)
+from pprl.options import key_option, load_key, passphrase
 
 
 @click.group("keys", cls=RefusingGroup)
@@ -177,7 +151,7 @@ def list_cards() -> None:
     multiple=True,
     help="A custodian's card file or trusted name; repeat for each custodian (yourself too).",
 )
-@_KEY
+@key_option
 @click.option(
     "--out",
     "out_dir",
@@ -212,7 +186,7 @@ def secret(project: str, recipients: tuple[str, ...], key_path: Path, out_dir: P
 
 @keys.command("open")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@_KEY
+@key_option
 @click.option(
     "-o",
     "--out",

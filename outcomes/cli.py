@@ -18,7 +18,6 @@ import scipy
 from tqdm import tqdm
 
 from keys import Header, Keyring, KeysError, open_file
-from keys.cli import load_key
 from outcomes.analysis import StudyError, analyse
 from outcomes.cohort import Content
 from outcomes.config import ConfigError, StudyConfig
@@ -27,8 +26,7 @@ from outcomes.released import Released, from_table, join_persons
 from outcomes.report import write_report
 from pprl import __version__, content_types
 from pprl.files import atomic_folder, check_new_folder
-
-_KEY_HELP = "Your private key (NAME.key); passphrase from PPRL_PASSPHRASE or a prompt."
+from pprl.options import key_option, load_key, out_folder_option
 
 
 @click.command("outcomes")
@@ -37,15 +35,12 @@ _KEY_HELP = "Your private key (NAME.key); passphrase from PPRL_PASSPHRASE or a p
 @click.option("--quality", "quality_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The TTP's person_quality file, sealed to you.")
-@click.option("--key", "key_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path), help=_KEY_HELP)
+@key_option
 @click.option("--study", "--config", "config_path",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The study (TOML), the file each custodian releases by; without it, the "
                    "two-county L&D evaluation's defaults. --config is its old name.")
-@click.option("-o", "--out", "out", required=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to create for the outputs (must not exist, or be empty).")
+@out_folder_option
 def outcomes_command(released: tuple[Path, ...], quality_path: Path, key_path: Path,
                      config_path: Path | None, out: Path) -> None:
     """Run the pre/post evaluation on released content (run by the analyst).

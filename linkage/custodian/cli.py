@@ -27,7 +27,6 @@ from keys import (
     open_secret,
     seal_file,
 )
-from keys.cli import load_key
 from linkage.config import EncodingConfig
 from linkage.custodian.extract import (
     IDENTIFIER_FIELDS,
@@ -57,8 +56,7 @@ from outcomes.config import ConfigError, StudyConfig
 from outcomes.released import to_table
 from pprl import content_types
 from pprl.files import AtomicOutput, atomic_folder, check_new_folder
-
-_KEY_HELP = "Your private key (NAME.key); passphrase from PPRL_PASSPHRASE or a prompt."
+from pprl.options import key_option, load_key, to_option
 
 
 @click.command("hash")
@@ -66,11 +64,8 @@ _KEY_HELP = "Your private key (NAME.key); passphrase from PPRL_PASSPHRASE or a p
 @click.option("--secret", "secret_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Your sealed copy of the project's linkage secret (PROJECT.YOU.secret).")
-@click.option("--key", "key_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Your private key (NAME.key); passphrase from PPRL_PASSPHRASE or a prompt.")
-@click.option("--to", "ttp", required=True,
-              help="The TTP's card file, or the name of a trusted card.")
+@key_option
+@to_option("ttp", "TTP")
 @click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False,
                                                                     path_type=Path),
               help="The sealed package to write; OUT.tokens.csv and OUT.rejects.csv go beside it.")
@@ -230,10 +225,8 @@ def _summary(extract: Path, out: Path, ttp: str, result: HashResult) -> None:
 @click.option("--tokens", "tokens_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Your token map from pprl hash (OUT.tokens.csv).")
-@click.option("--key", "key_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path), help=_KEY_HELP)
-@click.option("--to", "analyst", required=True,
-              help="The analyst's card file, or the name of a trusted card.")
+@key_option
+@to_option("analyst", "analyst")
 @click.option("-o", "--out", "out", required=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Folder to create for the sealed releases; OUT.rejects.csv goes beside it.")

@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from keys import Keyring, KeysError, seal_file
-from keys.cli import load_key
 from linkage.ttp.intake import PackageProblem, open_packages
 from linkage.ttp.link import link_sources
 from linkage.ttp.model import FellegiSunter
@@ -24,19 +23,15 @@ from linkage.ttp.pseudonyms import link_outputs
 from linkage.ttp.quality import quality_figures, write_report
 from pprl import content_types
 from pprl.files import atomic_folder
+from pprl.options import key_option, load_key, out_folder_option, to_option
 
 
 @click.command("link")
 @click.argument("packages", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--key", "key_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The TTP's private key; passphrase from PPRL_PASSPHRASE or a prompt.")
-@click.option("--to", "analyst", required=True,
-              help="The analyst's card file, or the name of a trusted card.")
-@click.option("-o", "--out", "out", required=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to create for the outputs (must not exist, or be empty).")
+@key_option
+@to_option("analyst", "analyst")
+@out_folder_option
 @click.option("--threshold", default=0.5, show_default=True,
               type=click.FloatRange(0, 1, min_open=True),
               help="Posterior probability at or above which a pair is linked.")
