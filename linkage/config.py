@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pprl.settings import load_toml
 
 FORMAT = "pprl-encoding/1"
 
@@ -137,5 +138,5 @@ class EncodingConfig:
 
     @classmethod
     def from_toml(cls, path: Path) -> EncodingConfig:
-        with open(path, "rb") as f:
-            return cls.from_dict(tomllib.load(f))
+        """Read a TOML encoding configuration; any mistake is one line naming the file."""
+        return load_toml(path, cls.from_dict)

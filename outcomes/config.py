@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pprl.errors import PprlError
+from pprl.settings import SettingsError, load_toml
 
 # A month of person-time is a twelfth of a year of 365.25 days, rounded to whole days, so that
 # "12 months" is 365 days and "6 months" 183 days wherever the index date falls.
@@ -106,16 +106,9 @@ class StudyConfig:
     def from_toml(cls, path: Path) -> StudyConfig:
         """Read and check a TOML study file; any mistake is a ConfigError naming the setting."""
         try:
-            with open(path, "rb") as f:
-                data = tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: not valid TOML ({e})") from None
-        except OSError as e:
-            raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
-        try:
-            return cls.from_dict(data)
-        except ConfigError as e:
-            raise ConfigError(f"{path}: {e}") from None
+            return load_toml(path, cls.from_dict)
+        except SettingsError as e:
+            raise ConfigError(str(e)) from None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StudyConfig:

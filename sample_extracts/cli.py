@@ -41,10 +41,7 @@ def sample(out: Path, people: int, seed: int, crisis_months: int | None,
       pprl sample --out big --people 100000 --seed 7
       pprl sample --out crisis --crisis-spike 6
     """
-    try:
-        config = ScenarioConfig.from_toml(config_path) if config_path else ScenarioConfig()
-    except (ValueError, TypeError) as e:
-        raise click.ClickException(f"{config_path}: {e}") from e
+    config = ScenarioConfig.from_toml(config_path) if config_path else ScenarioConfig()
     if crisis_months is not None:
         config.effects.crisis_spike_months = crisis_months
     try:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pprl.settings import load_toml
 
 OFFENCE_GROUPS = (
     "violence against the person",
@@ -177,8 +178,8 @@ class ScenarioConfig:
 
     @classmethod
     def from_toml(cls, path: Path) -> ScenarioConfig:
-        with open(path, "rb") as f:
-            return cls.from_dict(tomllib.load(f))
+        """Read a TOML scenario; any mistake is one line naming the file."""
+        return load_toml(path, cls.from_dict)
 
 
 def _jsonable(value: Any) -> Any:

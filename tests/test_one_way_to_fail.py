@@ -50,3 +50,35 @@ def test_sample_into_an_existing_folder_is_one_line(tmp_path: Path) -> None:
                                        "--people", "10"])
     lines = result.output.strip().splitlines()
     assert result.exit_code == 1 and len(lines) == 1 and "already exists" in lines[0]
+
+
+@pytest.mark.parametrize("command", [
+    ["sample", "--out", "scenario", "--people", "10", "--config"],
+    ["outcomes", "x.released", "--quality", "x.released", "--key", "x.released", "-o", "out",
+     "--study"],
+])
+def test_a_broken_settings_file_is_one_line_naming_it(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      command: list[str]) -> None:
+    """Every TOML settings file goes through one loader: invalid TOML is refused, naming it."""
+    monkeypatch.chdir(tmp_path)
+    Path("x.released").write_bytes(b"")
+    Path("broken.toml").write_text("[study\nstart = 2009\n")
+    result = CliRunner().invoke(main, [*command, "broken.toml"])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1, result.output
+    assert "broken.toml: not valid TOML" in lines[0]
+    assert not Path("scenario").exists() and not Path("out").exists()
+
+
+def test_a_hash_configuration_with_an_unknown_setting_is_one_line(project, tmp_path) -> None:
+    from sample_extracts import DEFAULT_SCENARIO
+
+    config = tmp_path / "encoding.toml"
+    config.write_text("[standardise]\ncolour = 'blue'\n")
+    result = project.hash(DEFAULT_SCENARIO / "trust_north" / "identifiers.csv",
+                          tmp_path / "t.pkg", "--config", str(config), party="trust_north")
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1, result.output
+    assert str(config) in lines[0] and "colour" in lines[0]
+    assert not (tmp_path / "t.pkg").exists()

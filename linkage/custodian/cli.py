@@ -108,10 +108,7 @@ def hash_command(extract: Path, secret_path: Path, key_path: Path, ttp: str, out
         refuse_existing(out)
     except OutputError as e:
         raise click.ClickException(str(e)) from None
-    try:
-        config = EncodingConfig.from_toml(config_path) if config_path else EncodingConfig()
-    except (ValueError, TypeError) as e:
-        raise click.ClickException(f"{config_path}: {e}") from None
+    config = EncodingConfig.from_toml(config_path) if config_path else EncodingConfig()
     try:
         extract_table = read_extract(extract, parse_column_map(columns), encoding)
         marked = read_marked(in_study_path, encoding) if in_study_path else frozenset()
