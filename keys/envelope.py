@@ -1,30 +1,12 @@
-"""The sealed, signed envelope that carries every file from one party to another.
-
-Layout of a sealed file (format version 1)::
-
-    b"PPRLSEAL"            magic, 8 bytes
-    version                1 byte (1)
-    header length          4 bytes, big-endian
-    header                 UTF-8 JSON: sender and recipient (names and card fingerprints), project,
-                           content type, configuration fingerprint, creation time, chunk size
-    sealed key length      2 bytes, big-endian
-    sealed key             a fresh 32-byte file key, sealed with HPKE (RFC 9180; ML-KEM-768+X25519,
-                           HKDF-SHA256, AES-256-GCM) to the recipient's card, the bytes above as
-                           the HPKE `info`, so the key opens only with this exact header
-    chunks                 the payload in chunks of `chunk_size` bytes, each AES-256-GCM encrypted
-                           under a key derived from the file key, with a 16-byte tag; the nonce
-                           is an 11-byte chunk counter and a last-chunk flag (the STREAM
-                           construction, as in age), so reordered, dropped or missing chunks fail
-    signature              64 bytes: the sender's Ed25519 signature over the SHA-256 of all the
-                           bytes above
+"""Sealing and opening: the layer over the sealed-file format (`keys.sealed_format`) that
+carries every file from one party to another, sealed to its recipient and signed by its sender.
 
 Opening checks the recipient (fingerprint and name), the project, the sender's place in the
 keyring (the header's sender name must be the name on the trusted card whose key signed it) and
 the signature before decrypting anything, then decrypts every chunk to a temporary file beside
 the destination that is renamed into place only once the last chunk has been authenticated.
-Memory stays bounded by the chunk size, whatever the size of the file; a header's chunk size
-outside 1 byte..16 MiB is refused before anything is allocated, and no buffer is larger than
-the file itself.
+Memory stays bounded by the chunk size, whatever the size of the file, and no buffer is larger
+than the file itself.
 """
 
 from __future__ import annotations
@@ -32,9 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import json
 import os
-import struct
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,59 +23,29 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes, hpke
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from keys.card import Card, check_name, require_role
 from keys.errors import KeysError, as_keys_error
 from keys.identity import Identity
 from keys.keyring import Keyring
-from pprl.files import AtomicOutput
-
-MAGIC = b"PPRLSEAL"
-FORMAT_VERSION = 1
-DEFAULT_CHUNK_SIZE = 1 << 20  # 1 MiB
-MAX_CHUNK_SIZE = 1 << 24  # 16 MiB: what a reader accepts, so a header cannot demand much memory
-MAX_HEADER_BYTES = 1 << 16
-TAG_BYTES = 16
-SIGNATURE_BYTES = 64
-SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
-_FIXED = struct.Struct(">8sBI")  # magic, version, header length
-_SEALED_LENGTH = struct.Struct(">H")
-_HEADER_FIELDS = (
-    "sender",
-    "sender_name",
-    "recipient",
-    "recipient_name",
-    "project",
-    "content_type",
-    "config_fingerprint",
-    "created",
-    "chunk_size",
+from keys.sealed_format import (
+    DEFAULT_CHUNK_SIZE,
+    FORMAT_VERSION,
+    MAX_CHUNK_SIZE,
+    SEALED_LENGTH,
+    SIGNATURE_BYTES,
+    SUITE,
+    TAG_BYTES,
+    Header,
+    header_bytes,
+    hpke_info,
+    nonce,
+    payload_key,
+    read_prefix,
+    signed_message,
 )
-
-
-@dataclass(frozen=True)
-class Header:
-    """What a sealed file says about itself; authentic only once the file has been opened.
-
-    `sender_card` is the trusted card whose key signed the file, set only by opening (never by
-    `read_header`): take the sender's name and role from it, not from `sender_name`.
-    """
-
-    version: int
-    sender: str  # the sender's card fingerprint
-    sender_name: str
-    recipient: str  # the recipient's card fingerprint
-    recipient_name: str
-    project: str
-    content_type: str
-    config_fingerprint: str
-    created: str  # ISO 8601, UTC
-    chunk_size: int
-    sender_card: Card | None = dataclasses.field(default=None, compare=False)
-
+from pprl.files import AtomicOutput
 
 # ---------------------------------------------------------------------------------------------
 # Sealing
@@ -184,17 +134,14 @@ def _seal(
         created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         chunk_size=chunk_size,
     )
-    meta = json.dumps({field: getattr(header, field) for field in _HEADER_FIELDS}).encode("utf-8")
-    if len(meta) > MAX_HEADER_BYTES:
-        raise KeysError("header too large")
-    context = _FIXED.pack(MAGIC, FORMAT_VERSION, len(meta)) + meta
+    context = header_bytes(header)
     file_key = os.urandom(32)
-    sealed_key = SUITE.encrypt(file_key, recipient.hpke_public_key(), info=_hpke_info(context))
-    prefix = context + _SEALED_LENGTH.pack(len(sealed_key)) + sealed_key
+    sealed_key = SUITE.encrypt(file_key, recipient.hpke_public_key(), info=hpke_info(context))
+    prefix = context + SEALED_LENGTH.pack(len(sealed_key)) + sealed_key
 
     running = hashlib.sha256(prefix)
     sink.write(prefix)
-    cipher = AESGCM(_payload_key(file_key))
+    cipher = AESGCM(payload_key(file_key))
     size = _size(source)
     chunk_count = max(1, -(-size // chunk_size))  # an empty payload is one empty last chunk
     buffer = min(chunk_size, size)  # reused, and never larger than the payload
@@ -204,12 +151,12 @@ def _seal(
         if source.readinto(chunk) != len(chunk):
             raise KeysError("the file shrank while it was being sealed")
         out = memoryview(encrypted)[: len(chunk) + TAG_BYTES]
-        cipher.encrypt_into(_nonce(counter, counter == chunk_count - 1), chunk, None, out)
+        cipher.encrypt_into(nonce(counter, counter == chunk_count - 1), chunk, None, out)
         running.update(out)
         sink.write(out)
     if source.read(1):
         raise KeysError("the file grew while it was being sealed")
-    sink.write(sender.signer().sign(_signed_message(running.digest())))
+    sink.write(sender.signer().sign(signed_message(running.digest())))
     return header
 
 
@@ -277,7 +224,7 @@ def open_bytes(
 def read_header(path: str | Path) -> Header:
     """The header of a sealed file, NOT verified: for routing and display only."""
     with _naming(path), _open_source(path) as source:
-        return _read_prefix(source)[0]
+        return read_prefix(source)[0]
 
 
 def _open(
@@ -290,8 +237,40 @@ def _open(
     sender_roles: str | Collection[str] | None,
 ) -> Header:
     """Check everything about the seekable `source`, then decrypt it to `sink` (if any)."""
-    header, context, sealed_key = _read_prefix(source)
-    prefix = context + _SEALED_LENGTH.pack(len(sealed_key)) + sealed_key
+    header, context, sealed_key = read_prefix(source)
+    sender = _check_header(header, identity, keyring, project, content_type, sender_roles)
+    prefix = context + SEALED_LENGTH.pack(len(sealed_key)) + sealed_key
+    body = _Body.of(source, header, len(prefix))
+    # first pass: the signature over everything, before any decryption
+    running = hashlib.sha256(prefix)
+    for block in body.blocks(source):
+        running.update(block)
+    source.seek(body.end)
+    try:
+        sender.verifier().verify(source.read(SIGNATURE_BYTES), signed_message(running.digest()))
+    except InvalidSignature:
+        raise KeysError(
+            f"signature check failed: this file was altered, truncated, or not signed by "
+            f"{sender.name!r}"
+        ) from None
+    # second pass: decrypt and authenticate every chunk, in order, up to the flagged last one
+    try:
+        file_key = SUITE.decrypt(sealed_key, identity.hpke_private_key(), info=hpke_info(context))
+    except (InvalidTag, ValueError):
+        raise KeysError("the file key does not open with your key: the file is damaged") from None
+    _decrypt(body, source, sink, AESGCM(payload_key(file_key)))
+    return dataclasses.replace(header, sender_card=sender)
+
+
+def _check_header(
+    header: Header,
+    identity: Identity,
+    keyring: Keyring,
+    project: str | None,
+    content_type: str | None,
+    sender_roles: str | Collection[str] | None,
+) -> Card:
+    """The trusted card that must have signed a file with this header, or a refusal."""
     if header.recipient != identity.fingerprint:
         raise KeysError(
             f"this file is sealed to {header.recipient_name!r} ({header.recipient}), "
@@ -319,84 +298,45 @@ def _open(
         )
     if sender_roles is not None:
         require_role(sender, sender_roles, f"sender of {header.content_type!r}")
+    return sender
 
-    # First pass: the signature over everything, before any decryption.
-    body_end = _size(source) - SIGNATURE_BYTES
-    chunk_span = header.chunk_size + TAG_BYTES
-    body_length = body_end - len(prefix)
-    if body_length < TAG_BYTES:
-        raise KeysError("this file is truncated")
-    chunk_count = (body_length - 1) // chunk_span + 1
-    if body_length - (chunk_count - 1) * chunk_span < TAG_BYTES:
-        raise KeysError("this file is truncated")
-    chunk_span = min(chunk_span, body_length)  # no buffer larger than the file, whatever it says
-    running = hashlib.sha256(prefix)
-    for block in _blocks(source, len(prefix), body_end, chunk_span):
-        running.update(block)
-    source.seek(body_end)
-    signature = source.read(SIGNATURE_BYTES)
-    try:
-        sender.verifier().verify(signature, _signed_message(running.digest()))
-    except InvalidSignature:
-        raise KeysError(
-            f"signature check failed: this file was altered, truncated, or not signed by "
-            f"{sender.name!r}"
-        ) from None
 
-    # Second pass: decrypt and authenticate every chunk, in order, up to the flagged last one.
-    try:
-        file_key = SUITE.decrypt(sealed_key, identity.hpke_private_key(), info=_hpke_info(context))
-    except (InvalidTag, ValueError):
-        raise KeysError("the file key does not open with your key: the file is damaged") from None
-    cipher = AESGCM(_payload_key(file_key))
-    plaintext = bytearray(chunk_span - TAG_BYTES)  # reused: no allocation per chunk
-    for counter, block in enumerate(_blocks(source, len(prefix), body_end, chunk_span)):
+@dataclass(frozen=True)
+class _Body:
+    """Where the encrypted chunks lie: from `start` to `end`, in spans of `span` bytes."""
+
+    start: int
+    end: int
+    span: int
+    count: int
+
+    @classmethod
+    def of(cls, source: BinaryIO, header: Header, start: int) -> _Body:
+        end = _size(source) - SIGNATURE_BYTES
+        span = header.chunk_size + TAG_BYTES
+        length = end - start
+        if length < TAG_BYTES:
+            raise KeysError("this file is truncated")
+        count = (length - 1) // span + 1
+        if length - (count - 1) * span < TAG_BYTES:
+            raise KeysError("this file is truncated")
+        # no buffer larger than the file, whatever its header says
+        return cls(start, end, min(span, length), count)
+
+    def blocks(self, source: BinaryIO) -> Iterator[memoryview]:
+        return _blocks(source, self.start, self.end, self.span)
+
+
+def _decrypt(body: _Body, source: BinaryIO, sink: BinaryIO | None, cipher: AESGCM) -> None:
+    plaintext = bytearray(body.span - TAG_BYTES)  # reused: no allocation per chunk
+    for counter, block in enumerate(body.blocks(source)):
         out = memoryview(plaintext)[: len(block) - TAG_BYTES]
         try:
-            cipher.decrypt_into(_nonce(counter, counter == chunk_count - 1), block, None, out)
+            cipher.decrypt_into(nonce(counter, counter == body.count - 1), block, None, out)
         except InvalidTag:
             raise KeysError(f"chunk {counter} failed authentication: the file is damaged") from None
         if sink is not None:
             sink.write(out)
-    return dataclasses.replace(header, sender_card=sender)
-
-
-def _read_prefix(source: BinaryIO) -> tuple[Header, bytes, bytes]:
-    """Parse the start of a sealed file: (header, the bytes up to the sealed key, sealed key)."""
-    fixed = source.read(_FIXED.size)
-    if len(fixed) < len(MAGIC) or fixed[: len(MAGIC)] != MAGIC:
-        raise KeysError("this is not a pprl sealed file")
-    if len(fixed) < _FIXED.size:
-        raise KeysError("this file is truncated")
-    _, version, meta_length = _FIXED.unpack(fixed)
-    if version != FORMAT_VERSION:
-        raise KeysError(f"sealed-file format version {version} is not supported by this pprl")
-    if meta_length > MAX_HEADER_BYTES:
-        raise KeysError("this file's header is damaged")
-    meta = source.read(meta_length)
-    length_bytes = source.read(_SEALED_LENGTH.size)
-    if len(meta) < meta_length or len(length_bytes) < _SEALED_LENGTH.size:
-        raise KeysError("this file is truncated")
-    (sealed_length,) = _SEALED_LENGTH.unpack(length_bytes)
-    sealed_key = source.read(sealed_length)
-    if len(sealed_key) < sealed_length:
-        raise KeysError("this file is truncated")
-    try:
-        fields = json.loads(meta.decode("utf-8"))
-        header = Header(version=version, **{field: fields[field] for field in _HEADER_FIELDS})
-        texts = [getattr(header, field) for field in _HEADER_FIELDS if field != "chunk_size"]
-        if not all(isinstance(text, str) for text in texts):
-            raise TypeError
-        if type(header.chunk_size) is not int:
-            raise TypeError
-    except (ValueError, KeyError, TypeError, RecursionError):
-        raise KeysError("this file's header is damaged") from None
-    if not 1 <= header.chunk_size <= MAX_CHUNK_SIZE:
-        raise KeysError(
-            f"this file's header asks for chunks of {header.chunk_size} bytes, outside 1 byte "
-            f"to {MAX_CHUNK_SIZE >> 20} MiB: refused"
-        )
-    return header, fixed + meta, sealed_key
 
 
 def _blocks(source: BinaryIO, start: int, end: int, size: int) -> Iterator[memoryview]:
@@ -434,19 +374,3 @@ def _naming(path: str | Path) -> Iterator[None]:
         yield
     except KeysError as error:
         raise KeysError(f"{path}: {error}") from None
-
-
-def _hpke_info(context: bytes) -> bytes:
-    return b"pprl envelope v1 file key\x00" + hashlib.sha256(context).digest()
-
-
-def _payload_key(file_key: bytes) -> bytes:
-    return HKDF(hashes.SHA256(), 32, salt=None, info=b"pprl envelope v1 payload").derive(file_key)
-
-
-def _nonce(counter: int, last: bool) -> bytes:
-    return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
-
-
-def _signed_message(digest: bytes) -> bytes:
-    return b"pprl envelope v1 signature\x00" + digest

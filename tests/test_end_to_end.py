@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 import keys.identity
 from keys import Keyring, load_identity, open_file, read_header
-from keys.envelope import MAGIC
+from keys.sealed_format import MAGIC
 from pprl.cli import main
 from pprl.demo import CONTENT, CUSTODIANS, run_demo
 from sample_extracts.generator import generate

@@ -22,7 +22,7 @@ from keys import (
     seal_file,
     verify_file,
 )
-from keys.envelope import _signed_message
+from keys.sealed_format import signed_message as _signed_message
 
 CHUNK = 64  # small chunks make multi-chunk files small enough to tamper with at every offset
 TAG, SIGNATURE = 16, 64

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from keys import Card, Keyring, KeysError, create_identity, open_bytes, read_header, seal_bytes
 from keys.card import load_card
-from keys.envelope import MAGIC
+from keys.sealed_format import MAGIC
 
 SENDER = create_identity("nhs", "custodian")
 RECIPIENT = create_identity("police", "custodian")

@@ -23,7 +23,7 @@ from keys import (
     seal_bytes,
     seal_file,
 )
-from keys.envelope import MAX_CHUNK_SIZE
+from keys.sealed_format import MAX_CHUNK_SIZE
 
 
 @dataclass
@@ -179,7 +179,7 @@ def test_a_file_appearing_during_open_is_not_overwritten(parties, tmp_path, monk
 def read_header_of(blob: bytes):
     import io
 
-    from keys.envelope import _read_prefix
+    from keys.sealed_format import read_prefix as _read_prefix
 
     return _read_prefix(io.BytesIO(blob))[0]
 
