@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from keys import (
     Card,
+    Header,
     Identity,
     Keyring,
     KeysError,
@@ -46,13 +47,14 @@ from linkage.custodian.outputs import (
 )
 from linkage.custodian.release import (
     ReleaseError,
+    ReleaseResult,
     check_kinds,
     check_maps,
     read_tokens,
     release_kind,
 )
 from linkage.custodian.study import read_marked
-from outcomes.config import ConfigError, StudyConfig
+from outcomes.config import StudyConfig
 from outcomes.released import to_table
 from pprl import content_types
 from pprl.files import AtomicOutput, atomic_folder, check_new_folder
@@ -257,51 +259,61 @@ def release_command(content: tuple[Path, ...], links_path: Path, tokens_path: Pa
           --tokens trust_north.pkg.tokens.csv --key trust_north.key --to analyst \\
           --study study.toml -o released
     """
-    try:
-        study = StudyConfig.from_toml(study_path) if study_path else StudyConfig()
-        check_new_folder(out)
-        _check_encoding(encoding)
-        by_kind = _kinds(content, kinds)
-        check_kinds(by_kind, study)
-        keyring = Keyring()
-        identity = load_key(key_path)
-        recipient = keyring.recipient(analyst, role="analyst")
-        tokens = read_tokens(tokens_path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".pprl-release-") as work:
-            plain = Path(work) / "links.parquet"
-            header = open_file(links_path, plain, recipient_identity=identity, keyring=keyring,
-                               content_type=content_types.LINKS, sender_roles="ttp")
-            links_table = pq.read_table(plain)
-            scope = (links_table.schema.metadata or {}).get(content_types.STUDY_KEY)
-            everyone = scope == b"everyone"
-            links = links_table.to_pandas()
-        check_maps(tokens, links, tokens_path)
-        results = [release_kind(kind, paths, tokens, links, study, encoding)
-                   for kind, paths in tqdm(by_kind.items(), desc="pprl release", unit="kinds",
-                                           leave=False, disable=len(by_kind) < 2)]
-        with atomic_folder(out) as folder:
-            for result in results:
-                table = folder / f".{result.kind}.parquet"
-                pq.write_table(to_table(result.frame, result.kind, identity.name), table)
-                seal_file(table, folder / f"{identity.name}.{result.kind}.released",
-                          sender=identity, recipient=recipient, project=header.project,
-                          content_type=content_types.RELEASED,
-                          config_fingerprint=header.config_fingerprint)
-                table.unlink()
-        rejects = Path(f"{out}.rejects.csv")
-        with AtomicOutput(rejects) as f:
-            pd.DataFrame([r for result in results for r in result.rejects],
-                         columns=["file", "row", "reason"]).to_csv(f, index=False)
-    except (ReleaseError, KeysError, ConfigError) as e:
-        raise click.ClickException(str(e)) from None
+    study = StudyConfig.from_toml(study_path) if study_path else StudyConfig()
+    rejects = Path(f"{out}.rejects.csv")
+    check_new_folder(out)
+    if rejects.exists():
+        raise ReleaseError(f"{rejects} already exists; refusing to overwrite it")
+    _check_encoding(encoding)
+    by_kind = _kinds(content, kinds)
+    check_kinds(by_kind, study)
+    keyring = Keyring()
+    identity = load_key(key_path)
+    recipient = keyring.recipient(analyst, role="analyst")
+    tokens = read_tokens(tokens_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    header, links, everyone = _open_links(links_path, identity, keyring, out.parent)
+    check_maps(tokens, links, tokens_path)
+    results = [release_kind(kind, paths, tokens, links, study, encoding)
+               for kind, paths in tqdm(by_kind.items(), desc="pprl release", unit="kinds",
+                                       leave=False, disable=len(by_kind) < 2)]
+    with atomic_folder(out) as folder:
+        for result in results:
+            table = folder / f".{result.kind}.parquet"
+            pq.write_table(to_table(result.frame, result.kind, identity.name), table)
+            seal_file(table, folder / f"{identity.name}.{result.kind}.released",
+                      sender=identity, recipient=recipient, project=header.project,
+                      content_type=content_types.RELEASED,
+                      config_fingerprint=header.config_fingerprint)
+            table.unlink()
+    with AtomicOutput(rejects, replace=False) as f:
+        pd.DataFrame([r for result in results for r in result.rejects],
+                     columns=["file", "row", "reason"]).to_csv(f, index=False)
+    _release_summary(results, header, recipient.name, out, rejects, everyone)
+
+
+def _open_links(links_path: Path, identity: Identity, keyring: Keyring,
+                beside: Path) -> tuple[Header, pd.DataFrame, bool]:
+    """The TTP's link map, opened in a temporary folder: its header, its table, and whether
+    no custodian marked any record (then everyone linked is in the study)."""
+    with tempfile.TemporaryDirectory(dir=beside, prefix=".pprl-release-") as work:
+        plain = Path(work) / "links.parquet"
+        header = open_file(links_path, plain, recipient_identity=identity, keyring=keyring,
+                           content_type=content_types.LINKS, sender_roles="ttp")
+        table = pq.read_table(plain)
+    everyone = (table.schema.metadata or {}).get(content_types.STUDY_KEY) == b"everyone"
+    return header, table.to_pandas(), everyone
+
+
+def _release_summary(results: list[ReleaseResult], header: Header, recipient: str, out: Path,
+                     rejects: Path, everyone: bool) -> None:
     for result in results:
         for column in result.free_text:
             click.echo(f"Warning: {result.kind}: column {column!r} looks like free text (long "
                        "or mostly distinct values of several words); check that it names no "
                        "one before sending", err=True)
     click.echo(f"Released {len(results)} kind(s) of content for project {header.project}, "
-               f"sealed to {recipient.name} in {out}")
+               f"sealed to {recipient} in {out}")
     for result in results:
         click.echo(f"  {result.kind:<16} {result.rows_read:>9,} rows read "
                    f"{len(result.frame):>9,} released {result.persons:>8,} persons "

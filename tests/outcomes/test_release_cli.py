@@ -174,3 +174,14 @@ def test_without_any_mark_everyone_linked_is_released_and_the_release_says_so(pr
     assert result.exit_code == 0, result.output
     assert "no custodian marked index records" in result.output
     assert "2 released" in " ".join(result.output.split())
+
+
+def test_an_existing_rejects_file_is_never_overwritten(project, maps, tmp_path):
+    links, tokens = maps
+    content = _content(tmp_path / "offences.csv", ROWS)
+    held = tmp_path / "r.rejects.csv"
+    held.write_text("the user's own notes\n")
+    result = run_release(project, "police_north", [content], links, tokens, tmp_path / "r")
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert "r.rejects.csv already exists" in result.output
+    assert held.read_text() == "the user's own notes\n" and not (tmp_path / "r").exists()
