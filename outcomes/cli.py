@@ -17,11 +17,11 @@ import pyarrow.parquet as pq
 import scipy
 from tqdm import tqdm
 
-from keys import Header, Keyring, KeysError, open_file
+from keys import Header, Identity, Keyring, open_file
 from outcomes.analysis import StudyError, analyse
 from outcomes.cohort import Content
-from outcomes.config import ConfigError, StudyConfig
-from outcomes.publish import publish
+from outcomes.config import StudyConfig
+from outcomes.publish import Published, publish
 from outcomes.released import Released, from_table, join_persons
 from outcomes.report import write_report
 from pprl import __version__, content_types
@@ -64,45 +64,54 @@ def outcomes_command(released: tuple[Path, ...], quality_path: Path, key_path: P
       pprl outcomes released/*.released --quality linked/person_quality \\
           --key analyst.key --study study.toml -o results
     """
+    config = StudyConfig.from_toml(config_path) if config_path else StudyConfig()
+    check_new_folder(out)
+    keyring = Keyring()
+    identity = load_key(key_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    releases, headers, quality = _open_inputs(released, quality_path, identity, keyring,
+                                              out.parent)
+    _check_inputs(releases, headers)
     try:
-        config = StudyConfig.from_toml(config_path) if config_path else StudyConfig()
-        check_new_folder(out)
-        keyring = Keyring()
-        identity = load_key(key_path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".pprl-outcomes-") as work:
-            releases, headers = [], []
-            for path in released:
-                plain = Path(work) / f"{len(headers)}.parquet"
-                header = open_file(path, plain, recipient_identity=identity, keyring=keyring,
-                                   content_type=content_types.RELEASED, sender_roles="custodian")
-                release = _read_release(plain, path, header)
-                releases.append(release)
-                headers.append(header)
-            plain = Path(work) / "quality.parquet"
-            headers.append(open_file(quality_path, plain, recipient_identity=identity,
-                                     keyring=keyring, content_type=content_types.PERSON_QUALITY,
-                                     sender_roles="ttp"))
-            quality = pq.read_table(plain).to_pandas()
-        _check_inputs(releases, headers)
-        try:
-            releases = join_persons(releases, quality)
-        except ValueError as e:
-            raise StudyError(str(e)) from None
-        content = Content(releases)
-        with tqdm(total=2 + len(config.cuts), desc="pprl outcomes", unit="steps",
-                  leave=False) as bar:
-            results = analyse(content, quality.drop_duplicates("person_id"), config,
-                              progress=lambda name: (bar.set_postfix_str(name), bar.update()))
-        published = publish(results, config)
-        run = _run_record(released, quality_path, headers, releases, config)
-        with atomic_folder(out) as folder:
-            for name, table in published.tables.items():
-                table.to_csv(folder / f"{name}.csv", index=False, float_format="%.10g")
-            write_report(folder / "report.html", published, results.notes, config, run)
-            (folder / "run.json").write_text(json.dumps(run, indent=2) + "\n")
-    except (ConfigError, StudyError, KeysError) as e:
-        raise click.ClickException(str(e)) from None
+        releases = join_persons(releases, quality)
+    except ValueError as e:
+        raise StudyError(str(e)) from None
+    with tqdm(total=2 + len(config.cuts), desc="pprl outcomes", unit="steps",
+              leave=False) as bar:
+        results = analyse(Content(releases), quality.drop_duplicates("person_id"), config,
+                          progress=lambda name: (bar.set_postfix_str(name), bar.update()))
+    published = publish(results, config)
+    run = _run_record(released, quality_path, headers, releases, config)
+    with atomic_folder(out) as folder:
+        for name, table in published.tables.items():
+            table.to_csv(folder / f"{name}.csv", index=False, float_format="%.10g")
+        write_report(folder / "report.html", published, results.notes, config, run)
+        (folder / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+    _outcomes_summary(published, config, out)
+
+
+def _open_inputs(released: tuple[Path, ...], quality_path: Path, identity: Identity,
+                 keyring: Keyring, beside: Path
+                 ) -> tuple[list[Released], list[Header], pd.DataFrame]:
+    """Every released table (from custodians) and the person quality table (from the TTP),
+    opened in a temporary folder; the headers in the same order, the quality's last."""
+    releases, headers = [], []
+    with tempfile.TemporaryDirectory(dir=beside, prefix=".pprl-outcomes-") as work:
+        for path in released:
+            plain = Path(work) / f"{len(headers)}.parquet"
+            header = open_file(path, plain, recipient_identity=identity, keyring=keyring,
+                               content_type=content_types.RELEASED, sender_roles="custodian")
+            releases.append(_read_release(plain, path, header))
+            headers.append(header)
+        plain = Path(work) / "quality.parquet"
+        headers.append(open_file(quality_path, plain, recipient_identity=identity,
+                                 keyring=keyring, content_type=content_types.PERSON_QUALITY,
+                                 sender_roles="ttp"))
+        quality = pq.read_table(plain).to_pandas()
+    return releases, headers, quality
+
+
+def _outcomes_summary(published: Published, config: StudyConfig, out: Path) -> None:
     main = published.tables["outcomes"]
     cohort = f"fewer than {config.min_count}" if published.cohort is None else \
         f"{published.cohort:,}"
