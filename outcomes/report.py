@@ -6,19 +6,17 @@ that the CSV files do not.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from outcomes.config import StudyConfig
 from outcomes.publish import Published
+from pprl.figures import figure, inline_png
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;
@@ -31,38 +29,22 @@ img{max-width:100%}
 """
 
 
-def _figure(width: float, height: float, columns: int | None = None):
-    """A figure outside pyplot (no global state, no display needed) with one axis, or a row of
-    `columns` axes."""
-    figure = Figure(figsize=(width, height))
-    if columns is None:
-        return figure, figure.subplots()
-    return figure, figure.subplots(1, columns, squeeze=False)[0]
-
-
-def _png(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    data = base64.b64encode(buffer.getvalue()).decode()
-    return f'<img alt="" src="data:image/png;base64,{data}">'
-
-
 def _rates_figure(main: pd.DataFrame) -> str:
     rows = main[main.window == "all"].iloc[::-1]
-    figure, axis = _figure(8, 0.32 * len(rows) + 1.2)
+    drawn, axis = figure(8, 0.32 * len(rows) + 1.2)
     y = np.arange(len(rows))
     axis.barh(y + 0.2, rows.rate_pre, height=0.4, label="before the index", color="#8da0cb")
     axis.barh(y - 0.2, rows.rate_post, height=0.4, label="after the index", color="#fc8d62")
     axis.set_yticks(y, rows.measure)
     axis.set_xlabel("events per person-year at risk (window: all)")
     axis.legend(loc="lower right")
-    return _png(figure)
+    return inline_png(drawn)
 
 
 def _forest(frame: pd.DataFrame, by: str, title: str) -> str:
     measures = list(dict.fromkeys(frame.measure))[::-1]
     levels = list(dict.fromkeys(frame[by]))
-    figure, axis = _figure(8, 0.3 * len(measures) * max(1, len(levels) / 2) + 1.5)
+    drawn, axis = figure(8, 0.3 * len(measures) * max(1, len(levels) / 2) + 1.5)
     step = 0.8 / max(len(levels), 1)
     for j, level in enumerate(levels):
         rows = frame[frame[by] == level].set_index("measure").reindex(measures)
@@ -81,23 +63,23 @@ def _forest(frame: pd.DataFrame, by: str, title: str) -> str:
     axis.set_xlabel("rate ratio, after / before (95% CI, log scale)")
     axis.set_title(title)
     axis.legend(fontsize=8, loc="best")
-    return _png(figure)
+    return inline_png(drawn)
 
 
 def _profile_figure(profile: pd.DataFrame) -> str:
-    figure, axis = _figure(8, 3.5)
+    drawn, axis = figure(8, 3.5)
     for kind, rows in profile.groupby("kind"):
         axis.plot(rows.quarter / 4, rows.rate, marker=".", label=kind)
     axis.axvline(0, color="#666", lw=0.8)
     axis.set_xlabel("years from the index date (quarters; gaps are suppressed counts)")
     axis.set_ylabel("events per person-year")
     axis.legend()
-    return _png(figure)
+    return inline_png(drawn)
 
 
 def _pre_rate_figure(rtm: pd.DataFrame) -> str:
     rows = rtm[rtm.check == "pre-period rate"]
-    figure, axes = _figure(8, 3.2, max(rows.measure.nunique(), 1))
+    drawn, axes = figure(8, 3.2, columns=max(rows.measure.nunique(), 1))
     for axis, (measure, group) in zip(axes, rows.groupby("measure", sort=False),
                                       strict=False):
         x = np.arange(len(group))
@@ -108,7 +90,7 @@ def _pre_rate_figure(rtm: pd.DataFrame) -> str:
         axis.set_title(measure, fontsize=9)
     axes[0].set_ylabel("events per person-year")
     axes[0].legend(fontsize=8)
-    return _png(figure)
+    return inline_png(drawn)
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -118,12 +100,25 @@ def _table(frame: pd.DataFrame) -> str:
 def write_report(path: Path, published: Published, notes: dict, config: StudyConfig,
                  run: dict) -> None:
     """Write the self-contained HTML report."""
-    tables = published.tables
-    main, rtm = tables["outcomes"], tables["rtm"]
-    sensitivity, linkage = tables["sensitivity"], tables["linkage"]
+    esc = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>pprl outcomes</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        *_introduction(published, notes, config, run),
+        *_main_estimates(published.tables["outcomes"]),
+        *_regression_to_the_mean(published, config),
+        *_linkage_sensitivity(published.tables["sensitivity"], published.tables["linkage"]),
+        *_disclosure(config),
+        "<h2>Run</h2><pre>", esc(json.dumps(run, indent=2)), "</pre></body></html>",
+    ]
+    path.write_text("\n".join(parts), encoding="utf-8")
+
+
+def _introduction(published: Published, notes: dict, config: StudyConfig,
+                  run: dict) -> list[str]:
+    esc = html.escape
     cohort = (f"fewer than {config.min_count}" if published.cohort is None
               else f"{published.cohort:,}")
-    flags = rtm[rtm.flag != ""]
     stays = config.hospital_stays
     if notes.get("hospital_stays") and stays is not None:
         hospital = (f"Days strictly between admission and discharge of each {stays.kind} stay "
@@ -133,10 +128,7 @@ def write_report(path: Path, published: Published, notes: dict, config: StudyCon
                     "out.")
     else:
         hospital = "No hospital stays were released: all follow-up time counts as at risk."
-    esc = html.escape
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>pprl outcomes</title>",
-        f"<style>{_STYLE}</style></head><body>",
+    return [
         "<h1>Pre/post evaluation</h1>",
         f"<p>Project <b>{esc(run['project'])}</b>; study {config.start} to {config.end}; "
         f"index: first <code>{esc(config.index_kind)}.{esc(config.index_date)}</code> "
@@ -163,9 +155,22 @@ def write_report(path: Path, published: Published, notes: dict, config: StudyCon
         f"People whose first index event lies outside the study (not in the cohort): "
         f"{_count(notes.get('first_index_outside_study', 0), config)}. Events outside the "
         f"study left out: {esc(_counts(notes.get('outside_study', {}), config))}.</p>",
+    ]
+
+
+def _main_estimates(main: pd.DataFrame) -> list[str]:
+    return [
         "<h2>Rates before and after</h2>", _rates_figure(main),
         "<h2>Rate ratios</h2>", _forest(main, "window", "Rate ratio by measure and window"),
         _table(main),
+    ]
+
+
+def _regression_to_the_mean(published: Published, config: StudyConfig) -> list[str]:
+    esc = html.escape
+    rtm = published.tables["rtm"]
+    flags = rtm[rtm.flag != ""]
+    return [
         "<h2>Regression to the mean</h2>",
         "<p class='note'>People come to L&amp;D at a crisis, so their rates just before the "
         "index may be unusually high and fall afterwards whatever L&amp;D does. Three checks: "
@@ -181,6 +186,11 @@ def write_report(path: Path, published: Published, notes: dict, config: StudyCon
          if len(flags) else "<p>No placebo comparison flagged.</p>"),
         _forest(rtm[rtm.check == "placebo index"], "window", "Placebo index: rate ratio"),
         _pre_rate_figure(rtm), _table(rtm),
+    ]
+
+
+def _linkage_sensitivity(sensitivity: pd.DataFrame, linkage: pd.DataFrame) -> list[str]:
+    return [
         "<h2>Linkage sensitivity</h2>",
         "<p class='note'>The all-time estimates re-run with every link below a posterior "
         "probability undone (the record becomes a person of its own). Estimates that move "
@@ -191,6 +201,11 @@ def write_report(path: Path, published: Published, notes: dict, config: StudyCon
                                    .map(str)), "min_link_probability",
                 "Rate ratio (window all) by minimum link probability"),
         _table(linkage), _table(sensitivity),
+    ]
+
+
+def _disclosure(config: StudyConfig) -> list[str]:
+    return [
         "<h2>Disclosure control</h2>",
         f"<p class='note'>Counts below {config.min_count} are withheld, with further cells "
         "withheld where a withheld group could be recovered from its kind's total; other "
@@ -198,9 +213,7 @@ def write_report(path: Path, published: Published, notes: dict, config: StudyCon
         "p-values resting on a withheld count are withheld; rates are computed from the "
         "rounded counts. The <code>suppressed</code> column names what was withheld "
         "(<code>*</code>: to protect another cell).</p>",
-        "<h2>Run</h2><pre>", esc(json.dumps(run, indent=2)), "</pre></body></html>",
     ]
-    path.write_text("\n".join(parts), encoding="utf-8")
 
 
 def _counts(counts: dict[str, int], config: StudyConfig) -> str:
