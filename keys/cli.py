@@ -33,7 +33,7 @@ def keys() -> None:
     sender. The keyring of trusted cards lives in PPRL_HOME (default ~/.pprl).
 
     \b
-    The key ceremony, in order:
+    Example, the key ceremony in order:
       pprl keys init nhs-trust --role custodian --out keys/   # every party, once
       pprl keys trust police.card              # every party, for every card it receives
       pprl keys secret --project ld-eval --to nhs-trust.card --to police.card \\

@@ -22,7 +22,7 @@ def main() -> None:
     an analyst receives only the study's content, keyed by each custodian's own pseudonyms.
 
     \b
-    See every party at work on the bundled sample, in about a minute:
+    Examples: see every party at work on the bundled sample:
       pprl demo -o pprl-demo
     Or make a synthetic scenario of your own:
       pprl sample --out scenario
