@@ -21,6 +21,9 @@ README_LIMIT = 10_240  # bytes: a README a newcomer reads to the end
 # [text](target): inline Markdown links; images too, since they start the same way
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^(```|~~~)")
+# a module the docs name: a path under one of the project's folders, ending in .py
+FOLDERS = "pprl|keys|linkage|outcomes|sample_extracts|tests|benchmarks"
+MODULE = re.compile(rf"\b((?:{FOLDERS})/[\w/]*\.py)\b")
 
 
 def commands(group: click.Command = main, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -122,6 +125,12 @@ def test_headings_give_github_s_anchors():
     assert slug("What the TTP can infer from today's encodings") == \
         "what-the-ttp-can-infer-from-todays-encodings"
     assert slug("The sealed-file format (version 1)") == "the-sealed-file-format-version-1"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_module_the_docs_name_exists(page: Path):
+    named = set(MODULE.findall(page.read_text(encoding="utf-8")))
+    assert sorted(m for m in named if not (ROOT / m).is_file()) == []
 
 
 def test_the_readme_stays_short():
