@@ -248,8 +248,7 @@ def demo_command(out: Path) -> None:
     TTP links the packages; the custodians release the study cohort's content keyed by their
     own pseudonyms; the analyst joins them into persons and runs the pre/post evaluation.
     Every file that passes between parties is sealed to its recipient and signed, and lands
-    in the recipient's inbox, so OUT/<party>/ holds exactly what that party held. Takes
-    about two minutes.
+    in the recipient's inbox, so OUT/<party>/ holds exactly what that party held.
 
     \b
     Example:
