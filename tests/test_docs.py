@@ -139,6 +139,19 @@ def test_every_module_the_docs_name_exists(page: Path):
     assert sorted(m for m in named if not (ROOT / m).is_file()) == []
 
 
+def test_the_architecture_page_maps_every_module():
+    """A module added to a role's package appears on the map, by its path."""
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    modules = [
+        path.relative_to(ROOT).as_posix()
+        for folder in ("pprl", "keys", "linkage", "outcomes")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if path.name not in ("__init__.py", "__main__.py")
+    ]
+    assert len(modules) > 40  # the walk found the packages
+    assert [m for m in modules if f"`{m}`" not in page] == []
+
+
 def test_the_readme_stays_short():
     size = len(README.read_bytes())
     assert size <= README_LIMIT, f"README.md is {size:,} bytes; move detail into docs/"
