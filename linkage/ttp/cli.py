@@ -157,7 +157,7 @@ def _write_link_outputs(result, folder: Path, identity, cards: dict, analyst_car
     shutil.rmtree(plain)
     figures = quality_figures(result)
     figures["study"] = outputs.study
-    write_report(figures, folder)
+    write_report(folder, figures)
     result.model.save(folder / "model.json")
     links = result.links.copy()
     for side in ("a", "b"):

@@ -6,51 +6,36 @@ charts). No token, filter or identifier appears in either.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
 from linkage.ttp.link import LinkResult
+from pprl.figures import figure, inline_png
 
 
 def quality_figures(result: LinkResult) -> dict:
+    """Every figure of the report, as JSON-ready values."""
     links, accepted = result.links, result.assignment.accepted
     offsets = np.concatenate([[0], np.cumsum([s.records for s in result.sources])])
     person = result.assignment.person
     sizes = np.bincount(person)
     sources = []
     for s, source in enumerate(result.sources):
-        mine = person[offsets[s]:offsets[s + 1]]
+        mine = person[offsets[s] : offsets[s + 1]]
         linked = int((sizes[mine] > 1).sum())
-        sources.append({"party": source.party, "records": source.records,
-                        "variants": source.variants, "linked": linked,
-                        "unlinked": source.records - linked})
-    blocking, captures = [], []
-    start = 0
-    for pair in result.pairs:
-        n = len(pair.candidates)
-        kept = accepted[start:start + n]
-        found_by = pair.candidates.passes[kept]
-        captures.append(found_by)
-        blocking.append({
-            "sources": [result.sources[pair.a].party, result.sources[pair.b].party],
-            "candidate_pairs": pair.compared,
-            "kept_after_scoring": n,
-            "accepted_links": int(kept.sum()),
-            "prior": pair.prior,
-            "expected_matches": pair.prior * result.sources[pair.a].records
-            * result.sources[pair.b].records,
-            "max_block_pairs": pair.candidates.max_block_pairs,
-            "capped_blocks": pair.candidates.capped_blocks,
-            "pairs_in_capped_blocks": pair.candidates.capped_pairs,
-            "accepted_links_found_by": dict(zip(pair.candidates.keys,
-                                                found_by.sum(0).tolist(), strict=True)),
-        })
-        start += n
+        sources.append(
+            {
+                "party": source.party,
+                "records": source.records,
+                "variants": source.variants,
+                "linked": linked,
+                "unlinked": source.records - linked,
+            }
+        )
+    blocking, captures = _blocking_figures(result)
     found = np.concatenate(captures) if captures else np.zeros((0, 1), bool)
     # each pass's capture rate among accepted links; a match missed by every pass is
     # estimated as if passes missed independently
@@ -66,41 +51,69 @@ def quality_figures(result: LinkResult) -> dict:
         "format": "pprl-quality/1",
         "threshold": result.threshold,
         "sources": sources,
-        "persons": {"total": int(len(sizes)),
-                    "by_records": {str(k + 1): int(v) for k, v in enumerate(persons) if v}},
+        "persons": {
+            "total": int(len(sizes)),
+            "by_records": {str(k + 1): int(v) for k, v in enumerate(persons) if v},
+        },
         "links": {
             "candidate_pairs": int(sum(pair.compared for pair in result.pairs)),
             "kept_after_scoring": int(len(links)),
             "accepted": accepted_count,
             "expected_false_matches": float((1 - p[accepted]).sum()),
             "estimated_missed_matches": float(
-                p[~accepted].sum() + sum(pair.dropped_probability for pair in result.pairs)
-                + missed_in_blocks),
-            "below_threshold_kept_for_sensitivity": int(((p < result.threshold)
-                                                         & (p >= 0.01)).sum()),
+                p[~accepted].sum()
+                + sum(pair.dropped_probability for pair in result.pairs)
+                + missed_in_blocks
+            ),
+            "below_threshold_kept_for_sensitivity": int(
+                ((p < result.threshold) & (p >= 0.01)).sum()
+            ),
         },
-        "blocking": {"pairs": blocking,
-                     "estimated_pairs_completeness": completeness},
-        "weight_histogram": {"edges": [float(e) for e in edges],
-                             "counts": [int(c) for c in counts]},
+        "blocking": {"pairs": blocking, "estimated_pairs_completeness": completeness},
+        "weight_histogram": {
+            "edges": [float(e) for e in edges],
+            "counts": [int(c) for c in counts],
+        },
         "model": result.model.to_dict(),
     }
 
 
-def _png(figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode()
+def _blocking_figures(result: LinkResult) -> tuple[list[dict], list[np.ndarray]]:
+    """Per pair of sources: what blocking found and kept; and which passes found each
+    accepted link."""
+    accepted = result.assignment.accepted
+    blocking, captures = [], []
+    start = 0
+    for pair in result.pairs:
+        n = len(pair.candidates)
+        kept = accepted[start : start + n]
+        found_by = pair.candidates.passes[kept]
+        captures.append(found_by)
+        blocking.append(
+            {
+                "sources": [result.sources[pair.a].party, result.sources[pair.b].party],
+                "candidate_pairs": pair.compared,
+                "kept_after_scoring": n,
+                "accepted_links": int(kept.sum()),
+                "prior": pair.prior,
+                "expected_matches": pair.prior
+                * result.sources[pair.a].records
+                * result.sources[pair.b].records,
+                "max_block_pairs": pair.candidates.max_block_pairs,
+                "capped_blocks": pair.candidates.capped_blocks,
+                "pairs_in_capped_blocks": pair.candidates.capped_pairs,
+                "accepted_links_found_by": dict(
+                    zip(pair.candidates.keys, found_by.sum(0).tolist(), strict=True)
+                ),
+            }
+        )
+        start += n
+    return blocking, captures
 
 
 def _charts(figures: dict) -> list[tuple[str, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    charts = []
-    fig, ax = plt.subplots(figsize=(7, 3))
+    """(title, <img>) for the weight histogram, m and u per level, and records per source."""
+    drawn, ax = figure(7, 3)
     hist = figures["weight_histogram"]
     if hist["counts"]:
         ax.stairs(hist["counts"], hist["edges"], fill=True, color="#4c78a8")
@@ -108,28 +121,24 @@ def _charts(figures: dict) -> list[tuple[str, str]]:
     ax.set_xlabel("match weight (log2 Bayes factor)")
     ax.set_ylabel("candidate pairs")
     ax.set_title("Match weights of candidate pairs")
-    charts.append(("Match weight histogram", _png(fig)))
-    plt.close(fig)
+    charts = [("Match weight histogram", inline_png(drawn))]
 
     comparisons = figures["model"]["comparisons"]
-    fig, axes = plt.subplots(len(comparisons), 1, figsize=(7, 1.6 * len(comparisons)))
-    for ax, comparison in zip(np.atleast_1d(axes), comparisons, strict=True):
+    drawn, axes = figure(7, 1.6 * len(comparisons), rows=len(comparisons))
+    for ax, comparison in zip(axes, comparisons, strict=True):
         labels = [lv["label"] for lv in comparison["levels"]]
         y = np.arange(len(labels))
-        ax.barh(y - 0.2, [lv["m"] for lv in comparison["levels"]], 0.4, label="m",
-                color="#59a14f")
-        ax.barh(y + 0.2, [lv["u"] for lv in comparison["levels"]], 0.4, label="u",
-                color="#e15759")
+        ax.barh(y - 0.2, [lv["m"] for lv in comparison["levels"]], 0.4, label="m", color="#59a14f")
+        ax.barh(y + 0.2, [lv["u"] for lv in comparison["levels"]], 0.4, label="u", color="#e15759")
         ax.set_yticks(y, labels, fontsize=7)
         ax.invert_yaxis()
         ax.set_title(comparison["name"], fontsize=9, loc="left")
         ax.set_xlim(0, 1)
-    np.atleast_1d(axes)[0].legend(loc="lower right", fontsize=7)
-    fig.tight_layout()
-    charts.append(("m and u probabilities per comparison level", _png(fig)))
-    plt.close(fig)
+    axes[0].legend(loc="lower right", fontsize=7)
+    drawn.tight_layout()
+    charts.append(("m and u probabilities per comparison level", inline_png(drawn)))
 
-    fig, ax = plt.subplots(figsize=(7, 2.5))
+    drawn, ax = figure(7, 2.5)
     parties = [s["party"] for s in figures["sources"]]
     linked = [s["linked"] for s in figures["sources"]]
     unlinked = [s["unlinked"] for s in figures["sources"]]
@@ -137,69 +146,40 @@ def _charts(figures: dict) -> list[tuple[str, str]]:
     ax.barh(parties, unlinked, left=linked, color="#bab0ac", label="in no other source")
     ax.legend(fontsize=7)
     ax.set_xlabel("records")
-    charts.append(("Records linked per source", _png(fig)))
-    plt.close(fig)
+    charts.append(("Records linked per source", inline_png(drawn)))
     return charts
 
 
-def write_report(figures: dict, folder: Path) -> None:
+def write_report(folder: Path, figures: dict) -> None:
+    """quality.json (the figures) and quality.html (the same, with charts) into `folder`."""
     (folder / "quality.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     links = figures["links"]
     rows = "".join(
         f"<tr><td>{html.escape(s['party'])}</td><td>{s['records']:,}</td><td>{s['linked']:,}"
-        f"</td><td>{s['unlinked']:,}</td></tr>" for s in figures["sources"])
+        f"</td><td>{s['unlinked']:,}</td></tr>"
+        for s in figures["sources"]
+    )
     blocking = "".join(
         f"<tr><td>{html.escape(' x '.join(b['sources']))}</td><td>{b['candidate_pairs']:,}</td>"
         f"<td>{b['accepted_links']:,}</td><td>{b['expected_matches']:,.1f}</td>"
         f"<td>{sum(b['capped_blocks'].values()):,}</td></tr>"
-        for b in figures["blocking"]["pairs"])
-    household = figures["model"].get("household")
-    households = "" if not household else (
-        "<h2>Households</h2><p>Relatives at one address agree on surname and address "
-        "together more often than the two u say apart, twins also on date of birth, a son "
-        "named after his father also on forename; in these cells the model counts "
-        "agreement by the joint u learned from the candidates. The correction is what "
-        "agreement there loses, in bits (0 where the data show no such relatives).</p>"
-        "<table><tr>" + "".join(f"<th>{html.escape(d)}</th>" for d in household["dimensions"])
-        + "<th>joint u</th><th>correction</th></tr>"
-        + "".join("<tr>" + "".join(f"<td>{html.escape(cell[d])}</td>"
-                                   for d in household["dimensions"])
-                  + ("<td>one person: independence</td><td>0</td></tr>"
-                     if cell.get("one_person") else
-                     f"<td>{cell['u']:.2e}</td><td>{cell['correction']:.1f}</td></tr>")
-                  for cell in household["cells"])
-        + "</table>")
-    given = figures["model"].get("sex_given_forename")
-    sex_given_forename = ""
-    if given:
-        sex = next(c for c in figures["model"]["comparisons"] if c["name"] == "sex")
-        sex_given_forename = (
-            "<h2>Sex given forename</h2><p>Strangers whose forenames agree "
-            f"({html.escape(' or '.join(given['forename_levels']))}) agree on sex "
-            f"{given['u']['agree']:.1%} of the time, against {sex['levels'][0]['u']:.1%} "
-            "for strangers at large, so between them agreement on sex counts for little.</p>")
-    study = figures["study"]
-    study_text = (
-        f"No package marks any record, so every person ({study['persons']:,}) is in the study "
-        "and every linked record may be released." if study["everyone"] else
-        f"{study['persons']:,} persons are in the study: "
-        f"{study['persons_with_an_index_record']:,} with a record marked by its custodian, and "
-        f"{study['persons_added_by_uncertain_links']:,} in an uncertain link (not accepted, "
-        f"posterior &ge; {study['uncertain_link_floor']}) with one of them. Custodians release "
-        "content only for them.")
-    charts = "".join(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
-                     f"src='data:image/png;base64,{png}'>" for title, png in _charts(figures))
+        for b in figures["blocking"]["pairs"]
+    )
+    households = _households(figures["model"].get("household"))
+    sex_given_forename = _sex_given_forename(figures["model"])
+    study_text = _study_text(figures["study"])
+    charts = "".join(f"<h2>{html.escape(title)}</h2>{img}" for title, img in _charts(figures))
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Linkage quality</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:2px 8px;
 text-align:right}}td:first-child,th:first-child{{text-align:left}}</style></head><body>
 <h1>Linkage quality</h1>
-<p>Links accepted at posterior probability &ge; {figures['threshold']}:
-<b>{links['accepted']:,}</b> of {links['candidate_pairs']:,} candidate pairs.
+<p>Links accepted at posterior probability &ge; {figures["threshold"]}:
+<b>{links["accepted"]:,}</b> of {links["candidate_pairs"]:,} candidate pairs.
 Expected false matches among them (sum of 1 &minus; p):
-<b>{links['expected_false_matches']:.1f}</b>.
+<b>{links["expected_false_matches"]:.1f}</b>.
 Estimated matches missed (below the threshold, or never compared):
-<b>{links['estimated_missed_matches']:.1f}</b>. Estimated pairs completeness of blocking:
-<b>{figures['blocking']['estimated_pairs_completeness']:.4f}</b>.
+<b>{links["estimated_missed_matches"]:.1f}</b>. Estimated pairs completeness of blocking:
+<b>{figures["blocking"]["estimated_pairs_completeness"]:.4f}</b>.
 Each pair of sources has its own prior match probability, fitted from its candidates:
 the expected matches in the table below.</p>
 <h2>Study</h2><p>{study_text}</p>
@@ -216,3 +196,60 @@ level, u the share of non-matches. Expected false matches and estimated missed m
 from the model's own probabilities, not from ground truth.</p>
 </body></html>"""
     (folder / "quality.html").write_text(page, encoding="utf-8")
+
+
+def _households(household: dict | None) -> str:
+    """The household cells, where the joint u replaces independence."""
+    return (
+        ""
+        if not household
+        else (
+            "<h2>Households</h2><p>Relatives at one address agree on surname and address "
+            "together more often than the two u say apart, twins also on date of birth, a son "
+            "named after his father also on forename; in these cells the model counts "
+            "agreement by the joint u learned from the candidates. The correction is what "
+            "agreement there loses, in bits (0 where the data show no such relatives).</p>"
+            "<table><tr>"
+            + "".join(f"<th>{html.escape(d)}</th>" for d in household["dimensions"])
+            + "<th>joint u</th><th>correction</th></tr>"
+            + "".join(
+                "<tr>"
+                + "".join(f"<td>{html.escape(cell[d])}</td>" for d in household["dimensions"])
+                + (
+                    "<td>one person: independence</td><td>0</td></tr>"
+                    if cell.get("one_person")
+                    else f"<td>{cell['u']:.2e}</td><td>{cell['correction']:.1f}</td></tr>"
+                )
+                for cell in household["cells"]
+            )
+            + "</table>"
+        )
+    )
+
+
+def _sex_given_forename(model: dict) -> str:
+    """How little agreement on sex says between strangers of one forename."""
+    given = model.get("sex_given_forename")
+    if not given:
+        return ""
+    sex = next(c for c in model["comparisons"] if c["name"] == "sex")
+    return (
+        "<h2>Sex given forename</h2><p>Strangers whose forenames agree "
+        f"({html.escape(' or '.join(given['forename_levels']))}) agree on sex "
+        f"{given['u']['agree']:.1%} of the time, against {sex['levels'][0]['u']:.1%} "
+        "for strangers at large, so between them agreement on sex counts for little.</p>"
+    )
+
+
+def _study_text(study: dict) -> str:
+    """Who is in the study, and why."""
+    return (
+        f"No package marks any record, so every person ({study['persons']:,}) is in the study "
+        "and every linked record may be released."
+        if study["everyone"]
+        else f"{study['persons']:,} persons are in the study: "
+        f"{study['persons_with_an_index_record']:,} with a record marked by its custodian, and "
+        f"{study['persons_added_by_uncertain_links']:,} in an uncertain link (not accepted, "
+        f"posterior &ge; {study['uncertain_link_floor']}) with one of them. Custodians release "
+        "content only for them."
+    )
