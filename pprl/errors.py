@@ -18,6 +18,10 @@ class FileError(PprlError):
     """An output that cannot be written, or would overwrite what a user holds."""
 
 
+class NotFittedError(PprlError):
+    """A model used to score pairs before it was fitted or loaded."""
+
+
 class RefusingGroup(click.Group):
     """A click group whose commands report every `PprlError` and `OSError` as one line."""
 

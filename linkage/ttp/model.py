@@ -40,6 +40,7 @@ from linkage.ttp.compare import (
     TERM_FREQUENCY_LEVELS,
 )
 from linkage.ttp.sources import TERM_FREQUENCY_FIELDS
+from pprl.errors import NotFittedError
 
 # 2: term frequencies on close name agreement; household cells by date of birth and
 # forename; u of sex given forename
@@ -220,6 +221,7 @@ class FellegiSunter:
         With rarity (term frequencies), a name's exact (or close) agreement also counts
         log2(u of exact / the name's frequency), as in Splink's term-frequency adjustment:
         an exact agreement comes to log2(m / frequency)."""
+        self._check_fitted()
         total = _weights(self.m_, self.u_, levels)
         if self.household_u_ is not None:
             total += self._household_weights(levels)
@@ -240,7 +242,14 @@ class FellegiSunter:
         """Posterior probability that each pair is a match."""
         return posterior(self.weights(levels, rarity), self.prior_)
 
+    def _check_fitted(self) -> None:
+        """Refuse in one line, not with an IndexError deep in the weights."""
+        if len(self.m_) != len(COMPARISONS) or len(self.u_) != len(COMPARISONS):
+            raise NotFittedError("the Fellegi-Sunter model is not fitted: "
+                                 "fit it or load a saved model.json first")
+
     def to_dict(self) -> dict:
+        self._check_fitted()
         corrections = None if self.household_u_ is None else self._household_cell_weights()
         return {
             "model": MODEL_FORMAT,

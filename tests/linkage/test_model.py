@@ -12,6 +12,7 @@ import pytest
 import linkage.ttp.model as model_module
 from linkage.ttp.compare import COMPARISONS, MISSING, RARITY_BINS, TERM_FREQUENCY_LEVELS
 from linkage.ttp.model import FellegiSunter, distinct_patterns, pattern_codes
+from pprl.errors import PprlError
 
 NAMES = [c.name for c in COMPARISONS]
 # m and u per comparison, FEBRL-like: names replaced now and then, addresses all distinct
@@ -209,3 +210,11 @@ def test_cells_of_one_person_keep_independence(monkeypatch):
     assert model.household_u_[0, 0, 1, 1] * 250_000 ** 2 == pytest.approx(300, rel=0.1)
     monkeypatch.setattr(model_module, "_ONE_PERSON", {})
     assert fitted().probability(distinct[:1])[0] < 0.9
+
+
+@pytest.mark.parametrize("use", [lambda m: m.weights(np.zeros((1, len(NAMES)), np.int8)),
+                                 lambda m: m.probability(np.zeros((1, len(NAMES)), np.int8)),
+                                 lambda m: m.to_dict()])
+def test_an_unfitted_model_refuses_in_one_line(use):
+    with pytest.raises(PprlError, match="^the Fellegi-Sunter model is not fitted: [^\n]*$"):
+        use(FellegiSunter())
