@@ -87,18 +87,29 @@ def _index(name: str) -> int:
     return [c.name for c in COMPARISONS].index(name)
 
 
+Household = tuple[tuple[str, tuple[int | None, ...]], ...]
+
+
 @dataclass
 class FellegiSunter:
-    """fit(candidate levels, random-pair levels, number of all pairs) -> m_, u_, prior_."""
+    """fit(candidate levels, random-pair levels, number of all pairs) -> m_, u_, prior_.
+
+    The knobs are constructor parameters; what fit learns is in the attributes ending in _."""
 
     max_iterations: int = 100
     tolerance: float = 1e-6
-    m_: list[np.ndarray] = field(default_factory=list)
-    u_: list[np.ndarray] = field(default_factory=list)
-    prior_: float = 0.0
-    iterations_: int = 0
-    household_u_: np.ndarray | None = None  # one axis per HOUSEHOLD dimension
-    sex_u_given_forename_: np.ndarray | None = None  # u of sex levels, SEX_GIVEN_FORENAME
+    u_rounds: int = U_ROUNDS
+    household: Household = HOUSEHOLD
+    one_person: dict[str, int] = field(default_factory=lambda: dict(_ONE_PERSON))
+    household_rounds: int = _HOUSEHOLD_ROUNDS
+    m_: list[np.ndarray] = field(default_factory=list, init=False)
+    u_: list[np.ndarray] = field(default_factory=list, init=False)
+    prior_: float = field(default=0.0, init=False)
+    iterations_: int = field(default=0, init=False)
+    # one axis per dimension of `household`
+    household_u_: np.ndarray | None = field(default=None, init=False)
+    # u of the sex levels among pairs whose forename is at a SEX_GIVEN_FORENAME level
+    sex_u_given_forename_: np.ndarray | None = field(default=None, init=False)
 
     def fit(self, candidates: np.ndarray, random_pairs: np.ndarray, all_pairs: int,
             rarity: np.ndarray | None = None,
@@ -111,7 +122,7 @@ class FellegiSunter:
         distinct, rarity, counts = patterns(candidates, rarity, counts)
         random_distinct, _, random_counts = patterns(random_pairs)
         non_match = np.ones(len(random_distinct))
-        for _ in range(U_ROUNDS):
+        for _ in range(self.u_rounds):
             self.u_ = [_frequencies(random_distinct[:, j], len(c.labels),
                                     weights=non_match * random_counts)
                        for j, c in enumerate(COMPARISONS)]
@@ -152,13 +163,13 @@ class FellegiSunter:
         over all pairs with surname and location known. Blocking by surname and postcode
         sector puts every pair of a cell among the candidates. Non-matches depend on the
         joint u and it on them, so the two are iterated to agreement."""
-        cells = household_cells(distinct)
-        self.household_u_ = np.zeros(household_shape())
-        for _ in range(_HOUSEHOLD_ROUNDS):
+        cells = household_cells(distinct, self.household)
+        self.household_u_ = np.zeros(self._household_shape())
+        for _ in range(self.household_rounds):
             non_match = (1 - self._fit_prior(distinct, rarity, counts, all_pairs)) * counts
-            new = np.zeros(household_shape())
+            new = np.zeros(self._household_shape())
             for cell, members in cells:
-                if not _one_person(cell):
+                if not self._one_person(cell):
                     new[cell] = non_match[members].sum()
             new /= max(all_pairs * both_known, 1)
             if np.allclose(new, self.household_u_, rtol=1e-3, atol=0):
@@ -168,21 +179,33 @@ class FellegiSunter:
     def _household_cell_weights(self) -> np.ndarray:
         """The correction of each household cell: log2 of the product of its dimensions'
         u over the joint u, where the joint u is larger (never a bonus)."""
-        independent = np.ones(household_shape())
-        for axis, (name, rows) in enumerate(HOUSEHOLD):
+        independent = np.ones(self._household_shape())
+        for axis, (name, rows) in enumerate(self.household):
             u = self.u_[_index(name)]
             share = np.array([u[row] if row is not None else 1 - sum(u[r] for r in rows
                                                                        if r is not None)
                               for row in rows])
             independent = independent * share.reshape([-1 if a == axis else 1
-                                                       for a in range(len(HOUSEHOLD))])
+                                                       for a in range(len(self.household))])
         # (one-person cells are never fitted: their joint u of 0 gives no correction)
         return np.minimum(np.log2(independent / np.maximum(self.household_u_, 1e-300)), 0.0)
+
+    def _household_shape(self) -> tuple[int, ...]:
+        return household_shape(self.household)
+
+    def _one_person(self, cell: tuple[int, ...]) -> bool:
+        """Whether a household cell is one where relatives agree on all that tells them
+        apart."""
+        rows = {name: choices[i] for (name, choices), i in zip(self.household, cell,
+                                                              strict=True)}
+        agreeing = [name in rows and rows[name] == level
+                    for name, level in self.one_person.items()]
+        return bool(agreeing) and all(agreeing)
 
     def _household_weights(self, levels: np.ndarray) -> np.ndarray:
         cell_weights = self._household_cell_weights()
         out = np.zeros(len(levels))
-        for cell, members in household_cells(levels):
+        for cell, members in household_cells(levels, self.household):
             out[members] = cell_weights[cell]
         return out
 
@@ -263,16 +286,16 @@ class FellegiSunter:
                     for label, m, u in zip(c.labels, self.m_[j], self.u_[j], strict=True)]}
                 for j, c in enumerate(COMPARISONS)],
             "household": None if self.household_u_ is None else {
-                "dimensions": [name for name, _ in HOUSEHOLD],
+                "dimensions": [name for name, _ in self.household],
                 "cells": [
                     {**{name: _row_label(name, rows[i]) for (name, rows), i
-                        in zip(HOUSEHOLD, cell, strict=True)},
+                        in zip(self.household, cell, strict=True)},
                      # one person, not relatives: independence stands, nothing learned
-                     "one_person": _one_person(cell),
+                     "one_person": self._one_person(cell),
                      "u": float(self.household_u_[cell]),
                      # what agreement in the cell loses against independence, in bits
                      "correction": float(corrections[cell])}
-                    for cell in np.ndindex(household_shape())]},
+                    for cell in np.ndindex(self._household_shape())]},
             "sex_given_forename": None if self.sex_u_given_forename_ is None else {
                 "forename_levels": [COMPARISONS[_index("forename")].labels[level]
                                     for level in SEX_GIVEN_FORENAME],
@@ -295,7 +318,10 @@ class FellegiSunter:
         names = [c["name"] for c in data["comparisons"]]
         if names != [c.name for c in COMPARISONS]:
             raise ValueError(f"{path} was fitted on other comparisons: {names}")
-        model = cls()
+        household = data.get("household")
+        # the dimensions saved, with the rows this version gives them
+        model = cls(household=HOUSEHOLD if not household else tuple(
+            d for d in HOUSEHOLD if d[0] in household["dimensions"]))
         model.prior_ = float(data["prior"])
         model.iterations_ = int(data["iterations"])
         model.m_ = [np.array([lv["m"] for lv in c["levels"]]) for c in data["comparisons"]]
@@ -305,7 +331,7 @@ class FellegiSunter:
                 list(data["sex_given_forename"]["u"].values()), dtype=float)
         if data.get("household"):
             model.household_u_ = np.array([c["u"] for c in data["household"]["cells"]],
-                                          dtype=float).reshape(household_shape())
+                                          dtype=float).reshape(model._household_shape())
         return model
 
 
@@ -438,30 +464,24 @@ def _pattern_codes(levels: np.ndarray, rarity: np.ndarray, sizes: np.ndarray,
     return code
 
 
-def household_shape() -> tuple[int, ...]:
-    return tuple(len(rows) for _, rows in HOUSEHOLD)
+def household_shape(household: Household = HOUSEHOLD) -> tuple[int, ...]:
+    return tuple(len(rows) for _, rows in household)
 
 
-def household_cells(levels: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarray]]:
+def household_cells(levels: np.ndarray, household: Household = HOUSEHOLD
+                    ) -> list[tuple[tuple[int, ...], np.ndarray]]:
     """(cell, which rows of levels are in it) for each household cell."""
     masks = []
-    for name, rows in HOUSEHOLD:
+    for name, rows in household:
         column = levels[:, _index(name)]
         listed = [row for row in rows if row is not None]
         masks.append([column == row if row is not None else ~np.isin(column, listed)
                       for row in rows])
     out = []
-    for cell in np.ndindex(household_shape()):
+    for cell in np.ndindex(household_shape(household)):
         members = np.logical_and.reduce([masks[axis][i] for axis, i in enumerate(cell)])
         out.append((cell, members))
     return out
-
-
-def _one_person(cell: tuple[int, ...]) -> bool:
-    """Whether a household cell is one where relatives agree on all that tells them apart."""
-    rows = {name: choices[i] for (name, choices), i in zip(HOUSEHOLD, cell, strict=True)}
-    agreeing = [name in rows and rows[name] == level for name, level in _ONE_PERSON.items()]
-    return bool(agreeing) and all(agreeing)
 
 
 def _row_label(name: str, row: int | None) -> str:

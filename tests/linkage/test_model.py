@@ -135,8 +135,9 @@ def test_twins_are_a_household_cell_of_their_own(monkeypatch):
         model.refine_m(candidates, model.probability(candidates))
     assert posterior_of(model, TWINS) < min(fitted, 0.35)
     # with surname by address alone, the twins' shared birthday carries them
-    monkeypatch.setattr(model_module, "HOUSEHOLD", model_module.HOUSEHOLD[:2])
-    assert posterior_of(FellegiSunter().fit(candidates, random_pairs, all_pairs), TWINS) > 0.99
+    surname_by_address = FellegiSunter(household=model_module.HOUSEHOLD[:2])
+    assert posterior_of(surname_by_address.fit(candidates, random_pairs, all_pairs),
+                        TWINS) > 0.99
 
 
 def test_patterns_round_trip_levels_and_rarity():
@@ -186,7 +187,7 @@ def test_sex_agreement_says_little_between_people_of_one_forename():
     assert other_name == pytest.approx(1.0, abs=0.1)
 
 
-def test_cells_of_one_person_keep_independence(monkeypatch):
+def test_cells_of_one_person_keep_independence():
     """At 250,000 records a side, 40,000 matches agree on everything at one address. Their
     share of non-matches, read off their own posteriors, fed on itself and ran away."""
     def table(given: dict[str, list[float]]) -> list[np.ndarray]:
@@ -199,8 +200,9 @@ def test_cells_of_one_person_keep_independence(monkeypatch):
                          RELATIVES], np.int8)
     counts = np.array([40_000, 40_000, 2_000_000, 300])
 
-    def fitted() -> FellegiSunter:
-        model = FellegiSunter(m_=table(M), u_=table(U))
+    def fitted(**knobs) -> FellegiSunter:
+        model = FellegiSunter(**knobs)
+        model.m_, model.u_ = table(M), table(U)
         model._fit_household(distinct, None, counts, 250_000 ** 2, both_known=1.0)
         return model
 
@@ -208,8 +210,7 @@ def test_cells_of_one_person_keep_independence(monkeypatch):
     assert model.household_u_[0, 0, 0, 0] == 0 and model.probability(distinct[:1])[0] > 0.999
     # the relatives' cell still learns its 300 pairs
     assert model.household_u_[0, 0, 1, 1] * 250_000 ** 2 == pytest.approx(300, rel=0.1)
-    monkeypatch.setattr(model_module, "_ONE_PERSON", {})
-    assert fitted().probability(distinct[:1])[0] < 0.9
+    assert fitted(one_person={}).probability(distinct[:1])[0] < 0.9
 
 
 @pytest.mark.parametrize("use", [lambda m: m.weights(np.zeros((1, len(NAMES)), np.int8)),
@@ -218,3 +219,14 @@ def test_cells_of_one_person_keep_independence(monkeypatch):
 def test_an_unfitted_model_refuses_in_one_line(use):
     with pytest.raises(PprlError, match="^the Fellegi-Sunter model is not fitted: [^\n]*$"):
         use(FellegiSunter())
+
+
+def test_a_model_with_fewer_household_dimensions_saves_and_loads(tmp_path):
+    candidates, random_pairs, all_pairs = scenario(relatives=300)
+    model = FellegiSunter(household=model_module.HOUSEHOLD[:2], u_rounds=2)
+    model.fit(candidates, random_pairs, all_pairs)
+    model.save(tmp_path / "model.json")
+    loaded = FellegiSunter.load(tmp_path / "model.json")
+    assert loaded.household == model_module.HOUSEHOLD[:2]
+    assert loaded.household_u_.shape == (2, 2)
+    assert np.allclose(loaded.weights(candidates[:500]), model.weights(candidates[:500]))
