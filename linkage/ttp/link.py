@@ -21,6 +21,7 @@ from linkage.ttp.blocking import Candidates, candidate_pairs
 from linkage.ttp.compare import COMPARISONS, record_levels
 from linkage.ttp.model import (
     FellegiSunter,
+    Rescore,
     distinct_patterns,
     fit_prior,
     flags_of,
@@ -31,12 +32,6 @@ from linkage.ttp.model import (
 from linkage.ttp.sources import Source
 
 RANDOM_PAIRS = 200_000
-# Scoring rounds of a newly fitted model: after each but the last, m is re-estimated from
-# the one-to-one posteriors of all candidates. EM in training sessions lets namesakes and
-# relatives half pass for matches (m of dob 'else' 0.025 on the sample scenario, 0.002
-# in truth); each round gives them back a little (0.0065, 0.0035, 0.0026, 0.0023, 0.0022):
-# three rounds left two namesakes linked on the default sample, six none.
-SCORING_ROUNDS = 6
 # Candidates less likely than this are dropped once scored: they could never be accepted,
 # and their summed probability is kept for the estimate of missed matches.
 KEEP_PROBABILITY = 1e-4
@@ -118,7 +113,7 @@ def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
     Candidate pairs whose posterior falls below KEEP_PROBABILITY are dropped once scored
     (counted, with their summed probability, in each PairResult): at a million records a
     side most candidates are strangers who share a birthday, and keeping them would hold
-    gigabytes for nothing. A newly fitted model is refined over SCORING_ROUNDS."""
+    gigabytes for nothing. A newly fitted model is refined over its scoring rounds."""
     rng = np.random.default_rng(seed)
     pairs, randoms, all_pairs = [], [], 0
     source_pairs = list(combinations(range(len(sources)), 2))
@@ -137,27 +132,14 @@ def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
         all_pairs += a.records * b.records
     random_levels = np.concatenate(randoms) if randoms else \
         np.empty((0, len(COMPARISONS)), np.int8)
-    rounds = 1
     if model is None:  # each pair of sources' distinct patterns, merged: no copy of all
         found = [patterns(p.levels, p.rarity) for p in pairs]
         model = FellegiSunter().fit(
             np.concatenate([d for d, _, _ in found]), random_levels, all_pairs,
             rarity=np.concatenate([r for _, r, _ in found]) if term_frequencies else None,
-            counts=np.concatenate([c for _, _, c in found]))
-        rounds = SCORING_ROUNDS
-    for round_ in range(rounds):
-        scored = []
-        for p in pairs:
-            keep, weight, probability = _score(model, p,
-                                               sources[p.a].records * sources[p.b].records)
-            p.candidates = p.candidates.subset(keep)
-            p.levels = p.levels[keep]
-            p.rarity = None if p.rarity is None else p.rarity[keep]
-            scored.append((weight, one_to_one_posterior(
-                p, weight, probability, sources[p.a].records, sources[p.b].records)))
-        if round_ + 1 < rounds:
-            model.refine_m(np.concatenate([p.levels for p in pairs]),
-                           np.concatenate([q for _, q in scored]))
+            counts=np.concatenate([c for _, _, c in found]),
+            rescore=_rescoring(pairs, sources))
+    scored = _score_pairs(model, pairs, sources)
     tables = []
     for p, (weight, probability) in zip(pairs, scored, strict=True):
         tables.append(pd.DataFrame({
@@ -167,6 +149,31 @@ def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
         columns=["source_a", "record_a", "source_b", "record_b", "weight", "probability"])
     assignment = assign([s.records for s in sources], links, threshold)
     return LinkResult(sources, model, pairs, links, assignment, threshold, random_levels)
+
+
+def _score_pairs(model: FellegiSunter, pairs: list[PairResult],
+                 sources: list[Source]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One scoring round: each pair of sources' candidates pruned (in place) to those kept,
+    with their weights and one-to-one posteriors."""
+    scored = []
+    for p in pairs:
+        records_a, records_b = sources[p.a].records, sources[p.b].records
+        keep, weight, probability = _score(model, p, records_a * records_b)
+        p.candidates = p.candidates.subset(keep)
+        p.levels = p.levels[keep]
+        p.rarity = None if p.rarity is None else p.rarity[keep]
+        scored.append((weight, one_to_one_posterior(p, weight, probability,
+                                                    records_a, records_b)))
+    return scored
+
+
+def _rescoring(pairs: list[PairResult], sources: list[Source]) -> Rescore:
+    """How the model's fit scores the candidates between its rounds, as linkage does."""
+    def rescore(model: FellegiSunter) -> tuple[np.ndarray, np.ndarray]:
+        scored = _score_pairs(model, pairs, sources)
+        return (np.concatenate([p.levels for p in pairs]),
+                np.concatenate([q for _, q in scored]))
+    return rescore
 
 
 def _score(model: FellegiSunter, pair: PairResult,
