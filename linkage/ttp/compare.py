@@ -1,6 +1,8 @@
 """Comparison vectors: per field, an agreement level for each candidate record pair.
 
-Dice similarity of keyed filters (popcounts) is cut into levels; dates of birth are
+Each comparison is data that owns its logic: an ordered list of levels (best first) with
+the cuts and options that make them, and a `levels` method that computes them for variant
+pairs. Dice similarity of keyed filters (popcounts) is cut into levels; dates of birth are
 compared part by part, so that a day/month swap or one wrong part is its own level; a
 forename/surname swap is found by comparing each record's forename with the other's
 surname. A record's variants (aliases, formal names, name parts) are compared all against
@@ -9,13 +11,16 @@ all, and each field keeps its best level.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
 
 from linkage.ttp.kernels import pair_dice, popcount
-from linkage.ttp.sources import TERM_FREQUENCY_FIELDS, Source
+
+if TYPE_CHECKING:
+    from linkage.ttp.sources import Source
 
 MISSING = -1
 BATCH_PAIRS = 500_000
@@ -30,120 +35,200 @@ RARITY_BINS = int(np.ceil(-np.log2(MIN_TERM_FREQUENCY) / RARITY_STEP)) + 1
 # typo of one name. As in Splink, a close pair takes the rarity of the commoner of its two
 # values, so "Jones" against "Jonnes" earns what Jones earns, not more.
 TERM_FREQUENCY_LEVELS = 2
+_EPSILON = 1e-12  # a Dice of exactly a cut counts as reaching it
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """A comparison as data: a name, its levels (best first, as labels), and how they are cut."""
+class VariantPairs:
+    """Variant pairs (va in A, vb in B) as comparisons read them: Dice of any two filter
+    fields computed once and shared, so the name comparisons' swap test costs nothing extra."""
 
-    name: str
-    labels: tuple[str, ...]
-    thresholds: tuple[float, ...] = ()
+    def __init__(self, a: Source, b: Source, va: np.ndarray, vb: np.ndarray) -> None:
+        self.a, self.b, self.va, self.vb = a, b, va, vb
+        self._dice: dict[tuple[str, str], np.ndarray] = {}
 
+    def __len__(self) -> int:
+        return len(self.va)
 
-COMPARISONS = (
-    # "is the other's surname": the names were swapped and one of them also changed
-    Comparison("forename", ("exact", "dice >= 0.85", "dice >= 0.7", "dice >= 0.5",
-                            "is the other's surname", "else"), (1.0, 0.85, 0.7, 0.5)),
-    Comparison("surname", ("exact", "dice >= 0.85", "dice >= 0.7", "dice >= 0.5",
-                           "is the other's forename", "else"), (1.0, 0.85, 0.7, 0.5)),
-    Comparison("middle_names", ("dice >= 0.9", "dice >= 0.6", "else"), (0.9, 0.6)),
-    # a mistyped year is one out, ten out or two digits transposed ("close"); a namesake
-    # born on the same day of another year is "far"
-    Comparison("dob", ("exact", "day and month swapped", "year close, day and month agree",
-                       "day or month differs", "year far, day and month agree", "year only",
-                       "else")),
-    Comparison("sex", ("agree", "disagree")),
-    # Postcode and address are one comparison: a shared household would otherwise count
-    # twice, and siblings at one address would look like one person.
-    Comparison("location", ("same address and postcode", "same postcode", "similar address",
-                            "same postcode sector", "same outward code", "else")),
-)
-_INDEX = {c.name: i for i, c in enumerate(COMPARISONS)}
-_POSTCODE_CUTS = (0.95, 0.65, 0.45)  # exact, same sector, same outward code
-_ADDRESS_CUTS = (0.9, 0.7)
-_YEAR_CLOSE = 0.15
+    def dice(self, field_a: str, field_b: str | None = None) -> np.ndarray:
+        """Dice of each variant pair, read in place from the tables of distinct values: with
+        no gathered copies, scoring every pair is cheaper than finding the distinct pairs."""
+        key = (field_a, field_b or field_a)
+        if key not in self._dice:
+            ids_a, values_a = self.a.distinct(key[0])
+            ids_b, values_b = self.b.distinct(key[1])
+            self._dice[key] = pair_dice(values_a, values_b, ids_a[self.va], ids_b[self.vb])
+        return self._dice[key]
 
+    def both(self, field_name: str) -> np.ndarray:
+        """Whether both records of each pair hold the field."""
+        return self.a.present[field_name][self.va] & self.b.present[field_name][self.vb]
 
-def _field_dice(a: Source, b: Source, field_a: str, field_b: str, va: np.ndarray,
-                vb: np.ndarray) -> np.ndarray:
-    """Dice of each variant pair, read in place from the tables of distinct values: with no
-    gathered copies, scoring every pair is cheaper than finding the distinct pairs."""
-    ids_a, values_a = a.distinct(field_a)
-    ids_b, values_b = b.distinct(field_b)
-    return pair_dice(values_a, values_b, ids_a[va], ids_b[vb])
+    def swapped(self, one: str, other: str, cut: float) -> np.ndarray:
+        """Whether two names were written the wrong way round: each close to the other's
+        other name, and closer crossed than straight."""
+        crossed_1, crossed_2 = self.dice(one, other), self.dice(other, one)
+        return (np.minimum(crossed_1, crossed_2) >= cut) & \
+            (crossed_1 + crossed_2 > self.dice(one) + self.dice(other))
 
 
-def _levels(similarity: np.ndarray, thresholds: tuple[float, ...],
-            present: np.ndarray) -> np.ndarray:
-    """Level 0 is the best; `len(thresholds)` is 'else'; MISSING where either side lacks it."""
-    level = np.full(len(similarity), len(thresholds), dtype=np.int8)
-    for i, cut in reversed(list(enumerate(thresholds))):
-        level[similarity >= cut - 1e-12] = i
+def cut_levels(similarity: np.ndarray, cuts: tuple[float, ...],
+               present: np.ndarray) -> np.ndarray:
+    """Level 0 is the best; `len(cuts)` is 'else'; MISSING where either side lacks it."""
+    level = np.full(len(similarity), len(cuts), dtype=np.int8)
+    for i, cut in reversed(list(enumerate(cuts))):
+        level[similarity >= cut - _EPSILON] = i
     level[~present] = MISSING
     return level
 
 
-def _name_levels(similarity: np.ndarray, crossed: np.ndarray,
-                 present: np.ndarray) -> np.ndarray:
-    """Dice levels of a name, with a level of its own where it disagrees (below 0.7) but
-    equals the other record's other name: half a swap."""
-    thresholds = COMPARISONS[0].thresholds
-    level = _levels(similarity, thresholds, present)
-    half_swap = (level >= len(thresholds) - 1) & (crossed >= 0.85)
-    level[level == len(thresholds)] += 1  # 'else' moves down one
-    level[half_swap] = len(thresholds)
-    return level
+@dataclass(frozen=True)
+class Comparison:
+    """A comparison as data: a name, its levels best first (as labels), the options that
+    cut them, and whether its agreement is weighed by how rare the agreed value is."""
+
+    name: str
+    labels: tuple[str, ...]
+    term_frequency: bool = False
+
+    def levels(self, pairs: VariantPairs) -> np.ndarray:
+        """The level of each variant pair (int8, MISSING where either side lacks it)."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """The definition as recorded in model.json (the labels go with each level's m and
+        u): enough to see what a level meant, and to refuse a model fitted with others."""
+        return {"kind": type(self).__name__,
+                **{k: v for k, v in asdict(self).items() if k != "labels"}}
 
 
-def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a == b).all(axis=1)
+@dataclass(frozen=True)
+class DiceComparison(Comparison):
+    """Levels by Dice of one field's filters: level i where Dice >= cuts[i], then 'else'."""
+
+    cuts: tuple[float, ...] = ()
+
+    def levels(self, pairs: VariantPairs) -> np.ndarray:
+        return cut_levels(pairs.dice(self.name), self.cuts, pairs.both(self.name))
+
+
+@dataclass(frozen=True)
+class NameComparison(Comparison):
+    """Dice levels of a name compared across a swap with `other`, with a level of its own
+    (second to last) where it disagrees (below cuts[-2]) but is at least `swap_cut` like
+    the other record's other name: half a swap. Exact agreement of a swapped name counts
+    as exact."""
+
+    other: str = ""
+    cuts: tuple[float, ...] = ()
+    swap_cut: float = 0.85
+
+    def levels(self, pairs: VariantPairs) -> np.ndarray:
+        swapped = pairs.swapped(self.name, self.other, self.swap_cut)
+        crossed = pairs.dice(self.name, self.other)
+        level = cut_levels(np.where(swapped, crossed, pairs.dice(self.name)), self.cuts,
+                           pairs.both(self.name) | swapped)
+        half_swap = (level >= len(self.cuts) - 1) & \
+            (np.where(swapped, 0.0, crossed) >= self.swap_cut)
+        level[level == len(self.cuts)] += 1  # 'else' moves down one
+        level[half_swap] = len(self.cuts)
+        return level
+
+
+@dataclass(frozen=True)
+class ExactComparison(Comparison):
+    """Two levels: the filters are bit for bit equal, or not."""
+
+    def levels(self, pairs: VariantPairs) -> np.ndarray:
+        equal = (pairs.a.filters[self.name][pairs.va] ==
+                 pairs.b.filters[self.name][pairs.vb]).all(axis=1)
+        return np.where(pairs.both(self.name), np.where(equal, 0, 1), MISSING).astype(np.int8)
+
+
+@dataclass(frozen=True)
+class DateComparison(Comparison):
+    """A date of birth part by part (levels as in `_dob_kernel`); a year is 'close' where
+    the Dice of the year filters reaches `year_close_cut`."""
+
+    year_close_cut: float = 0.15
+
+    def levels(self, pairs: VariantPairs) -> np.ndarray:
+        a, b = pairs.a, pairs.b
+        parts = "dob_day", "dob_month", "dob_year"
+        return _dob_kernel(*(np.ascontiguousarray(a.filters[n]) for n in parts),
+                           *(np.ascontiguousarray(b.filters[n]) for n in parts),
+                           a.ones["dob_year"], b.ones["dob_year"], a.present["dob_day"],
+                           b.present["dob_day"], np.asarray(pairs.va, np.int64),
+                           np.asarray(pairs.vb, np.int64), self.year_close_cut)
+
+
+@dataclass(frozen=True)
+class LocationComparison(Comparison):
+    """Postcode and address as one comparison: each cut by Dice, then combined by the
+    `rules` (one per level but 'else', in order; the first that holds wins). A rule names
+    the postcode or address levels it accepts; both listed means both must hold."""
+
+    postcode_cuts: tuple[float, ...] = ()
+    address_cuts: tuple[float, ...] = ()
+    rules: tuple[dict[str, tuple[int, ...]], ...] = field(default=())
+
+    def levels(self, pairs: VariantPairs) -> np.ndarray:
+        cut = {"postcode": cut_levels(pairs.dice("postcode"), self.postcode_cuts,
+                                      pairs.both("postcode")),
+               "address": cut_levels(pairs.dice("address"), self.address_cuts,
+                                     pairs.both("address"))}
+        holds = [np.logical_and.reduce([np.isin(cut[f], accepted)
+                                        for f, accepted in rule.items()])
+                 for rule in self.rules]
+        neither = (cut["postcode"] == MISSING) & (cut["address"] == MISSING)
+        return np.select([*holds, neither], [*range(len(holds)), MISSING],
+                         default=len(holds)).astype(np.int8)
+
+_NAME_CUTS = (1.0, 0.85, 0.7, 0.5)
+_DICE = ("dice >= 0.85", "dice >= 0.7", "dice >= 0.5")
+# The order is the column order of every levels array and of model.json's comparisons.
+COMPARISONS: tuple[Comparison, ...] = (
+    # "is the other's surname": the names were swapped and one of them also changed
+    NameComparison("forename", ("exact", *_DICE, "is the other's surname", "else"),
+                   term_frequency=True, other="surname", cuts=_NAME_CUTS),
+    NameComparison("surname", ("exact", *_DICE, "is the other's forename", "else"),
+                   term_frequency=True, other="forename", cuts=_NAME_CUTS),
+    DiceComparison("middle_names", ("dice >= 0.9", "dice >= 0.6", "else"), cuts=(0.9, 0.6)),
+    # a mistyped year is one out, ten out or two digits transposed ("close"); a namesake
+    # born on the same day of another year is "far"
+    DateComparison("dob", ("exact", "day and month swapped", "year close, day and month agree",
+                           "day or month differs", "year far, day and month agree",
+                           "year only", "else")),
+    ExactComparison("sex", ("agree", "disagree")),
+    # Postcode and address are one comparison: a shared household would otherwise count
+    # twice, and siblings at one address would look like one person. Postcode levels:
+    # exact, same sector, same outward code; address levels: the same, similar.
+    LocationComparison("location", ("same address and postcode", "same postcode",
+                                    "similar address", "same postcode sector",
+                                    "same outward code", "else"),
+                       postcode_cuts=(0.95, 0.65, 0.45), address_cuts=(0.9, 0.7),
+                       rules=({"postcode": (0,), "address": (0,)}, {"postcode": (0,)},
+                              {"address": (0, 1)}, {"postcode": (1,)}, {"postcode": (2,)})),
+)
+# Term frequencies are declared per comparison; sources work them out by field name.
+TERM_FREQUENCY_FIELDS = tuple(c.name for c in COMPARISONS if c.term_frequency)
+
+
+def comparison_index(name: str) -> int:
+    """The column of a comparison in levels arrays."""
+    return [c.name for c in COMPARISONS].index(name)
 
 
 def variant_levels(a: Source, b: Source, va: np.ndarray, vb: np.ndarray) -> np.ndarray:
-    """(pairs, comparisons) levels for variant pairs (va in A, vb in B).
+    """(pairs, comparisons) levels for variant pairs (va in A, vb in B), each comparison
+    computing its own column.
 
     Term frequencies are looked up by `record_levels`; a swapped name's exact agreement
     counts as exact, with the frequency of the value as written."""
+    pairs = VariantPairs(a, b, va, vb)
     out = np.empty((len(va), len(COMPARISONS)), dtype=np.int8)
-
-    def both(field: str) -> np.ndarray:
-        return a.present[field][va] & b.present[field][vb]
-
-    straight_f = _field_dice(a, b, "forename", "forename", va, vb)
-    straight_s = _field_dice(a, b, "surname", "surname", va, vb)
-    crossed_f = _field_dice(a, b, "forename", "surname", va, vb)
-    crossed_s = _field_dice(a, b, "surname", "forename", va, vb)
-    swapped = (np.minimum(crossed_f, crossed_s) >= 0.85) & \
-        (crossed_f + crossed_s > straight_f + straight_s)
-    fore = np.where(swapped, crossed_f, straight_f)
-    sur = np.where(swapped, crossed_s, straight_s)
-    out[:, 0] = _name_levels(fore, np.where(swapped, 0.0, crossed_f),
-                             both("forename") | swapped)
-    out[:, 1] = _name_levels(sur, np.where(swapped, 0.0, crossed_s), both("surname") | swapped)
-    out[:, 2] = _levels(_field_dice(a, b, "middle_names", "middle_names", va, vb),
-                        COMPARISONS[2].thresholds, both("middle_names"))
-    out[:, 3] = _dob_levels(a, b, va, vb)
-    sex = _equal(a.filters["sex"][va], b.filters["sex"][vb])
-    out[:, 4] = np.where(both("sex"), np.where(sex, 0, 1), MISSING)
-    postcode = _levels(_field_dice(a, b, "postcode", "postcode", va, vb), _POSTCODE_CUTS,
-                       both("postcode"))
-    address = _levels(_field_dice(a, b, "address", "address", va, vb), _ADDRESS_CUTS,
-                      both("address"))
-    out[:, 5] = np.select(
-        [(postcode == 0) & (address == 0), postcode == 0, (address == 0) | (address == 1),
-         postcode == 1, postcode == 2, (postcode == MISSING) & (address == MISSING)],
-        [0, 1, 2, 3, 4, MISSING], default=5)
+    for j, comparison in enumerate(COMPARISONS):
+        out[:, j] = comparison.levels(pairs)
     return out
-
-
-def _dob_levels(a: Source, b: Source, va: np.ndarray, vb: np.ndarray) -> np.ndarray:
-    f = "dob_day", "dob_month", "dob_year"
-    return _dob_kernel(*(np.ascontiguousarray(a.filters[n]) for n in f),
-                       *(np.ascontiguousarray(b.filters[n]) for n in f),
-                       a.ones["dob_year"], b.ones["dob_year"], a.present["dob_day"],
-                       b.present["dob_day"], np.asarray(va, np.int64),
-                       np.asarray(vb, np.int64), _YEAR_CLOSE)
 
 
 @njit(cache=True, nogil=True)
@@ -259,7 +344,7 @@ def record_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray,
         if with_rarity:
             va, vb = va[best], vb[best]
             for f, name in enumerate(TERM_FREQUENCY_FIELDS):
-                level = levels[best, _INDEX[name]]
+                level = levels[best, comparison_index(name)]
                 fa, fb = a.term_frequency(name)[va], b.term_frequency(name)[vb]
                 shared = np.where(level == 0, (fa + fb) / 2, np.maximum(fa, fb))
                 rarity[lo:lo + len(left), f] = np.where(

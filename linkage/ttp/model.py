@@ -38,14 +38,17 @@ from linkage.ttp.compare import (
     MISSING,
     RARITY_BINS,
     RARITY_STEP,
+    TERM_FREQUENCY_FIELDS,
     TERM_FREQUENCY_LEVELS,
 )
-from linkage.ttp.sources import TERM_FREQUENCY_FIELDS
 from pprl.errors import NotFittedError
 
 # 2: term frequencies on close name agreement; household cells by date of birth and
 # forename; u of sex given forename
-MODEL_FORMAT = "fellegi-sunter/2"
+# 3: each comparison's definition (kind, cuts, options) recorded beside its m and u
+MODEL_FORMAT = "fellegi-sunter/3"
+# older formats read as they are: their comparisons are checked by name and labels only
+_READABLE_FORMATS = ("fellegi-sunter/2", MODEL_FORMAT)
 _FLOOR = 1e-6
 # rounds of (u from random pairs weighted as non-matches, then m and prior): the third
 # round changes nothing that shows on FEBRL or the sample scenarios
@@ -293,7 +296,7 @@ class FellegiSunter:
             "term_frequency_adjusted": list(TERM_FREQUENCY_FIELDS),
             "iterations": self.iterations_,
             "comparisons": [
-                {"name": c.name, "levels": [
+                {**c.to_dict(), "levels": [
                     {"label": label, "m": float(m), "u": float(u),
                      "weight": float(np.log2(m / u))}
                     for label, m, u in zip(c.labels, self.m_[j], self.u_[j], strict=True)]}
@@ -322,15 +325,7 @@ class FellegiSunter:
     @classmethod
     def load(cls, path: Path) -> FellegiSunter:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if data.get("model") != MODEL_FORMAT:
-            if str(data.get("model", "")).startswith("fellegi-sunter/"):
-                raise ValueError(f"{path} was fitted by another version of pprl "
-                                 f"({data['model']}, this one reads {MODEL_FORMAT}): "
-                                 "fit the model again")
-            raise ValueError(f"{path} is not a pprl Fellegi-Sunter model")
-        names = [c["name"] for c in data["comparisons"]]
-        if names != [c.name for c in COMPARISONS]:
-            raise ValueError(f"{path} was fitted on other comparisons: {names}")
+        _check_comparisons(path, data)
         household = data.get("household")
         # the dimensions saved, with the rows this version gives them
         model = cls(household=HOUSEHOLD if not household else tuple(
@@ -346,6 +341,29 @@ class FellegiSunter:
             model.household_u_ = np.array([c["u"] for c in data["household"]["cells"]],
                                           dtype=float).reshape(model._household_shape())
         return model
+
+
+def _check_comparisons(path: Path, data: dict) -> None:
+    """Refuse a model file of another format, or fitted with comparisons other than these:
+    its m and u would be read against levels that mean something else."""
+    fmt = data.get("model")
+    if fmt not in _READABLE_FORMATS:
+        if str(fmt or "").startswith("fellegi-sunter/"):
+            raise ValueError(f"{path} was fitted by another version of pprl "
+                             f"({fmt}, this one reads {' or '.join(_READABLE_FORMATS)}): "
+                             "fit the model again")
+        raise ValueError(f"{path} is not a pprl Fellegi-Sunter model")
+    names = [c["name"] for c in data["comparisons"]]
+    if names != [c.name for c in COMPARISONS]:
+        raise ValueError(f"{path} was fitted on other comparisons: {names}")
+    for saved, comparison in zip(data["comparisons"], COMPARISONS, strict=True):
+        definition = {k: v for k, v in saved.items() if k != "levels"}
+        labels = [level["label"] for level in saved["levels"]]
+        current = json.loads(json.dumps(comparison.to_dict()))
+        if labels != list(comparison.labels) or (
+                fmt == MODEL_FORMAT and definition != current):
+            raise ValueError(f"{path} was fitted with another definition of the "
+                             f"'{comparison.name}' comparison: fit the model again")
 
 
 # scores the candidates under a model: their levels and posteriors

@@ -16,9 +16,6 @@ import pyarrow as pa
 from linkage.config import FILTER_FIELDS
 from linkage.package import PackageInfo
 
-# Exact agreement on a rare name is stronger evidence than on a common one.
-TERM_FREQUENCY_FIELDS = ("forename", "surname")
-
 
 @dataclass
 class Source:
