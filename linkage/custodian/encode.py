@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkage.config import EncodingConfig
+from linkage.config import BLOCKING_KEYS, BlockingKey, EncodingConfig
 from linkage.custodian import standardise as std
 from linkage.custodian.bloom import FieldEncoder, derive_key, keyed_digests
 
@@ -270,7 +270,8 @@ def _street_word(address: str) -> str:
 
 
 class _Vocabulary:
-    """Small integer ids for strings, so that blocking values combine as integers."""
+    """Small integer ids for strings (0 for ''), so that blocking values combine as
+    integers."""
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {"": 0}
@@ -283,56 +284,72 @@ class _Vocabulary:
                 self.words.append(v)
         return np.array([self.ids[v] for v in values] + [0], dtype=np.int64)
 
+    def of_coded(self, coded: Coded, text: Callable) -> np.ndarray:
+        """The id of each variant's text(value) of a coded field; 0 where it is missing."""
+        return self.of([text(v) for v in coded.values])[coded.codes]
+
+    def of_numbers(self, numbers: np.ndarray, known: np.ndarray,
+                   text: Callable[[int], str] = str) -> np.ndarray:
+        """The id of each variant's text(number) ('1987'); 0 where not known."""
+        unique, inverse = np.unique(np.where(known, numbers, -1), return_inverse=True)
+        return self.of([text(int(n)) if n >= 0 else "" for n in unique])[inverse]
+
+
+def _blocking_parts(variants: Variants, country: str,
+                    words: _Vocabulary) -> dict[str, np.ndarray]:
+    """Per part that blocking keys join (`linkage.config.BLOCKING_KEYS`): a word id per
+    variant, 0 where the part cannot be formed."""
+    known, day, month, year = _date_parts(variants.dob)
+    low, high = np.minimum(day, month), np.maximum(day, month)
+    return {
+        "forename_soundex": words.of_coded(variants.forename, jellyfish.soundex),
+        "surname_soundex": words.of_coded(variants.surname,
+                                          lambda n: jellyfish.soundex(n.whole)),
+        "forename_initial": words.of_coded(variants.forename, lambda v: v[0]),
+        "postcode_sector": words.of_coded(
+            variants.postcode, lambda p: std.postcode_parts(p, country).sector),
+        "postcode": words.of_coded(variants.postcode,
+                                   lambda p: std.postcode_parts(p, country).full),
+        "street_soundex": words.of_coded(variants.address, _street_word),
+        # day and month in either order, so that a swapped date still meets its partner
+        "dob_daymonth": words.of_numbers(low * 32 + high, known,
+                                         lambda v: f"{v // 32}-{v % 32}"),
+        "dob_year": words.of_numbers(year, known),
+    }
+
 
 def blocking_values(variants: Variants, country: str = "GB") -> dict[str, tuple]:
     """Per blocking key: an integer per variant (0 where the key cannot be formed), and a
-    function giving the plain text that is keyed for one such integer."""
-    known, day, month, year = _date_parts(variants.dob)
-    low, high = np.minimum(day, month), np.maximum(day, month)
-    # day and month in either order, so that a swapped date still meets its partner
-    daymonth = np.where(known, low * 32 + high, 0)
-    year = np.where(known, year, 0)
+    function giving the plain text that is keyed for one such integer ('value|value')."""
     words = _Vocabulary()
-    fore = words.of([jellyfish.soundex(v) for v in variants.forename.values])[
-        variants.forename.codes]
-    sur = words.of([jellyfish.soundex(n.whole) for n in variants.surname.values])[
-        variants.surname.codes]
-    initial = words.of([v[0] for v in variants.forename.values])[variants.forename.codes]
-    sector = words.of([std.postcode_parts(p, country).sector
-                       for p in variants.postcode.values])[variants.postcode.codes]
-    postcode = words.of([std.postcode_parts(p, country).full
-                         for p in variants.postcode.values])[variants.postcode.codes]
-    street = words.of([_street_word(v) for v in variants.address.values])[
-        variants.address.codes]
-    big = len(words.words) + 1
+    parts = _blocking_parts(variants, country, words)
+    base = len(words.words)
+    if base ** max(len(k.parts) for k in BLOCKING_KEYS.values()) >= 2 ** 62:
+        raise ValueError("too many distinct blocking values to combine into one integer")
+    return {name: _combined(key, parts, words.words, base)
+            for name, key in BLOCKING_KEYS.items()}
 
-    def dm(v: int) -> str:
-        return f"{v // 32}-{v % 32}"
 
-    def formed(*parts: np.ndarray) -> np.ndarray:
-        return np.logical_and.reduce([p > 0 for p in parts])
+def _combined(key: BlockingKey, parts: dict[str, np.ndarray], words: list[str],
+              base: int) -> tuple[np.ndarray, Callable[[int], str]]:
+    """One key's integer per variant (its parts' ids as digits in `base`) and its text."""
+    ids = np.stack([parts[p] for p in key.parts])
+    if key.either_order:
+        ids = np.sort(ids, axis=0)
+    code = np.zeros(ids.shape[1], dtype=np.int64)
+    for row in ids:
+        code = code * base + row
+    code = np.where((ids > 0).all(axis=0), code, 0)
 
-    w = words.words
-    return {
-        "surname_year": (np.where(formed(sur, year), sur * 10_000 + year, 0),
-                         lambda k: f"{w[k // 10_000]}|{k % 10_000}"),
-        "dob": (np.where(known, daymonth * 10_000 + year, 0),
-                lambda k: f"{dm(k // 10_000)}|{k % 10_000}"),
-        "sector_initial": (np.where(formed(sector, initial), sector * big + initial, 0),
-                           lambda k: f"{w[k // big]}|{w[k % big]}"),
-        "names": (np.where(formed(fore, sur), np.minimum(fore, sur) * big +
-                           np.maximum(fore, sur), 0),
-                  lambda k: "|".join(sorted((w[k // big], w[k % big])))),
-        "forename_daymonth": (np.where(formed(fore, daymonth), fore * 1024 + daymonth, 0),
-                              lambda k: f"{w[k // 1024]}|{dm(k % 1024)}"),
-        # the same place under another name, or a new name at the same place
-        "surname_sector": (np.where(formed(sur, sector), sur * big + sector, 0),
-                           lambda k: f"{w[k // big]}|{w[k % big]}"),
-        "street_sector": (np.where(formed(street, sector), street * big + sector, 0),
-                          lambda k: f"{w[k // big]}|{w[k % big]}"),
-        "forename_postcode": (np.where(formed(fore, postcode), fore * big + postcode, 0),
-                              lambda k: f"{w[k // big]}|{w[k % big]}"),
-    }
+    def text_of(k: int) -> str:
+        values = []
+        for _ in key.parts:
+            k, digit = divmod(k, base)
+            values.append(words[digit])
+        values.reverse()
+        return "|".join(sorted(values) if key.either_order else values)
+
+    return code, text_of
 
 
 def encode_variants(variants: Variants, secret: bytes,
