@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from linkage.config import BLOCKING_KEYS, EncodingConfig, FilterShape, Hardening, Standardise
-from linkage.custodian.bloom import FieldEncoder, Hmac, dice, padded_bigrams
+from linkage.config import (
+    BLOCKING_KEYS,
+    BlockingKey,
+    EncodingConfig,
+    FilterShape,
+    Hardening,
+    Standardise,
+)
+from linkage.custodian.bloom import FieldEncoder, Hmac, derive_key, dice, padded_bigrams
 from linkage.custodian.encode import Rejects, encode_variants, expand_variants, standardise_rows
 from linkage.custodian.standardise import formal_forenames
 
@@ -134,3 +142,23 @@ def test_day_and_month_share_a_key_so_swaps_can_be_seen():
     assert cols["dob_day"][0] == cols["dob_month"][1]
     assert cols["dob_month"][0] == cols["dob_day"][1]
     assert cols["dob_day"][0] != cols["dob_day"][1]
+
+
+def test_a_blocking_key_added_to_the_registry_alone_is_encoded(monkeypatch):
+    # one place to add a key: its name and the parts it joins, nothing in the encoder
+    monkeypatch.setitem(BLOCKING_KEYS, "year_initial",
+                        BlockingKey("year_initial", ("dob_year", "forename_initial")))
+    variants, cols = encoded(
+        {"record_id": "ann", "forename": "Ann", "surname": "Lee", "dob": "1970-05-06"},
+        {"record_id": "amy", "forename": "Amy", "surname": "Hill", "dob": "1970-11-30"},
+        {"record_id": "tom", "forename": "Tom", "surname": "Lee", "dob": "1970-05-06"},
+        {"record_id": "no_dob", "forename": "Ann", "surname": "Lee"},
+        config=EncodingConfig(blocking=["year_initial"],
+                              standardise=Standardise(nickname_variants=0)))
+    key = dict(zip(variants.record_id, cols["block_year_initial"], strict=True))
+    # the keyed text is the parts' values joined by '|' (keyed BLAKE2b, as for every key)
+    expected = hashlib.blake2b(b"1970|a", key=derive_key(SECRET, "block:year_initial"),
+                               digest_size=8, person=b"pprl-block").digest()
+    assert key["ann"] == key["amy"] == expected
+    assert key["tom"] != expected
+    assert key["no_dob"] is None
