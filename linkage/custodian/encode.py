@@ -1,4 +1,5 @@
-"""From identity rows to encoded variants: standardise, expand variants, filter, block.
+"""From identity rows to encoded variants: standardise, expand variants, filter, block
+(the blocking keys are built by `blocking_keys`).
 
 Every column is handled as codes into a table of its distinct values: each distinct raw
 value is standardised once, each distinct standard value encoded once, and rows are
@@ -14,17 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import jellyfish
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linkage.config import BLOCKING_KEYS, BlockingKey, EncodingConfig
+from linkage.config import EncodingConfig
 from linkage.custodian import standardise as std
-from linkage.custodian.bloom import FieldEncoder, derive_key, keyed_digests
+from linkage.custodian.blocking_keys import blocking_digests
+from linkage.custodian.bloom import FieldEncoder
 
-BLOCK_KEY_BYTES = 8
 # The longest value of each field that is standardised, in characters: far above any real
 # name, date, code or address line, and low enough that no row can make a chunk's tables of
 # distinct values (padded to their longest) large. A row with a longer value is left out.
@@ -260,98 +260,6 @@ def _date_parts(dob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return known, day, month, years.astype(np.int64) + 1970
 
 
-def _street_word(address: str) -> str:
-    """Soundex of the first word of an address that is not a number or a flat ('mill' of
-    '12 mill lane northam'); '' if there is none."""
-    for word in address.split():
-        if word.isalpha() and word not in ("flat", "apartment", "unit", "room"):
-            return jellyfish.soundex(word)
-    return ""
-
-
-class _Vocabulary:
-    """Small integer ids for strings (0 for ''), so that blocking values combine as
-    integers."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {"": 0}
-        self.words = [""]
-
-    def of(self, values: list[str]) -> np.ndarray:
-        for v in values:
-            if v not in self.ids:
-                self.ids[v] = len(self.words)
-                self.words.append(v)
-        return np.array([self.ids[v] for v in values] + [0], dtype=np.int64)
-
-    def of_coded(self, coded: Coded, text: Callable) -> np.ndarray:
-        """The id of each variant's text(value) of a coded field; 0 where it is missing."""
-        return self.of([text(v) for v in coded.values])[coded.codes]
-
-    def of_numbers(self, numbers: np.ndarray, known: np.ndarray,
-                   text: Callable[[int], str] = str) -> np.ndarray:
-        """The id of each variant's text(number) ('1987'); 0 where not known."""
-        unique, inverse = np.unique(np.where(known, numbers, -1), return_inverse=True)
-        return self.of([text(int(n)) if n >= 0 else "" for n in unique])[inverse]
-
-
-def _blocking_parts(variants: Variants, country: str,
-                    words: _Vocabulary) -> dict[str, np.ndarray]:
-    """Per part that blocking keys join (`linkage.config.BLOCKING_KEYS`): a word id per
-    variant, 0 where the part cannot be formed."""
-    known, day, month, year = _date_parts(variants.dob)
-    low, high = np.minimum(day, month), np.maximum(day, month)
-    return {
-        "forename_soundex": words.of_coded(variants.forename, jellyfish.soundex),
-        "surname_soundex": words.of_coded(variants.surname,
-                                          lambda n: jellyfish.soundex(n.whole)),
-        "forename_initial": words.of_coded(variants.forename, lambda v: v[0]),
-        "postcode_sector": words.of_coded(
-            variants.postcode, lambda p: std.postcode_parts(p, country).sector),
-        "postcode": words.of_coded(variants.postcode,
-                                   lambda p: std.postcode_parts(p, country).full),
-        "street_soundex": words.of_coded(variants.address, _street_word),
-        # day and month in either order, so that a swapped date still meets its partner
-        "dob_daymonth": words.of_numbers(low * 32 + high, known,
-                                         lambda v: f"{v // 32}-{v % 32}"),
-        "dob_year": words.of_numbers(year, known),
-    }
-
-
-def blocking_values(variants: Variants, country: str = "GB") -> dict[str, tuple]:
-    """Per blocking key: an integer per variant (0 where the key cannot be formed), and a
-    function giving the plain text that is keyed for one such integer ('value|value')."""
-    words = _Vocabulary()
-    parts = _blocking_parts(variants, country, words)
-    base = len(words.words)
-    if base ** max(len(k.parts) for k in BLOCKING_KEYS.values()) >= 2 ** 62:
-        raise ValueError("too many distinct blocking values to combine into one integer")
-    return {name: _combined(key, parts, words.words, base)
-            for name, key in BLOCKING_KEYS.items()}
-
-
-def _combined(key: BlockingKey, parts: dict[str, np.ndarray], words: list[str],
-              base: int) -> tuple[np.ndarray, Callable[[int], str]]:
-    """One key's integer per variant (its parts' ids as digits in `base`) and its text."""
-    ids = np.stack([parts[p] for p in key.parts])
-    if key.either_order:
-        ids = np.sort(ids, axis=0)
-    code = np.zeros(ids.shape[1], dtype=np.int64)
-    for row in ids:
-        code = code * base + row
-    code = np.where((ids > 0).all(axis=0), code, 0)
-
-    def text_of(k: int) -> str:
-        values = []
-        for _ in key.parts:
-            k, digit = divmod(k, base)
-            values.append(words[digit])
-        values.reverse()
-        return "|".join(sorted(values) if key.either_order else values)
-
-    return code, text_of
-
-
 def encode_variants(variants: Variants, secret: bytes,
                     config: EncodingConfig) -> dict[str, pa.Array]:
     """Filters and blocking keys of each variant as fixed-width binary arrow columns."""
@@ -408,13 +316,9 @@ def encode_variants(variants: Variants, secret: bytes,
                                  ("dob_year", year, year_tokens)):
         columns[name] = field(name, Coded(np.where(known, values, MISSING), _NUMBERS),
                               tokens=tokens)
-    plain = blocking_values(variants, country)
-    for name in config.blocking:
-        keys, text_of = plain[name]
-        unique, inverse = np.unique(keys, return_inverse=True)
-        digests = keyed_digests(derive_key(secret, f"block:{name}"),
-                                [text_of(int(k)) for k in unique], BLOCK_KEY_BYTES)
-        columns[f"block_{name}"] = _fixed_binary(digests[inverse], keys != 0)
+    for name, (digests, present) in blocking_digests(
+            variants, (known, day, month, year), secret, config).items():
+        columns[f"block_{name}"] = _fixed_binary(digests, present)
     return {name: columns[name] for name in (*config.filters,
                                              *(f"block_{b}" for b in config.blocking))}
 
