@@ -316,9 +316,8 @@ def encode_variants(variants: Variants, secret: bytes,
                                  ("dob_year", year, year_tokens)):
         columns[name] = field(name, Coded(np.where(known, values, MISSING), _NUMBERS),
                               tokens=tokens)
-    for name, (digests, present) in blocking_digests(
-            variants, (known, day, month, year), secret, config).items():
-        columns[f"block_{name}"] = _fixed_binary(digests, present)
+    blocks = blocking_digests(variants, (known, day, month, year), secret, config)
+    columns.update({f"block_{name}": _fixed_binary(*block) for name, block in blocks.items()})
     return {name: columns[name] for name in (*config.filters,
                                              *(f"block_{b}" for b in config.blocking))}
 
