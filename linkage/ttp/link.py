@@ -19,16 +19,8 @@ import pandas as pd
 from linkage.ttp.assign import Assignment, assign
 from linkage.ttp.blocking import Candidates, candidate_pairs
 from linkage.ttp.compare import COMPARISONS, record_levels
-from linkage.ttp.model import (
-    FellegiSunter,
-    Rescore,
-    distinct_patterns,
-    fit_prior,
-    flags_of,
-    pattern_codes,
-    patterns,
-    posterior,
-)
+from linkage.ttp.model import FellegiSunter, Rescore, fit_prior, posterior
+from linkage.ttp.patterns import distinct_patterns, flags_of, pattern_codes, patterns
 from linkage.ttp.sources import Source
 
 RANDOM_PAIRS = 200_000

@@ -31,16 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 from linkage.ttp.compare import (
     COMPARISONS,
     MISSING,
-    RARITY_BINS,
     RARITY_STEP,
     TERM_FREQUENCY_FIELDS,
     TERM_FREQUENCY_LEVELS,
 )
+from linkage.ttp.estimates import EmState, fit_prior, frequencies, level_weights, posterior
+from linkage.ttp.patterns import patterns
 from pprl.errors import NotFittedError
 
 # 2: term frequencies on close name agreement; household cells by date of birth and
@@ -49,7 +49,6 @@ from pprl.errors import NotFittedError
 MODEL_FORMAT = "fellegi-sunter/3"
 # older formats read as they are: their comparisons are checked by name and labels only
 _READABLE_FORMATS = ("fellegi-sunter/2", MODEL_FORMAT)
-_FLOOR = 1e-6
 # rounds of (u from random pairs weighted as non-matches, then m and prior): the third
 # round changes nothing that shows on FEBRL or the sample scenarios
 U_ROUNDS = 3
@@ -77,15 +76,6 @@ _HOUSEHOLD_ROUNDS = 50
 SEX_GIVEN_FORENAME = (0, 1)
 # fewer random pairs of one forename than this and their u is noise: the plain u stands
 _MIN_CONDITIONING_PAIRS = 50
-# The digits of an agreement pattern's code: MISSING is 0, then one per level; for a
-# term-frequency field each of its first TERM_FREQUENCY_LEVELS levels takes one digit per
-# step of rarity.
-_RARITY_COLUMN = np.array([TERM_FREQUENCY_FIELDS.index(c.name)
-                           if c.name in TERM_FREQUENCY_FIELDS else -1 for c in COMPARISONS])
-_PATTERN_SIZES = np.array([1 + len(c.labels) + (TERM_FREQUENCY_LEVELS * (RARITY_BINS - 1)
-                                                if f >= 0 else 0)
-                           for c, f in zip(COMPARISONS, _RARITY_COLUMN, strict=True)],
-                          dtype=np.int32)
 # (the comparison a session's pairs agree on exactly, the comparisons whose m it estimates)
 TRAINING_SESSIONS = (
     ("dob", ("forename", "surname", "middle_names", "location")),
@@ -137,7 +127,7 @@ class FellegiSunter:
         random_distinct, _, random_counts = patterns(random_pairs)
         non_match = np.ones(len(random_distinct))
         for _ in range(self.u_rounds):
-            self.u_ = [_frequencies(random_distinct[:, j], len(c.labels),
+            self.u_ = [frequencies(random_distinct[:, j], len(c.labels),
                                     weights=non_match * random_counts)
                        for j, c in enumerate(COMPARISONS)]
             self.sex_u_given_forename_ = _sex_u_given_forename(random_distinct,
@@ -227,7 +217,7 @@ class FellegiSunter:
 
     def _refine_m(self, levels: np.ndarray, probability: np.ndarray) -> None:
         """m from the posteriors of the candidate pairs (an M-step)."""
-        self.m_ = [_frequencies(levels[:, j], len(c.labels), weights=probability)
+        self.m_ = [frequencies(levels[:, j], len(c.labels), weights=probability)
                    for j, c in enumerate(COMPARISONS)]
 
     def _em(self, levels: np.ndarray, counts: np.ndarray) -> EmState:
@@ -243,9 +233,9 @@ class FellegiSunter:
         for _ in range(self.max_iterations):
             p = state.probability(levels)
             new = EmState(
-                [_frequencies(levels[:, j], len(c.labels), weights=p * counts)
+                [frequencies(levels[:, j], len(c.labels), weights=p * counts)
                  for j, c in enumerate(COMPARISONS)],
-                [_frequencies(levels[:, j], len(c.labels), weights=(1 - p) * counts)
+                [frequencies(levels[:, j], len(c.labels), weights=(1 - p) * counts)
                  for j, c in enumerate(COMPARISONS)],
                 float((p * counts).sum() / counts.sum()))
             change = new.distance(state)
@@ -261,7 +251,7 @@ class FellegiSunter:
         log2(u of exact / the name's frequency), as in Splink's term-frequency adjustment:
         an exact agreement comes to log2(m / frequency)."""
         self._check_fitted()
-        total = _weights(self.m_, self.u_, levels)
+        total = level_weights(self.m_, self.u_, levels)
         if self.household_u_ is not None:
             total += self._household_weights(levels)
         if self.sex_u_given_forename_ is not None:
@@ -370,135 +360,6 @@ def _check_comparisons(path: Path, data: dict) -> None:
 Rescore = Callable[[FellegiSunter], tuple[np.ndarray, np.ndarray]]
 
 
-@dataclass
-class EmState:
-    """m, u and prior among candidate pairs, during EM."""
-
-    m: list[np.ndarray]
-    u: list[np.ndarray]
-    prior: float
-
-    def probability(self, levels: np.ndarray) -> np.ndarray:
-        return posterior(_weights(self.m, self.u, levels), self.prior)
-
-    def distance(self, other: EmState) -> float:
-        return max(abs(self.prior - other.prior),
-                   *(np.abs(a - b).max() for a, b in zip(self.m, other.m, strict=True)))
-
-
-def _weights(m: list[np.ndarray], u: list[np.ndarray], levels: np.ndarray) -> np.ndarray:
-    total = np.zeros(len(levels))
-    for j in range(len(COMPARISONS)):
-        factor = np.log2(m[j] / u[j])
-        column = levels[:, j]
-        total += np.where(column == MISSING, 0.0, factor[np.maximum(column, 0)])
-    return total
-
-
-def fit_prior(weights: np.ndarray, all_pairs: int, max_iterations: int = 100,
-              tolerance: float = 1e-6, counts: np.ndarray | None = None) -> tuple[float, int]:
-    """The prior match rate over all pairs, with m and u fixed: the expected matches among
-    the candidates (pairs outside them taken as non-matches), by fixed-point iteration.
-    `counts`: how many pairs each weight stands for. Returns the prior and the iterations."""
-    prior = 1e-4
-    for iteration in range(1, max_iterations + 1):
-        p = posterior(weights, prior)
-        new = float(p.sum() if counts is None else (p * counts).sum()) / max(all_pairs, 1)
-        if abs(new - prior) < tolerance * max(new, 1e-12):
-            return new, iteration
-        prior = new
-    return prior, max_iterations
-
-
-def patterns(levels: np.ndarray, rarity: np.ndarray | None = None,
-             counts: np.ndarray | None = None
-             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """(distinct rows of levels, their rarity, how many pairs have each).
-
-    `counts`: how many pairs each row of levels already stands for (when merging the
-    patterns of several pairs of sources)."""
-    distinct, distinct_rarity, tally, _ = distinct_patterns(pattern_codes(levels, rarity),
-                                                            counts)
-    return distinct, None if rarity is None else distinct_rarity, tally
-
-
-def pattern_codes(levels: np.ndarray, rarity: np.ndarray | None = None) -> np.ndarray:
-    """Each row of levels (with its names' rarity) coded in mixed radix: one int32 per
-    pair."""
-    if rarity is None:  # an empty table: every rarity 0, with no copy per pair
-        rarity = np.zeros((0, len(TERM_FREQUENCY_FIELDS)), np.int8)
-    return _pattern_codes(levels, rarity, _PATTERN_SIZES, _RARITY_COLUMN, RARITY_BINS,
-                          TERM_FREQUENCY_LEVELS)
-
-
-def distinct_patterns(code: np.ndarray, counts: np.ndarray | None = None
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(distinct patterns as rows of levels, their rarity, how many pairs have each, the
-    row of each possible code): a count over all possible codes rather than a sort."""
-    space = int(np.prod(_PATTERN_SIZES))
-    # (np.bincount would first copy int32 codes to int64: a gigabyte at 150 million pairs)
-    tally = _count_codes(code, space) if counts is None else \
-        np.bincount(code, weights=counts, minlength=space).astype(np.int64)
-    seen = np.flatnonzero(tally)
-    distinct = np.empty((len(seen), len(_PATTERN_SIZES)), dtype=np.int8)
-    rarity = np.zeros((len(seen), len(TERM_FREQUENCY_FIELDS)), dtype=np.int8)
-    rest = seen.copy()
-    for j in reversed(range(len(_PATTERN_SIZES))):
-        digit = rest % _PATTERN_SIZES[j]
-        rest //= _PATTERN_SIZES[j]
-        f = _RARITY_COLUMN[j]
-        if f < 0:
-            distinct[:, j] = digit - 1
-        else:  # 0 missing, then RARITY_BINS digits per adjusted level, then the others
-            adjusted = (digit >= 1) & (digit <= TERM_FREQUENCY_LEVELS * RARITY_BINS)
-            distinct[:, j] = np.where(
-                digit == 0, MISSING,
-                np.where(adjusted, (digit - 1) // RARITY_BINS,
-                         digit - 1 - TERM_FREQUENCY_LEVELS * (RARITY_BINS - 1)))
-            rarity[:, f] = np.where(adjusted, (digit - 1) % RARITY_BINS, 0)
-    lookup = np.full(len(tally), -1, dtype=np.int32)
-    lookup[seen] = np.arange(len(seen), dtype=np.int32)
-    return distinct, rarity, tally[seen], lookup
-
-
-@njit(cache=True, nogil=True)
-def _count_codes(code: np.ndarray, space: int) -> np.ndarray:
-    tally = np.zeros(space, dtype=np.int64)
-    for c in code:
-        tally[c] += 1
-    return tally
-
-
-@njit(cache=True, nogil=True)
-def flags_of(code: np.ndarray, by_code: np.ndarray) -> np.ndarray:
-    """by_code[code] without numpy's copy of the int32 codes to int64."""
-    out = np.empty(len(code), dtype=np.bool_)
-    for i in range(len(code)):
-        out[i] = by_code[code[i]]
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _pattern_codes(levels: np.ndarray, rarity: np.ndarray, sizes: np.ndarray,
-                   rarity_column: np.ndarray, bins: int, adjusted: int) -> np.ndarray:
-    """Each row's mixed-radix code, in one pass with no temporaries."""
-    code = np.empty(levels.shape[0], dtype=np.int32)
-    for i in range(levels.shape[0]):
-        c = 0
-        for j in range(levels.shape[1]):
-            level = levels[i, j]
-            f = rarity_column[j]
-            if f < 0 or level == MISSING:
-                digit = level + 1
-            elif level < adjusted:
-                digit = 1 + level * bins + (rarity[i, f] if rarity.shape[0] else 0)
-            else:
-                digit = 1 + level + adjusted * (bins - 1)
-            c = c * sizes[j] + digit
-        code[i] = c
-    return code
-
-
 def household_shape(household: Household = HOUSEHOLD) -> tuple[int, ...]:
     return tuple(len(rows) for _, rows in household)
 
@@ -530,7 +391,7 @@ def _sex_u_given_forename(distinct: np.ndarray, weights: np.ndarray) -> np.ndarr
     chosen = np.isin(distinct[:, _index("forename")], SEX_GIVEN_FORENAME) & (sex != MISSING)
     if weights[chosen].sum() < _MIN_CONDITIONING_PAIRS:
         return None
-    return _frequencies(sex[chosen], len(COMPARISONS[_index("sex")].labels),
+    return frequencies(sex[chosen], len(COMPARISONS[_index("sex")].labels),
                         weights=weights[chosen])
 
 
@@ -539,19 +400,3 @@ def _both_known_share(random_pairs: np.ndarray) -> float:
     known = (random_pairs[:, _index("surname")] != MISSING) & \
         (random_pairs[:, _index("location")] != MISSING)
     return float(known.mean()) if len(known) else 1.0
-
-
-def posterior(weights: np.ndarray, prior: float) -> np.ndarray:
-    """Posterior match probability from match weights (log2 Bayes factors) and a prior."""
-    prior = float(np.clip(prior, 1e-12, 1 - 1e-12))
-    log_odds = weights + np.log2(prior / (1 - prior))
-    return 1 / (1 + np.exp2(-np.clip(log_odds, -60, 60)))
-
-
-def _frequencies(column: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
-    """Share of (weighted) pairs at each level, ignoring missing, floored away from zero."""
-    known = column != MISSING
-    counts = np.bincount(column[known].astype(np.int64), minlength=size,
-                         weights=None if weights is None else weights[known])[:size]
-    counts = counts + _FLOOR * max(counts.sum(), 1)
-    return counts / counts.sum()

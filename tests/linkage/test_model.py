@@ -11,7 +11,8 @@ import pytest
 
 import linkage.ttp.model as model_module
 from linkage.ttp.compare import COMPARISONS, MISSING, RARITY_BINS, TERM_FREQUENCY_LEVELS
-from linkage.ttp.model import FellegiSunter, distinct_patterns, pattern_codes
+from linkage.ttp.model import FellegiSunter
+from linkage.ttp.patterns import distinct_patterns, pattern_codes
 from pprl.errors import PprlError
 
 NAMES = [c.name for c in COMPARISONS]
