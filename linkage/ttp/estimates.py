@@ -11,6 +11,7 @@ from linkage.ttp.compare import COMPARISONS, MISSING
 
 # a level no pair reached still gets this share, so no weight is infinite
 FLOOR = 1e-6
+_NAMES = [c.name for c in COMPARISONS]
 
 
 @dataclass
@@ -68,3 +69,10 @@ def frequencies(column: np.ndarray, size: int, weights: np.ndarray | None = None
                          weights=None if weights is None else weights[known])[:size]
     counts = counts + FLOOR * max(counts.sum(), 1)
     return counts / counts.sum()
+
+
+def both_known_share(random_pairs: np.ndarray) -> float:
+    """Share of pairs with both surname and location known: the household cells' base."""
+    known = (random_pairs[:, _NAMES.index("surname")] != MISSING) & \
+        (random_pairs[:, _NAMES.index("location")] != MISSING)
+    return float(known.mean()) if len(known) else 1.0

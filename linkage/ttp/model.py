@@ -39,7 +39,14 @@ from linkage.ttp.compare import (
     TERM_FREQUENCY_FIELDS,
     TERM_FREQUENCY_LEVELS,
 )
-from linkage.ttp.estimates import EmState, fit_prior, frequencies, level_weights, posterior
+from linkage.ttp.estimates import (
+    EmState,
+    both_known_share,
+    fit_prior,
+    frequencies,
+    level_weights,
+    posterior,
+)
 from linkage.ttp.patterns import patterns
 from pprl.errors import NotFittedError
 
@@ -135,7 +142,7 @@ class FellegiSunter:
             self._fit_m(distinct, counts)
             self._fit_prior(distinct, rarity, counts, all_pairs)
             non_match = 1 - self.probability(random_distinct)
-        self._fit_household(distinct, rarity, counts, all_pairs, _both_known_share(random_pairs))
+        self._fit_household(distinct, rarity, counts, all_pairs, both_known_share(random_pairs))
         for _ in range(self.scoring_rounds - 1 if rescore is not None else 0):
             self._refine_m(*rescore(self))
         return self
@@ -350,14 +357,12 @@ def _check_comparisons(path: Path, data: dict) -> None:
         definition = {k: v for k, v in saved.items() if k != "levels"}
         labels = [level["label"] for level in saved["levels"]]
         current = json.loads(json.dumps(comparison.to_dict()))
-        if labels != list(comparison.labels) or (
-                fmt == MODEL_FORMAT and definition != current):
+        if labels != list(comparison.labels) or (fmt == MODEL_FORMAT and definition != current):
             raise ValueError(f"{path} was fitted with another definition of the "
                              f"'{comparison.name}' comparison: fit the model again")
 
 
-# scores the candidates under a model: their levels and posteriors
-Rescore = Callable[[FellegiSunter], tuple[np.ndarray, np.ndarray]]
+Rescore = Callable[[FellegiSunter], tuple[np.ndarray, np.ndarray]]  # levels, posteriors
 
 
 def household_shape(household: Household = HOUSEHOLD) -> tuple[int, ...]:
@@ -393,10 +398,3 @@ def _sex_u_given_forename(distinct: np.ndarray, weights: np.ndarray) -> np.ndarr
         return None
     return frequencies(sex[chosen], len(COMPARISONS[_index("sex")].labels),
                         weights=weights[chosen])
-
-
-def _both_known_share(random_pairs: np.ndarray) -> float:
-    """Share of pairs with both surname and location known: the household cells' base."""
-    known = (random_pairs[:, _index("surname")] != MISSING) & \
-        (random_pairs[:, _index("location")] != MISSING)
-    return float(known.mean()) if len(known) else 1.0
