@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from pprl.files import check_new_folder
 from sample_extracts.config import ScenarioConfig
-from sample_extracts.generator import DEFAULT_PEOPLE, DEFAULT_SEED, ScenarioExistsError, generate
+from sample_extracts.generator import DEFAULT_PEOPLE, DEFAULT_SEED, generate
 
 
 @click.command()
@@ -44,10 +44,7 @@ def sample(out: Path, people: int, seed: int, crisis_months: int | None,
     config = ScenarioConfig.from_toml(config_path) if config_path else ScenarioConfig()
     if crisis_months is not None:
         config.effects.crisis_spike_months = crisis_months
-    try:
-        check_new_folder(out)
-    except ScenarioExistsError as e:
-        raise click.ClickException(str(e)) from e
+    check_new_folder(out)
     with tqdm(total=people, unit="cohort people", desc="pprl sample", leave=False) as bar:
         summary = generate(out, people, seed, config, progress=bar.update)
     click.echo(f"Wrote {out}: {sum(summary['people'].values()):,} people "

@@ -22,7 +22,6 @@ from keys import (
     Header,
     Identity,
     Keyring,
-    KeysError,
     LinkageSecret,
     open_file,
     open_secret,
@@ -32,7 +31,6 @@ from linkage.config import EncodingConfig
 from linkage.custodian.extract import (
     IDENTIFIER_FIELDS,
     Extract,
-    ExtractError,
     parse_column_map,
     read_extract,
 )
@@ -42,7 +40,6 @@ from linkage.custodian.outputs import (
     REJECTS,
     TOKENS,
     HashOutputs,
-    OutputError,
     refuse_existing,
 )
 from linkage.custodian.release import (
@@ -106,29 +103,21 @@ def hash_command(extract: Path, secret_path: Path, key_path: Path, ttp: str, out
       pprl hash extract.parquet --column dob=date_of_birth --column middle_names= \\
           --secret s.secret --key me.key --to ttp.card -o me.pkg
     """
-    try:
-        refuse_existing(out)
-    except OutputError as e:
-        raise click.ClickException(str(e)) from None
+    refuse_existing(out)  # refusals reach the user as one line through the root command
     config = EncodingConfig.from_toml(config_path) if config_path else EncodingConfig()
-    try:
-        extract_table = read_extract(extract, parse_column_map(columns), encoding)
-        marked = read_marked(in_study_path, encoding) if in_study_path else frozenset()
-        keyring = Keyring()
-        identity = load_key(key_path)
-        recipient = keyring.recipient(ttp, role="ttp")
-        secret = open_secret(secret_path, recipient_identity=identity, keyring=keyring,
-                             project=project)
-    except (ExtractError, KeysError) as e:
-        raise click.ClickException(str(e)) from None
+    extract_table = read_extract(extract, parse_column_map(columns), encoding)
+    marked = read_marked(in_study_path, encoding) if in_study_path else frozenset()
+    keyring = Keyring()
+    identity = load_key(key_path)
+    recipient = keyring.recipient(ttp, role="ttp")
+    secret = open_secret(secret_path, recipient_identity=identity, keyring=keyring,
+                         project=project)
 
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         with HashOutputs(out) as outputs:
             result = _hash_into(outputs, extract, extract_table, secret, identity, recipient,
                                 config, marked)
-    except OutputError as e:
-        raise click.ClickException(str(e)) from None
     except OSError as e:  # a full disk, a folder that cannot be written
         raise click.ClickException(f"cannot write beside {out}: {e.strerror or e}") from None
     except (KeyboardInterrupt, SystemExit) as e:
@@ -169,14 +158,11 @@ def _hash_into(outputs: HashOutputs, extract: Path, extract_table: Extract, secr
             outputs.commit((REJECTS,))
             raise click.ClickException(f"{extract}: no usable rows: every row was rejected "
                                        f"(see {outputs.finals[REJECTS]})") from None
-    try:
-        _write_csv(result.rejects.frame(), outputs.path(REJECTS))
-        _write_csv(result.tokens.frame(), outputs.path(TOKENS))
-        seal_file(plain, outputs.path(PACKAGE), sender=identity, recipient=recipient,
-                  project=secret.project, content_type=content_types.PACKAGE,
-                  config_fingerprint=config.fingerprint)
-    except KeysError as e:
-        raise click.ClickException(str(e)) from None
+    _write_csv(result.rejects.frame(), outputs.path(REJECTS))
+    _write_csv(result.tokens.frame(), outputs.path(TOKENS))
+    seal_file(plain, outputs.path(PACKAGE), sender=identity, recipient=recipient,
+              project=secret.project, content_type=content_types.PACKAGE,
+              config_fingerprint=config.fingerprint)
     plain.unlink()
     outputs.commit()
     return result
@@ -211,8 +197,6 @@ def _summary(extract: Path, out: Path, ttp: str, result: HashResult) -> None:
     echo(f"  configuration  {result.info.config_fingerprint[:16]}   "
          f"secret {result.info.secret_fingerprint}")
     echo(f"  keep here      {out}.tokens.csv (record_id -> token), {out}.rejects.csv")
-
-
 
 
 @click.command("release")

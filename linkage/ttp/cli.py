@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from keys import Keyring, KeysError, seal_file
+from keys import Keyring, seal_file
 from linkage.ttp.intake import PackageProblem, open_packages
 from linkage.ttp.link import link_sources
 from linkage.ttp.model import FellegiSunter
@@ -74,12 +74,9 @@ def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: 
         model = FellegiSunter.load(model_path) if model_path else None
     except (ValueError, KeyError) as e:
         raise click.ClickException(f"{model_path}: {e}") from None
-    try:
-        with atomic_folder(out) as work:
-            _link_into(work, packages, key_path, analyst, threshold, model, term_frequencies,
-                       seed, project)
-    except (KeysError, PackageProblem) as e:
-        raise click.ClickException(str(e)) from None
+    with atomic_folder(out) as work:
+        _link_into(work, packages, key_path, analyst, threshold, model, term_frequencies,
+                   seed, project)
     figures = json.loads((out / "quality.json").read_text())
     links = figures["links"]
     click.echo(f"Linked {len(packages)} packages into {figures['persons']['total']:,} persons "
