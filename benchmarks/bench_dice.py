@@ -66,8 +66,9 @@ def random_filters(rng: np.random.Generator, rows: int, bits: int, fill: float) 
     out = np.empty((rows, bits // 64), dtype=np.uint64)
     for start in range(0, rows, 1024):
         chunk = rng.random((min(1024, rows - start), bits)) < fill
-        out[start:start + len(chunk)] = np.packbits(chunk, axis=1,
-                                                    bitorder="little").view(np.uint64)
+        out[start : start + len(chunk)] = np.packbits(chunk, axis=1, bitorder="little").view(
+            np.uint64
+        )
     return out
 
 
@@ -102,11 +103,13 @@ def numba_pairs(threads: int) -> Callable[[np.ndarray, np.ndarray, float], Pairs
     def run(a: np.ndarray, b: np.ndarray, threshold: float) -> Pairs:
         numba.set_num_threads(threads)
         return all_pairs_dice(a, b, threshold)
+
     return run
 
 
-def field_dice_numpy(values_a: np.ndarray, values_b: np.ndarray, ids_a: np.ndarray,
-                     ids_b: np.ndarray) -> np.ndarray:
+def field_dice_numpy(
+    values_a: np.ndarray, values_b: np.ndarray, ids_a: np.ndarray, ids_b: np.ndarray
+) -> np.ndarray:
     """`compare._field_dice` in numpy: Dice once per distinct pair of values, gathered."""
     pair, unique = pd.factorize(ids_a * len(values_b) + ids_b)
     left, right = unique // len(values_b), unique % len(values_b)
@@ -114,10 +117,12 @@ def field_dice_numpy(values_a: np.ndarray, values_b: np.ndarray, ids_a: np.ndarr
 
 
 def field_dice_numba(threads: int) -> Callable[..., np.ndarray]:
-    def run(values_a: np.ndarray, values_b: np.ndarray, ids_a: np.ndarray,
-            ids_b: np.ndarray) -> np.ndarray:
+    def run(
+        values_a: np.ndarray, values_b: np.ndarray, ids_a: np.ndarray, ids_b: np.ndarray
+    ) -> np.ndarray:
         numba.set_num_threads(threads)
         return pair_dice(values_a, values_b, ids_a, ids_b)
+
     return run
 
 
@@ -127,8 +132,12 @@ def field_table(rng: np.random.Generator, args: argparse.Namespace, threads: int
     side = []
     for _ in range(2):
         values = random_filters(rng, args.field_values, args.field_bits, args.fill)
-        ids = np.concatenate([np.arange(args.field_values),
-                              rng.integers(0, args.field_values, variants - args.field_values)])
+        ids = np.concatenate(
+            [
+                np.arange(args.field_values),
+                rng.integers(0, args.field_values, variants - args.field_values),
+            ]
+        )
         side.append((values, ids[rng.integers(0, variants, args.field_pairs)]))
     (values_a, ids_a), (values_b, ids_b) = side
     distinct = len(pd.unique(ids_a * args.field_values + ids_b))
@@ -149,22 +158,38 @@ def field_table(rng: np.random.Generator, args: argparse.Namespace, threads: int
             elif not np.array_equal(got, expected):
                 raise SystemExit(f"{name} disagrees with the numpy _field_dice")
     numba.set_num_threads(threads)
-    print(f"\n{args.field_pairs:,} variant pairs of {args.field_bits}-bit filters from "
-          f"{args.field_values:,} distinct values per side ({distinct:,} distinct value "
-          f"pairs); median of {args.repeat} rounds")
+    print(
+        f"\n{args.field_pairs:,} variant pairs of {args.field_bits}-bit filters from "
+        f"{args.field_values:,} distinct values per side ({distinct:,} distinct value "
+        f"pairs); median of {args.repeat} rounds"
+    )
     print(f"{'tool':<28} {'seconds':>8} {'Mpairs/s':>9} {'vs numpy':>9}")
     base = statistics.median(seconds["numpy _field_dice"])
     for name, times in seconds.items():
         median = statistics.median(times)
-        print(f"{name:<28} {median:>8.3f} {args.field_pairs / median / 1e6:>9.1f} "
-              f"{base / median:>8.2f}x")
+        print(
+            f"{name:<28} {median:>8.3f} {args.field_pairs / median / 1e6:>9.1f} "
+            f"{base / median:>8.2f}x"
+        )
 
 
 def anonlink(peer_python: str, path_a: Path, path_b: Path, threshold: float) -> dict:
     """One timed run of anonlink in the peers environment (loading the filters untimed)."""
-    peer = subprocess.run([peer_python, str(HERE / "peers" / "anonlink_dice.py"),
-                           str(path_a), str(path_b), "--threshold", str(threshold),
-                           "--repeat", "1"], check=True, capture_output=True, text=True)
+    peer = subprocess.run(
+        [
+            peer_python,
+            str(HERE / "peers" / "anonlink_dice.py"),
+            str(path_a),
+            str(path_b),
+            "--threshold",
+            str(threshold),
+            "--repeat",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(peer.stdout.strip().splitlines()[-1])
 
 
@@ -197,10 +222,13 @@ def main() -> None:
     start = time.perf_counter()
     all_pairs_dice(a[:8], b[:8], 0.5)
     first_call = time.perf_counter() - start
-    print(f"{args.rows_a:,} x {args.rows_b:,} = {pairs:,} pairs of {args.bits}-bit filters, "
-          f"mean fill {np.bitwise_count(a).sum() / a.size / 64:.3f}; median of {args.repeat} "
-          f"rounds; numba: {threads} threads available, first call {first_call:.2f} s "
-          f"(compile or cache load, untimed below)", flush=True)
+    print(
+        f"{args.rows_a:,} x {args.rows_b:,} = {pairs:,} pairs of {args.bits}-bit filters, "
+        f"mean fill {np.bitwise_count(a).sum() / a.size / 64:.3f}; median of {args.repeat} "
+        f"rounds; numba: {threads} threads available, first call {first_call:.2f} s "
+        f"(compile or cache load, untimed below)",
+        flush=True,
+    )
 
     tools: dict[str, Callable[[np.ndarray, np.ndarray, float], Pairs]] = {
         "pprl numba, 1 thread": numba_pairs(1),
@@ -223,23 +251,31 @@ def main() -> None:
                 cpu[name].append(time.process_time() - start_cpu)
                 sims = result[0]
                 if len(sims) != peer["pairs"] or not np.isclose(sims.sum(), peer["checksum"]):
-                    raise SystemExit(f"{name} disagrees with anonlink at threshold {threshold}: "
-                                     f"{len(sims)} pairs, sum {sims.sum()} against "
-                                     f"{peer['pairs']}, {peer['checksum']}")
+                    raise SystemExit(
+                        f"{name} disagrees with anonlink at threshold {threshold}: "
+                        f"{len(sims)} pairs, sum {sims.sum()} against "
+                        f"{peer['pairs']}, {peer['checksum']}"
+                    )
         numba.set_num_threads(threads)
         table.append((threshold, peer["pairs"], wall, cpu))
 
-    print(f"\n{'threshold':>9} {'pairs returned':>14}  {'tool':<24} {'Mpairs/s':>9} "
-          f"{'cpu/wall':>8} {'vs anonlink':>11}")
+    print(
+        f"\n{'threshold':>9} {'pairs returned':>14}  {'tool':<24} {'Mpairs/s':>9} "
+        f"{'cpu/wall':>8} {'vs anonlink':>11}"
+    )
     for threshold, returned, wall, cpu in table:
         for name, seconds in wall.items():
             rate = pairs / statistics.median(seconds)
             ratio = statistics.median(wall[ANONLINK]) / statistics.median(seconds)
             busy = statistics.median(c / w for c, w in zip(cpu[name], seconds, strict=True))
-            print(f"{threshold:>9.2f} {returned:>14,}  {name:<24} {rate / 1e6:>9.1f} "
-                  f"{busy:>8.2f} {ratio:>10.2f}x")
-    print("(every tool returns the same pair count and similarity sum as anonlink; "
-          "bar: pprl >= 1.5x anonlink)")
+            print(
+                f"{threshold:>9.2f} {returned:>14,}  {name:<24} {rate / 1e6:>9.1f} "
+                f"{busy:>8.2f} {ratio:>10.2f}x"
+            )
+    print(
+        "(every tool returns the same pair count and similarity sum as anonlink; "
+        "bar: pprl >= 1.5x anonlink)"
+    )
     if args.field_pairs:
         field_table(rng, args, threads)
 

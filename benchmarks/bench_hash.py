@@ -22,6 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 HERE = Path(__file__).parent
+
+
 def _tree_rss(root: int) -> int:
     """Resident memory (bytes) of a process and all its descendants, from /proc."""
     parents: dict[int, int] = {}
@@ -70,10 +72,25 @@ def make_extract(work: Path, rows: int, seed: int) -> Path:
     scenario = work / f"scenario_{rows}"
     if not scenario.exists():
         cohort = rows // 4 + 1000  # about 4.3 police identity rows per cohort member
-        subprocess.run([sys.executable, "-m", "pprl", "sample", "--out", str(scenario),
-                        "--people", str(cohort), "--seed", str(seed)], check=True)
-    frames = [pd.read_csv(scenario / f / "identifiers.csv", dtype=str, keep_default_na=False)
-              for f in ("police_north", "police_south")]
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pprl",
+                "sample",
+                "--out",
+                str(scenario),
+                "--people",
+                str(cohort),
+                "--seed",
+                str(seed),
+            ],
+            check=True,
+        )
+    frames = [
+        pd.read_csv(scenario / f / "identifiers.csv", dtype=str, keep_default_na=False)
+        for f in ("police_north", "police_south")
+    ]
     extract_rows = pd.concat(frames, ignore_index=True).head(rows)
     if len(extract_rows) < rows:
         raise SystemExit(f"the scenario has only {len(extract_rows)} police rows")
@@ -83,17 +100,42 @@ def make_extract(work: Path, rows: int, seed: int) -> Path:
 
 def ceremony(home: Path) -> dict[str, str]:
     """Keys for a custodian and a TTP and a sealed secret, as the key ceremony leaves them."""
-    env = {**os.environ, "PPRL_HOME": str(home / "keyring"),
-           "PPRL_PASSPHRASE": "bench-Passphrase-9"}
+    env = {
+        **os.environ,
+        "PPRL_HOME": str(home / "keyring"),
+        "PPRL_PASSPHRASE": "bench-Passphrase-9",
+    }
     pprl = [sys.executable, "-m", "pprl", "keys"]
     for name in ("custodian", "ttp"):
-        subprocess.run([*pprl, "init", name, "--role", name, "--out", str(home)], check=True,
-                       env=env, capture_output=True)
-        subprocess.run([*pprl, "trust", str(home / f"{name}.card"), "--yes"], check=True,
-                       env=env, capture_output=True)
-    subprocess.run([*pprl, "secret", "--project", "bench", "--to", str(home / "custodian.card"),
-                    "--key", str(home / "custodian.key"), "--out", str(home)], check=True,
-                   env=env, capture_output=True)
+        subprocess.run(
+            [*pprl, "init", name, "--role", name, "--out", str(home)],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+        subprocess.run(
+            [*pprl, "trust", str(home / f"{name}.card"), "--yes"],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+    subprocess.run(
+        [
+            *pprl,
+            "secret",
+            "--project",
+            "bench",
+            "--to",
+            str(home / "custodian.card"),
+            "--key",
+            str(home / "custodian.key"),
+            "--out",
+            str(home),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     return env
 
 
@@ -110,11 +152,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         home = Path(tmp)
         env = ceremony(home)
-        pprl = [sys.executable, "-m", "pprl", "hash", str(extract), "--secret",
-                str(home / "bench.custodian.secret"), "--key", str(home / "custodian.key"),
-                "--to", "ttp", "-o", str(home / "out.pkg")]
-        clkhash = [args.peer_python, str(HERE / "peers" / "clkhash_encode.py"), str(extract),
-                   str(home / "clks.json")]
+        pprl = [
+            sys.executable,
+            "-m",
+            "pprl",
+            "hash",
+            str(extract),
+            "--secret",
+            str(home / "bench.custodian.secret"),
+            "--key",
+            str(home / "custodian.key"),
+            "--to",
+            "ttp",
+            "-o",
+            str(home / "out.pkg"),
+        ]
+        clkhash = [
+            args.peer_python,
+            str(HERE / "peers" / "clkhash_encode.py"),
+            str(extract),
+            str(home / "clks.json"),
+        ]
         runs: dict[str, list[tuple[float, float]]] = {"pprl hash": [], "clkhash": []}
         for _ in range(args.repeat):
             for name, command in (("pprl hash", pprl), ("clkhash", clkhash)):

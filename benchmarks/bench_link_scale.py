@@ -67,14 +67,22 @@ GIB = 2**30
 
 # ---------------------------------------------------------------- running and measuring
 
-def watched(command: list[str], env: dict[str, str], limit_gib: float,
-            exclude_root: bool = False) -> dict[str, Any]:
+
+def watched(
+    command: list[str], env: dict[str, str], limit_gib: float, exclude_root: bool = False
+) -> dict[str, Any]:
     """Run a command in its own session: seconds, peak RSS (GiB) of its process tree and
     the RSS timeline; killed (and said so) if the tree passes `limit_gib`. With
     exclude_root, the root's own memory (a profiler's) is not counted."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     errors: list[str] = []  # read on a thread, so that a full pipe never blocks the run
     reader = threading.Thread(target=lambda: errors.append(process.stderr.read()), daemon=True)
     reader.start()
@@ -95,16 +103,25 @@ def watched(command: list[str], env: dict[str, str], limit_gib: float,
     out = process.stdout.read()
     reader.join()
     # progress bars redraw with carriage returns; keep warnings and errors
-    err = "\n".join(line for line in re.split(r"[\r\n]", "".join(errors))
-                    if line.strip() and not line.startswith("py-spy>")
-                    and not re.search(r"\d+/\d+ \[", line))
+    err = "\n".join(
+        line
+        for line in re.split(r"[\r\n]", "".join(errors))
+        if line.strip() and not line.startswith("py-spy>") and not re.search(r"\d+/\d+ \[", line)
+    )
     if process.returncode and not killed:
-        raise SystemExit(f"{' '.join(command[:4])} ... failed with exit code "
-                         f"{process.returncode}:\n{err}")
+        raise SystemExit(
+            f"{' '.join(command[:4])} ... failed with exit code {process.returncode}:\n{err}"
+        )
     # ru_maxrss (KiB): the largest single process among the command and its reaped children
-    return {"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime,
-            "peak_gib": max(peak, usage.ru_maxrss * 1024) / GIB, "killed": killed,
-            "timeline": timeline, "stdout": out, "stderr": err}
+    return {
+        "seconds": seconds,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "peak_gib": max(peak, usage.ru_maxrss * 1024) / GIB,
+        "killed": killed,
+        "timeline": timeline,
+        "stdout": out,
+        "stderr": err,
+    }
 
 
 def _own_rss(pid: int) -> int:
@@ -117,8 +134,9 @@ def _own_rss(pid: int) -> int:
     return 0
 
 
-def cut_extract(folder: Path, party: str, records: int | None, seed: int,
-                out: Path) -> tuple[Path, set[str]]:
+def cut_extract(
+    folder: Path, party: str, records: int | None, seed: int, out: Path
+) -> tuple[Path, set[str]]:
     """The party's extract cut at random to `records` records (all rows of each kept)."""
     rows = pd.read_csv(folder / party / "identifiers.csv", dtype=str, keep_default_na=False)
     ids = rows.record_id.unique()
@@ -130,15 +148,28 @@ def cut_extract(folder: Path, party: str, records: int | None, seed: int,
     return out, set(ids)
 
 
-def predicted_pairs(out: Path, home: Path, parties: list[str],
-                    env: dict[str, str]) -> set[tuple[str, str]]:
+def predicted_pairs(
+    out: Path, home: Path, parties: list[str], env: dict[str, str]
+) -> set[tuple[str, str]]:
     """Each custodian opens its link map; records sharing a person_id are linked."""
     persons = []
     for party in parties:
         opened = home / f"{party}.links.parquet"
-        subprocess.run([*PPRL, "keys", "open", str(out / f"{party}.links"), "--key",
-                        str(home / f"{party}.key"), "-o", str(opened)], check=True, env=env,
-                       capture_output=True)
+        subprocess.run(
+            [
+                *PPRL,
+                "keys",
+                "open",
+                str(out / f"{party}.links"),
+                "--key",
+                str(home / f"{party}.key"),
+                "-o",
+                str(opened),
+            ],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
         tokens = pd.read_csv(home / f"{party}.pkg.tokens.csv", dtype=str)
         links = pd.read_parquet(opened, columns=["token", "person_id"])
         persons.append(tokens.merge(links, on="token")[["record_id", "person_id"]])
@@ -147,6 +178,7 @@ def predicted_pairs(out: Path, home: Path, parties: list[str],
 
 
 # ---------------------------------------------------------------- stage profiler (child)
+
 
 class Stages:
     """Wall time and RSS per wrapped function, nested by call path; a thread samples RSS
@@ -176,12 +208,20 @@ class Stages:
     def dump(self, done: bool) -> None:
         """Write the figures so far; stages still running count up to now."""
         now = time.perf_counter()
-        stats = {key: {**entry, "seconds": entry["seconds"] + (
-            now - self._open[key] if key in self._open else 0.0)}
-            for key, entry in list(self.stats.items())}
-        figures = {"seconds": now - self.start, "done": done, "running": "/".join(self.path),
-                   "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                   "stages": stats}
+        stats = {
+            key: {
+                **entry,
+                "seconds": entry["seconds"] + (now - self._open[key] if key in self._open else 0.0),
+            }
+            for key, entry in list(self.stats.items())
+        }
+        figures = {
+            "seconds": now - self.start,
+            "done": done,
+            "running": "/".join(self.path),
+            "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "stages": stats,
+        }
         partial = self.report.with_suffix(".part")
         partial.write_text(json.dumps(figures))
         partial.replace(self.report)
@@ -194,8 +234,10 @@ class Stages:
             self.path.append(label)
             key = "/".join(self.path)
             rss = _own_rss(os.getpid())
-            entry = self.stats.setdefault(key, {"calls": 0, "seconds": 0.0, "cpu": 0.0,
-                                                "before": rss, "after": rss, "peak": rss})
+            entry = self.stats.setdefault(
+                key,
+                {"calls": 0, "seconds": 0.0, "cpu": 0.0, "before": rss, "after": rss, "peak": rss},
+            )
             start, cpu = time.perf_counter(), time.process_time()
             self._open[key] = start
             try:
@@ -221,35 +263,41 @@ def stages_child(report: Path, link_args: list[str]) -> None:
 
     stages = Stages(report)
     for owner, attribute, label in (
-            (cli, "_link_into", "pprl link"),
-            (cli, "open_packages", "open packages (decrypt, read)"),
-            (intake, "source_from_table", "source_from_table"),
-            (cli, "link_sources", "link_sources"),
-            (link, "candidate_pairs", "blocking (candidate_pairs)"),
-            (link, "record_levels", "comparison (record_levels)"),
-            (link, "pair_levels", "comparison (pair_levels)"),
-            (link.PairLevels if hasattr(link, "PairLevels") else None, "best_per_field",
-             "best_per_field"),
-            (link.PairLevels if hasattr(link, "PairLevels") else None, "best_pair",
-             "best_pair"),
-            (link, "fit_prior", "fit_prior"),
-            (FellegiSunter, "fit", "model fit"),
-            (FellegiSunter, "_em", "EM session"),
-            (FellegiSunter, "weights", "weights"),
-            (FellegiSunter, "probability", "probability"),
-            (link, "assign", "assignment (assign)"),
-            (cli, "_write_link_outputs", "outputs"),
-            (link.LinkResult, "record_table", "record_table"),
-            (link.LinkResult, "person_quality", "person_quality"),
-            (cli, "seal_file", "seal_file"),
-            (cli, "quality_figures", "quality_figures"),
-            (cli, "write_report", "write_report"),
-            (pd.DataFrame, "to_parquet", "to_parquet")):
+        (cli, "_link_into", "pprl link"),
+        (cli, "open_packages", "open packages (decrypt, read)"),
+        (intake, "source_from_table", "source_from_table"),
+        (cli, "link_sources", "link_sources"),
+        (link, "candidate_pairs", "blocking (candidate_pairs)"),
+        (link, "record_levels", "comparison (record_levels)"),
+        (link, "pair_levels", "comparison (pair_levels)"),
+        (
+            link.PairLevels if hasattr(link, "PairLevels") else None,
+            "best_per_field",
+            "best_per_field",
+        ),
+        (link.PairLevels if hasattr(link, "PairLevels") else None, "best_pair", "best_pair"),
+        (link, "fit_prior", "fit_prior"),
+        (FellegiSunter, "fit", "model fit"),
+        (FellegiSunter, "_em", "EM session"),
+        (FellegiSunter, "weights", "weights"),
+        (FellegiSunter, "probability", "probability"),
+        (link, "assign", "assignment (assign)"),
+        (cli, "_write_link_outputs", "outputs"),
+        (link.LinkResult, "record_table", "record_table"),
+        (link.LinkResult, "person_quality", "person_quality"),
+        (cli, "seal_file", "seal_file"),
+        (cli, "quality_figures", "quality_figures"),
+        (cli, "write_report", "write_report"),
+        (pd.DataFrame, "to_parquet", "to_parquet"),
+    ):
         if owner is not None and hasattr(owner, attribute):  # the stages of this version
             stages.wrap(owner, attribute, label)
     for name in dir(link):  # helpers added to link_sources later are timed too
-        if name.startswith("_") and callable(getattr(link, name)) and \
-                getattr(getattr(link, name), "__module__", "") == "linkage.ttp.link":
+        if (
+            name.startswith("_")
+            and callable(getattr(link, name))
+            and getattr(getattr(link, name), "__module__", "") == "linkage.ttp.link"
+        ):
             stages.wrap(link, name, name)
     cli.link_command.main(args=link_args[1:], standalone_mode=False)  # without "link"
     stages.dump(done=True)
@@ -265,50 +313,72 @@ def census_child(report: Path, link_args: list[str]) -> None:
     packages = [Path(a) for a in link_args[1:] if a.endswith(".pkg")]
     key = Path(link_args[link_args.index("--key") + 1])
     with tempfile.TemporaryDirectory() as work:
-        sources = open_packages(packages, identity=load_key(key), keyring=Keyring(),
-                                work=Path(work))
+        sources = open_packages(
+            packages, identity=load_key(key), keyring=Keyring(), work=Path(work)
+        )
     a, b = sources
     passes = {}
     for name in a.info.config["blocking"]:
-        sizes = [pd.DataFrame({"k": s.blocks[name], "r": s.record}).query("k != 0")
-                 .drop_duplicates().k.value_counts() for s in (a, b)]
+        sizes = [
+            pd.DataFrame({"k": s.blocks[name], "r": s.record})
+            .query("k != 0")
+            .drop_duplicates()
+            .k.value_counts()
+            for s in (a, b)
+        ]
         joint = sizes[0].to_frame("na").join(sizes[1].rename("nb"), how="inner")
         product = joint.na * joint.nb
         kept = product[product <= MAX_BLOCK_PAIRS]
-        passes[name] = {"blocks": len(kept), "pairs": int(kept.sum()),
-                        "capped_blocks": int((product > MAX_BLOCK_PAIRS).sum()),
-                        "capped_pairs": int(product[product > MAX_BLOCK_PAIRS].sum()),
-                        "largest_kept": int(kept.max()) if len(kept) else 0}
+        passes[name] = {
+            "blocks": len(kept),
+            "pairs": int(kept.sum()),
+            "capped_blocks": int((product > MAX_BLOCK_PAIRS).sum()),
+            "capped_pairs": int(product[product > MAX_BLOCK_PAIRS].sum()),
+            "largest_kept": int(kept.max()) if len(kept) else 0,
+        }
     report.write_text(json.dumps({"records": [a.records, b.records], "passes": passes}))
 
 
 def print_census(figures: dict) -> None:
-    print(f"  blocking census ({figures['records'][0]:,} x {figures['records'][1]:,} records): "
-          "pairs per pass, before the union")
-    print(f"    {'pass':<18} {'blocks':>9} {'pairs':>12} {'capped blocks':>13} "
-          f"{'capped pairs':>13} {'largest':>8}")
+    print(
+        f"  blocking census ({figures['records'][0]:,} x {figures['records'][1]:,} records): "
+        "pairs per pass, before the union"
+    )
+    print(
+        f"    {'pass':<18} {'blocks':>9} {'pairs':>12} {'capped blocks':>13} "
+        f"{'capped pairs':>13} {'largest':>8}"
+    )
     for name, p in figures["passes"].items():
-        print(f"    {name:<18} {p['blocks']:>9,} {p['pairs']:>12,} {p['capped_blocks']:>13,} "
-              f"{p['capped_pairs']:>13,} {p['largest_kept']:>8,}")
+        print(
+            f"    {name:<18} {p['blocks']:>9,} {p['pairs']:>12,} {p['capped_blocks']:>13,} "
+            f"{p['capped_pairs']:>13,} {p['largest_kept']:>8,}"
+        )
     total = sum(p["pairs"] for p in figures["passes"].values())
     print(f"    {'sum over passes':<18} {'':>9} {total:>12,}")
 
 
 def print_stages(figures: dict) -> None:
     total = figures["seconds"]
-    print(f"  {'stage':<46} {'calls':>5} {'seconds':>8} {'CPU s':>7} {'self s':>7} {'share':>6} "
-          f"{'RSS in':>7} {'RSS out':>7} {'peak':>7}  (GiB)")
+    print(
+        f"  {'stage':<46} {'calls':>5} {'seconds':>8} {'CPU s':>7} {'self s':>7} {'share':>6} "
+        f"{'RSS in':>7} {'RSS out':>7} {'peak':>7}  (GiB)"
+    )
     stats = figures["stages"]
     for key, entry in stats.items():
         depth = key.count("/")
-        children = sum(e["seconds"] for k, e in stats.items()
-                       if k.startswith(key + "/") and k.count("/") == depth + 1)
+        children = sum(
+            e["seconds"]
+            for k, e in stats.items()
+            if k.startswith(key + "/") and k.count("/") == depth + 1
+        )
         label = "  " * depth + key.rsplit("/", 1)[-1]
-        print(f"  {label:<46} {int(entry['calls']):>5} {entry['seconds']:>8.1f} "
-              f"{entry['cpu']:>7.1f} "
-              f"{entry['seconds'] - children:>7.1f} {entry['seconds'] / total:>6.1%} "
-              f"{entry['before'] / GIB:>7.2f} {entry['after'] / GIB:>7.2f} "
-              f"{entry['peak'] / GIB:>7.2f}")
+        print(
+            f"  {label:<46} {int(entry['calls']):>5} {entry['seconds']:>8.1f} "
+            f"{entry['cpu']:>7.1f} "
+            f"{entry['seconds'] - children:>7.1f} {entry['seconds'] / total:>6.1%} "
+            f"{entry['before'] / GIB:>7.2f} {entry['after'] / GIB:>7.2f} "
+            f"{entry['peak'] / GIB:>7.2f}"
+        )
     print(f"  in-process total {total:.1f} s, peak RSS (ru_maxrss) {figures['peak'] / GIB:.2f} GiB")
     if not figures["done"]:
         print(f"  NOT FINISHED: last seen in {figures['running'] or '(between stages)'}")
@@ -341,33 +411,41 @@ def py_spy_summary(raw: Path, top: int = 20) -> None:
     for frame, n in own.most_common(top):
         print(f"    {n / total:>6.1%}  {frame}")
     print("  by inclusive samples, linkage/ and keys/ only:")
-    ours = [(f, n) for f, n in inclusive.most_common()
-            if "linkage/" in f or "keys/" in f]
+    ours = [(f, n) for f, n in inclusive.most_common() if "linkage/" in f or "keys/" in f]
     for frame, n in ours[:top]:
         print(f"    {n / total:>6.1%}  {frame}")
 
 
 # ---------------------------------------------------------------- one scale
 
+
 def run_scale(args: argparse.Namespace, people: int, records: int | None) -> dict:
     folder = scenario(args.work, people, args.seed)
     parties = [args.left, args.right]
     if records is None:
         truth_ids = pd.read_csv(folder / "truth" / "records.csv", dtype=str)
-        records = int(truth_ids[truth_ids.custodian.isin(parties)]
-                      .groupby("custodian").size().min())
+        records = int(
+            truth_ids[truth_ids.custodian.isin(parties)].groupby("custodian").size().min()
+        )
     home = args.work / f"run_{people}_{args.seed}_{records}"
     home.mkdir(exist_ok=True)
     extracts, kept = {}, {}
     for n, party in enumerate(parties):
-        extracts[party], kept[party] = cut_extract(folder, party, records, args.seed + n,
-                                                   home / f"{party}.csv")
-    truth = {(a, b) for a, b in true_pairs(folder, *parties)
-             if a in kept[parties[0]] and b in kept[parties[1]]}
+        extracts[party], kept[party] = cut_extract(
+            folder, party, records, args.seed + n, home / f"{party}.csv"
+        )
+    truth = {
+        (a, b)
+        for a, b in true_pairs(folder, *parties)
+        if a in kept[parties[0]] and b in kept[parties[1]]
+    }
     rows = {party: sum(1 for _ in extracts[party].open()) - 1 for party in parties}
-    print(f"\n== {people:,} cohort people: {parties[0]} {len(kept[parties[0]]):,} records "
-          f"({rows[parties[0]]:,} rows) x {parties[1]} {len(kept[parties[1]]):,} records "
-          f"({rows[parties[1]]:,} rows); {len(truth):,} true pairs", flush=True)
+    print(
+        f"\n== {people:,} cohort people: {parties[0]} {len(kept[parties[0]]):,} records "
+        f"({rows[parties[0]]:,} rows) x {parties[1]} {len(kept[parties[1]]):,} records "
+        f"({rows[parties[1]]:,} rows); {len(truth):,} true pairs",
+        flush=True,
+    )
 
     keyring = home / "keyring"
     if not (args.reuse and keyring.exists()):  # a new ceremony: `keys init` will not overwrite
@@ -376,41 +454,80 @@ def run_scale(args: argparse.Namespace, people: int, records: int | None) -> dic
         subprocess.run(["rm", "-rf", str(keyring)], check=True)
         ceremony(home, (parties[0], parties[1]))
     env = {**os.environ, "PPRL_HOME": str(keyring), "PPRL_PASSPHRASE": "bench-Passphrase-9"}
-    result: dict[str, Any] = {"people": people, "records": records, "rows": rows,
-                              "sizes": [len(kept[p]) for p in parties],
-                              "true_pairs": len(truth), "hash": {}}
+    result: dict[str, Any] = {
+        "people": people,
+        "records": records,
+        "rows": rows,
+        "sizes": [len(kept[p]) for p in parties],
+        "true_pairs": len(truth),
+        "hash": {},
+    }
     saved = home / "hash.json"
     fingerprint = subprocess.run(  # of the pprl that runs (--source), not of this script's
-        [sys.executable, "-c", "from linkage.config import EncodingConfig; "
-         "print(EncodingConfig().fingerprint)"], env=env, check=True, capture_output=True,
-        text=True).stdout.strip()
+        [
+            sys.executable,
+            "-c",
+            "from linkage.config import EncodingConfig; print(EncodingConfig().fingerprint)",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     previous = json.loads(saved.read_text()) if args.reuse and saved.exists() else {}
     if previous.get("config_fingerprint") == fingerprint and all(
-            (home / f"{p}.pkg").exists() for p in parties):
+        (home / f"{p}.pkg").exists() for p in parties
+    ):
         result["hash"] = previous["parties"]
         print("  reusing packages (hash figures from their run)")
     else:
         for party in parties:
             for stale in home.glob(f"{party}.pkg*"):
                 stale.unlink()
-            run = watched([*PPRL, "hash", str(extracts[party]), "--secret",
-                           str(home / f"bench.{party}.secret"), "--key",
-                           str(home / f"{party}.key"), "--to", "ttp", "-o",
-                           str(home / f"{party}.pkg")], env, args.max_rss_gib)
+            run = watched(
+                [
+                    *PPRL,
+                    "hash",
+                    str(extracts[party]),
+                    "--secret",
+                    str(home / f"bench.{party}.secret"),
+                    "--key",
+                    str(home / f"{party}.key"),
+                    "--to",
+                    "ttp",
+                    "-o",
+                    str(home / f"{party}.pkg"),
+                ],
+                env,
+                args.max_rss_gib,
+            )
             result["hash"][party] = {k: run[k] for k in ("seconds", "cpu", "peak_gib")}
         # packages of another encoding configuration cannot be linked with this pprl
-        saved.write_text(json.dumps({"config_fingerprint": fingerprint,
-                                     "parties": result["hash"]}))
+        saved.write_text(json.dumps({"config_fingerprint": fingerprint, "parties": result["hash"]}))
     for party, figures in result["hash"].items():
         cpu = figures.get("cpu", float("nan"))
-        print(f"  pprl hash {party}: {figures['seconds']:.1f} s ({cpu:.1f} s CPU), "
-              f"peak {figures['peak_gib']:.2f} GiB", flush=True)
+        print(
+            f"  pprl hash {party}: {figures['seconds']:.1f} s ({cpu:.1f} s CPU), "
+            f"peak {figures['peak_gib']:.2f} GiB",
+            flush=True,
+        )
 
     if args.census:  # cheap: block sizes only
         census = home / "census.json"
-        watched([sys.executable, __file__, "--census-child", str(census), "link",
-                 *[str(home / f"{p}.pkg") for p in parties], "--key", str(home / "ttp.key")],
-                env, args.max_rss_gib)
+        watched(
+            [
+                sys.executable,
+                __file__,
+                "--census-child",
+                str(census),
+                "link",
+                *[str(home / f"{p}.pkg") for p in parties],
+                "--key",
+                str(home / "ttp.key"),
+            ],
+            env,
+            args.max_rss_gib,
+        )
         result["census"] = json.loads(census.read_text())
         print_census(result["census"])
     out = home / "linked"
@@ -418,31 +535,58 @@ def run_scale(args: argparse.Namespace, people: int, records: int | None) -> dic
         return result
     if out.exists():
         subprocess.run(["rm", "-rf", str(out)], check=True)
-    link_args = ["link", *[str(home / f"{p}.pkg") for p in parties], "--key",
-                 str(home / "ttp.key"), "--to", "analyst", "-o", str(out), "--threshold",
-                 str(args.threshold)]
+    link_args = [
+        "link",
+        *[str(home / f"{p}.pkg") for p in parties],
+        "--key",
+        str(home / "ttp.key"),
+        "--to",
+        "analyst",
+        "-o",
+        str(out),
+        "--threshold",
+        str(args.threshold),
+    ]
     command, raw, report = [*PPRL, *link_args], home / "py-spy.txt", home / "stages.json"
     report.unlink(missing_ok=True)
     staged_once = args.stages and args.one_run
     if staged_once:  # the same click command, called in-process with its stages wrapped
         command = [sys.executable, __file__, "--stages-child", str(report), *link_args]
     if args.py_spy:
-        command = [args.py_spy, "record", "--nonblocking", "--rate", "20", "--format", "raw",
-                   "-o", str(raw), "--", *command]
+        command = [
+            args.py_spy,
+            "record",
+            "--nonblocking",
+            "--rate",
+            "20",
+            "--format",
+            "raw",
+            "-o",
+            str(raw),
+            "--",
+            *command,
+        ]
     run = watched(command, env, args.max_rss_gib, exclude_root=bool(args.py_spy))
     pd.DataFrame(run["timeline"], columns=["seconds", "rss_gib"]).to_csv(
-        home / "link_rss.csv", index=False)
+        home / "link_rss.csv", index=False
+    )
     if run["killed"]:  # a killed child is not reaped by its parent: its CPU is not known
         run["cpu"] = float("nan")
     result["link"] = {k: run[k] for k in ("seconds", "cpu", "peak_gib", "killed")}
     state = f"KILLED past {args.max_rss_gib} GiB after" if run["killed"] else "took"
-    print(f"  pprl link {state} {run['seconds']:.1f} s ({run['cpu']:.1f} s CPU), peak "
-          f"{run['peak_gib']:.2f} GiB"
-          f"{' (under py-spy)' if args.py_spy else ''}"
-          f"{' (stages wrapped)' if staged_once else ''}", flush=True)
+    print(
+        f"  pprl link {state} {run['seconds']:.1f} s ({run['cpu']:.1f} s CPU), peak "
+        f"{run['peak_gib']:.2f} GiB"
+        f"{' (under py-spy)' if args.py_spy else ''}"
+        f"{' (stages wrapped)' if staged_once else ''}",
+        flush=True,
+    )
     if not run["killed"]:
-        said = [line for line in [*run["stdout"].splitlines(), *run["stderr"].splitlines()]
-                if line.strip() and not line.startswith("py-spy>")]
+        said = [
+            line
+            for line in [*run["stdout"].splitlines(), *run["stderr"].splitlines()]
+            if line.strip() and not line.startswith("py-spy>")
+        ]
         print("  " + "\n  ".join(said))
         figures = json.loads((out / "quality.json").read_text())
         result["candidate_pairs"] = figures["links"]["candidate_pairs"]
@@ -450,20 +594,27 @@ def run_scale(args: argparse.Namespace, people: int, records: int | None) -> dic
         result["blocking"] = figures["blocking"]
         result["quality"] = scores(predicted_pairs(out, home, parties, env), truth)
         q = result["quality"]
-        print(f"  {result['candidate_pairs']:,} candidate pairs; {q['links']:,} links: "
-              f"precision {q['precision']:.4f}, recall {q['recall']:.4f}, F1 {q['f1']:.4f}; "
-              f"estimated pairs completeness "
-              f"{figures['blocking']['estimated_pairs_completeness']:.4f}")
+        print(
+            f"  {result['candidate_pairs']:,} candidate pairs; {q['links']:,} links: "
+            f"precision {q['precision']:.4f}, recall {q['recall']:.4f}, F1 {q['f1']:.4f}; "
+            f"estimated pairs completeness "
+            f"{figures['blocking']['estimated_pairs_completeness']:.4f}"
+        )
     if args.py_spy and raw.exists():
         py_spy_summary(raw)
 
     if args.stages and not staged_once:
         subprocess.run(["rm", "-rf", str(out)], check=True)
-        staged = watched([sys.executable, __file__, "--stages-child", str(report),
-                          *link_args], env, args.max_rss_gib)
+        staged = watched(
+            [sys.executable, __file__, "--stages-child", str(report), *link_args],
+            env,
+            args.max_rss_gib,
+        )
         state = f"KILLED past {args.max_rss_gib} GiB after" if staged["killed"] else "took"
-        print(f"  staged run {state} {staged['seconds']:.1f} s ({staged['cpu']:.1f} s CPU), "
-              f"peak {staged['peak_gib']:.2f} GiB")
+        print(
+            f"  staged run {state} {staged['seconds']:.1f} s ({staged['cpu']:.1f} s CPU), "
+            f"peak {staged['peak_gib']:.2f} GiB"
+        )
     if report.exists():
         result["stages"] = json.loads(report.read_text())
         print_stages(result["stages"])
@@ -483,29 +634,51 @@ def main() -> None:
         census_child(Path(sys.argv[2]), sys.argv[3:])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=_scale, action="append",
-                        help="PEOPLE[:RECORDS]: cohort people to sample, records kept per "
-                             "side (default 830000:1000000)")
+    parser.add_argument(
+        "--scale",
+        type=_scale,
+        action="append",
+        help="PEOPLE[:RECORDS]: cohort people to sample, records kept per "
+        "side (default 830000:1000000)",
+    )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--left", default="trust_north")
     parser.add_argument("--right", default="police_north")
     parser.add_argument("--threshold", type=float, default=0.5)
-    parser.add_argument("--max-rss-gib", type=float, default=14.0,
-                        help="kill a run whose process tree passes this resident memory")
-    parser.add_argument("--stages", action="store_true",
-                        help="link once more with every stage timed and its RSS sampled")
-    parser.add_argument("--one-run", action="store_true",
-                        help="with --stages, time the staged run instead of linking twice")
-    parser.add_argument("--census", action="store_true",
-                        help="first count each blocking pass's pairs from block sizes alone")
-    parser.add_argument("--census-only", action="store_true",
-                        help="with --census, stop there (no link)")
+    parser.add_argument(
+        "--max-rss-gib",
+        type=float,
+        default=14.0,
+        help="kill a run whose process tree passes this resident memory",
+    )
+    parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="link once more with every stage timed and its RSS sampled",
+    )
+    parser.add_argument(
+        "--one-run",
+        action="store_true",
+        help="with --stages, time the staged run instead of linking twice",
+    )
+    parser.add_argument(
+        "--census",
+        action="store_true",
+        help="first count each blocking pass's pairs from block sizes alone",
+    )
+    parser.add_argument(
+        "--census-only", action="store_true", help="with --census, stop there (no link)"
+    )
     parser.add_argument("--py-spy", help="path of py-spy: profile the timed link with it")
-    parser.add_argument("--source", type=Path,
-                        help="a pprl checkout to run instead of the installed one")
-    parser.add_argument("--reuse", action="store_true",
-                        help="reuse keys and packages left in --work by an earlier run "
-                             "(packages only if made with the same encoding configuration)")
+    parser.add_argument(
+        "--source", type=Path, help="a pprl checkout to run instead of the installed one"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse keys and packages left in --work by an earlier run "
+        "(packages only if made with the same encoding configuration)",
+    )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "pprl-bench")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -514,24 +687,35 @@ def main() -> None:
         # `python -m pprl` would otherwise put the current directory ahead of PYTHONPATH:
         # run from a checkout, that checkout's working tree would run instead
         os.environ["PYTHONSAFEPATH"] = "1"
-    results = [run_scale(args, people, records)
-               for people, records in (args.scale or [(830_000, 1_000_000)])]
+    results = [
+        run_scale(args, people, records)
+        for people, records in (args.scale or [(830_000, 1_000_000)])
+    ]
     print(f"\n{os.cpu_count()} cores; link at posterior >= {args.threshold}, one-to-one")
-    print(f"{'records x records':>21} {'hash s':>7} {'link s':>7} {'CPU s':>7} {'link GiB':>8} "
-          f"{'candidates':>11} {'precision':>9} {'recall':>7} {'F1':>7}")
+    print(
+        f"{'records x records':>21} {'hash s':>7} {'link s':>7} {'CPU s':>7} {'link GiB':>8} "
+        f"{'candidates':>11} {'precision':>9} {'recall':>7} {'F1':>7}"
+    )
     for r in results:
         if "link" not in r:
             continue
         hashed = sum(h["seconds"] for h in r["hash"].values())
         quality = r.get("quality")
-        figures = (f"{r['candidate_pairs']:>11,} {quality['precision']:>9.4f} "
-                   f"{quality['recall']:>7.4f} {quality['f1']:>7.4f}") if quality else \
-            f"{'killed':>11}"
+        figures = (
+            (
+                f"{r['candidate_pairs']:>11,} {quality['precision']:>9.4f} "
+                f"{quality['recall']:>7.4f} {quality['f1']:>7.4f}"
+            )
+            if quality
+            else f"{'killed':>11}"
+        )
         if r["link"]["killed"]:
             figures = f"killed past {args.max_rss_gib} GiB"
-        print(f"{r['sizes'][0]:>9,} x {r['sizes'][1]:>9,} {hashed:>7.1f} "
-              f"{r['link']['seconds']:>7.1f} {r['link']['cpu']:>7.1f} "
-              f"{r['link']['peak_gib']:>8.2f} {figures}")
+        print(
+            f"{r['sizes'][0]:>9,} x {r['sizes'][1]:>9,} {hashed:>7.1f} "
+            f"{r['link']['seconds']:>7.1f} {r['link']['cpu']:>7.1f} "
+            f"{r['link']['peak_gib']:>8.2f} {figures}"
+        )
     (args.work / "bench_link_scale.json").write_text(json.dumps(results, indent=1))
 
 

@@ -47,15 +47,17 @@ def scenario(work: Path, people: int, seed: int) -> Path:
     folder = work / f"scenario_{people}_{seed}"
     if not (folder / "truth" / "records.csv").exists():
         print(f"making the scenario ({people:,} cohort people) in {folder}", flush=True)
-        subprocess.run([*PPRL, "sample", "--out", str(folder), "--people", str(people),
-                        "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*PPRL, "sample", "--out", str(folder), "--people", str(people), "--seed", str(seed)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return folder
 
 
 def true_pairs(folder: Path, left: str, right: str) -> set[tuple[str, str]]:
     truth = pd.read_csv(folder / "truth" / "records.csv", dtype=str)
-    both = truth[truth.custodian == left].merge(truth[truth.custodian == right],
-                                                on="person_id")
+    both = truth[truth.custodian == left].merge(truth[truth.custodian == right], on="person_id")
     return set(zip(both.record_id_x, both.record_id_y, strict=True))
 
 
@@ -69,65 +71,149 @@ def scores(predicted: set[tuple[str, str]], truth: set[tuple[str, str]]) -> dict
 
 def run_splink(args: argparse.Namespace, left: Path, right: Path, tmp: Path) -> dict:
     pairs, report = tmp / "splink_pairs.csv", tmp / "splink_report.json"
-    seconds, peak = measured([args.peer_python, str(HERE / "peers" / "splink_link.py"),
-                              str(left), str(right), str(pairs), "--report", str(report),
-                              "--threshold", str(args.threshold)])
+    seconds, peak = measured(
+        [
+            args.peer_python,
+            str(HERE / "peers" / "splink_link.py"),
+            str(left),
+            str(right),
+            str(pairs),
+            "--report",
+            str(report),
+            "--threshold",
+            str(args.threshold),
+        ]
+    )
     own = json.loads(report.read_text())
     links = pd.read_csv(pairs, dtype={"record_id_a": str, "record_id_b": str})
-    return {"process": seconds, "own": own["seconds"], "stages": own["stages"], "peak": peak,
-            "scored": own["scored_pairs"],
-            "pairs": set(zip(links.record_id_a, links.record_id_b, strict=True))}
+    return {
+        "process": seconds,
+        "own": own["seconds"],
+        "stages": own["stages"],
+        "peak": peak,
+        "scored": own["scored_pairs"],
+        "pairs": set(zip(links.record_id_a, links.record_id_b, strict=True)),
+    }
 
 
 def ceremony(home: Path, custodians: tuple[str, str]) -> dict[str, str]:
     """Identities for the custodians, the TTP and the analyst; one keyring; the secret."""
-    env = {**os.environ, "PPRL_HOME": str(home / "keyring"),
-           "PPRL_PASSPHRASE": "bench-Passphrase-9"}
+    env = {
+        **os.environ,
+        "PPRL_HOME": str(home / "keyring"),
+        "PPRL_PASSPHRASE": "bench-Passphrase-9",
+    }
     for name in (*custodians, "ttp", "analyst"):
         role = name if name in ("ttp", "analyst") else "custodian"
-        subprocess.run([*PPRL, "keys", "init", name, "--role", role, "--out", str(home)],
-                       check=True, env=env, capture_output=True)
-        subprocess.run([*PPRL, "keys", "trust", str(home / f"{name}.card"), "--yes"],
-                       check=True, env=env, capture_output=True)
-    subprocess.run([*PPRL, "keys", "secret", "--project", "bench",
-                    *[arg for name in custodians for arg in ("--to", str(home / f"{name}.card"))],
-                    "--key", str(home / f"{custodians[0]}.key"), "--out", str(home)],
-                   check=True, env=env, capture_output=True)
+        subprocess.run(
+            [*PPRL, "keys", "init", name, "--role", role, "--out", str(home)],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+        subprocess.run(
+            [*PPRL, "keys", "trust", str(home / f"{name}.card"), "--yes"],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+    subprocess.run(
+        [
+            *PPRL,
+            "keys",
+            "secret",
+            "--project",
+            "bench",
+            *[arg for name in custodians for arg in ("--to", str(home / f"{name}.card"))],
+            "--key",
+            str(home / f"{custodians[0]}.key"),
+            "--out",
+            str(home),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     return env
 
 
-def run_pprl(args: argparse.Namespace, extracts: dict[str, Path], home: Path,
-             env: dict[str, str], run: int) -> dict:
+def run_pprl(
+    args: argparse.Namespace, extracts: dict[str, Path], home: Path, env: dict[str, str], run: int
+) -> dict:
     times, peak = {}, 0.0
     for party, extract in extracts.items():
         package = home / f"{party}.{run}.pkg"
         times[f"hash {party}"], used = measured(
-            [*PPRL, "hash", str(extract), "--secret", str(home / f"bench.{party}.secret"),
-             "--key", str(home / f"{party}.key"), "--to", "ttp", "-o", str(package)], env)
+            [
+                *PPRL,
+                "hash",
+                str(extract),
+                "--secret",
+                str(home / f"bench.{party}.secret"),
+                "--key",
+                str(home / f"{party}.key"),
+                "--to",
+                "ttp",
+                "-o",
+                str(package),
+            ],
+            env,
+        )
         peak = max(peak, used)
     out = home / f"linked.{run}"
     profile = args.work / "pprl_link.prof"
-    prefix = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "pprl"] \
-        if args.profile else PPRL
+    prefix = (
+        [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "pprl"]
+        if args.profile
+        else PPRL
+    )
     times["link"], used = measured(
-        [*prefix, "link", *[str(home / f"{party}.{run}.pkg") for party in extracts],
-         "--key", str(home / "ttp.key"), "--to", "analyst", "-o", str(out),
-         "--threshold", str(args.threshold)], env)
+        [
+            *prefix,
+            "link",
+            *[str(home / f"{party}.{run}.pkg") for party in extracts],
+            "--key",
+            str(home / "ttp.key"),
+            "--to",
+            "analyst",
+            "-o",
+            str(out),
+            "--threshold",
+            str(args.threshold),
+        ],
+        env,
+    )
     peak = max(peak, used)
     persons = {}
     for party in extracts:
         opened = home / f"{party}.{run}.links.parquet"
-        subprocess.run([*PPRL, "keys", "open", str(out / f"{party}.links"), "--key",
-                        str(home / f"{party}.key"), "-o", str(opened)], check=True, env=env,
-                       capture_output=True)
+        subprocess.run(
+            [
+                *PPRL,
+                "keys",
+                "open",
+                str(out / f"{party}.links"),
+                "--key",
+                str(home / f"{party}.key"),
+                "-o",
+                str(opened),
+            ],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
         tokens = pd.read_csv(home / f"{party}.{run}.pkg.tokens.csv", dtype=str)
         links = pd.read_parquet(opened, columns=["token", "person_id"])
         persons[party] = tokens.merge(links, on="token")[["record_id", "person_id"]]
     left, right = persons.values()
     both = left.merge(right, on="person_id")
     figures = json.loads((out / "quality.json").read_text())
-    return {"times": times, "peak": peak, "scored": figures["links"]["candidate_pairs"],
-            "pairs": set(zip(both.record_id_x, both.record_id_y, strict=True))}
+    return {
+        "times": times,
+        "peak": peak,
+        "scored": figures["links"]["candidate_pairs"],
+        "pairs": set(zip(both.record_id_x, both.record_id_y, strict=True)),
+    }
 
 
 def main() -> None:
@@ -137,11 +223,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--left", default="trust_north")
     parser.add_argument("--right", default="police_north")
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="posterior at or above which both tools link a pair")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="posterior at or above which both tools link a pair",
+    )
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--profile", action="store_true",
-                        help="run `pprl link` under cProfile (slower) and print where time goes")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run `pprl link` under cProfile (slower) and print where time goes",
+    )
     parser.add_argument("--skip", choices=("pprl", "splink"), help="run only the other tool")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "pprl-bench")
     args = parser.parse_args()
@@ -153,9 +246,12 @@ def main() -> None:
     for party, extract in extracts.items():
         ids = pd.read_csv(extract, usecols=["record_id"], dtype=str).record_id
         sizes[party] = (ids.nunique(), len(ids))
-    print(f"{args.left} {sizes[args.left][0]:,} records ({sizes[args.left][1]:,} rows) x "
-          f"{args.right} {sizes[args.right][0]:,} records ({sizes[args.right][1]:,} rows); "
-          f"{len(truth):,} true pairs; {os.cpu_count()} cores", flush=True)
+    print(
+        f"{args.left} {sizes[args.left][0]:,} records ({sizes[args.left][1]:,} rows) x "
+        f"{args.right} {sizes[args.right][0]:,} records ({sizes[args.right][1]:,} rows); "
+        f"{len(truth):,} true pairs; {os.cpu_count()} cores",
+        flush=True,
+    )
 
     splink_runs, pprl_runs = [], []
     with tempfile.TemporaryDirectory(dir=args.work, prefix="link-") as tmp:
@@ -163,13 +259,20 @@ def main() -> None:
         env = ceremony(home, (args.left, args.right)) if args.skip != "pprl" else {}
         for run in range(args.repeat):
             if args.skip != "splink":
-                splink_runs.append(run_splink(args, extracts[args.left],
-                                              extracts[args.right], home))
+                splink_runs.append(
+                    run_splink(args, extracts[args.left], extracts[args.right], home)
+                )
                 print(f"  splink: {splink_runs[-1]['process']:.1f} s", flush=True)
             if args.skip != "pprl":
                 pprl_runs.append(run_pprl(args, extracts, home, env, run))
-                print("  pprl: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds
-                                             in pprl_runs[-1]["times"].items()), flush=True)
+                print(
+                    "  pprl: "
+                    + ", ".join(
+                        f"{name} {seconds:.1f} s"
+                        for name, seconds in pprl_runs[-1]["times"].items()
+                    ),
+                    flush=True,
+                )
 
     rows = []  # (tool, what, seconds, peak MiB, pairs)
     if splink_runs:
@@ -178,8 +281,9 @@ def main() -> None:
         peak = max(r["peak"] for r in splink_runs)
         rows.append(("splink", "own clock (read .. pairs)", own, peak, splink_runs[-1]["pairs"]))
         rows.append(("splink", "process (with start-up)", process, peak, None))
-        stages = ", ".join(f"{name} {seconds:.1f} s"
-                           for name, seconds in splink_runs[-1]["stages"].items())
+        stages = ", ".join(
+            f"{name} {seconds:.1f} s" for name, seconds in splink_runs[-1]["stages"].items()
+        )
     if pprl_runs:
         link = statistics.median(r["times"]["link"] for r in pprl_runs)
         total = statistics.median(sum(r["times"].values()) for r in pprl_runs)
@@ -188,25 +292,32 @@ def main() -> None:
         rows.append(("pprl", "hash both + link", total, peak, None))
 
     print(f"\nmedian of {args.repeat}; links at posterior >= {args.threshold}, one-to-one")
-    print(f"{'tool':<7} {'timed':<26} {'seconds':>8} {'peak MiB':>9} {'links':>8} "
-          f"{'precision':>9} {'recall':>7} {'F1':>7}")
+    print(
+        f"{'tool':<7} {'timed':<26} {'seconds':>8} {'peak MiB':>9} {'links':>8} "
+        f"{'precision':>9} {'recall':>7} {'F1':>7}"
+    )
     for tool, what, seconds, peak, pairs in rows:
         quality = ""
         if pairs is not None:
             s = scores(pairs, truth)
-            quality = (f"{s['links']:>8,} {s['precision']:>9.4f} {s['recall']:>7.4f} "
-                       f"{s['f1']:>7.4f}")
+            quality = f"{s['links']:>8,} {s['precision']:>9.4f} {s['recall']:>7.4f} {s['f1']:>7.4f}"
         print(f"{tool:<7} {what:<26} {seconds:>8.1f} {peak:>9,.0f} {quality}")
     if splink_runs:
-        print(f"splink stages: {stages}; {splink_runs[-1]['scored']:,} row pairs scored "
-              "(p >= 0.01 kept)")
+        print(
+            f"splink stages: {stages}; {splink_runs[-1]['scored']:,} row pairs scored "
+            "(p >= 0.01 kept)"
+        )
     if pprl_runs:
         print(f"pprl: {pprl_runs[-1]['scored']:,} candidate record pairs scored")
     if splink_runs and pprl_runs:
-        print(f"Splink process / pprl link:         {process / link:.2f}x   "
-              "(bar: `pprl link` end to end faster than Splink)")
-        print(f"Splink process / pprl hash + link:  {process / total:.2f}x   "
-              "(for context: each custodian hashes on its own machine, beforehand)")
+        print(
+            f"Splink process / pprl link:         {process / link:.2f}x   "
+            "(bar: `pprl link` end to end faster than Splink)"
+        )
+        print(
+            f"Splink process / pprl hash + link:  {process / total:.2f}x   "
+            "(for context: each custodian hashes on its own machine, beforehand)"
+        )
     if pprl_runs and args.profile:
         print(f"\n`pprl link` under cProfile ({args.work / 'pprl_link.prof'}):")
         stats = pstats.Stats(str(args.work / "pprl_link.prof"))

@@ -50,20 +50,21 @@ def name_pairs(scenario: Path, field: str, rng: np.random.Generator):
     truth = pd.read_csv(scenario / "truth/records.csv", dtype=str)
     frames = []
     for custodian in ("police_north", "police_south", "trust_north", "trust_south"):
-        rows = pd.read_csv(scenario / custodian / "identifiers.csv", dtype=str,
-                           keep_default_na=False)
+        rows = pd.read_csv(
+            scenario / custodian / "identifiers.csv", dtype=str, keep_default_na=False
+        )
         frames.append(rows.merge(truth, on="record_id"))
     rows = pd.concat(frames, ignore_index=True)
-    rows["name"] = rows[field].map(lambda v: (standardise_name(v) or None) and
-                                   standardise_name(v).whole)
+    rows["name"] = rows[field].map(
+        lambda v: (standardise_name(v) or None) and standardise_name(v).whole
+    )
     rows = rows.dropna(subset=["name"])
     by_person = rows.groupby("person_id").name.apply(list)
     true = [(names[0], names[i]) for names in by_person for i in range(1, len(names))]
     names = rows.name.to_numpy()
     left = names[rng.integers(0, len(names), 20 * len(true))]
     right = names[rng.integers(0, len(names), 20 * len(true))]
-    keep = (np.array([a[0] == b[0] for a, b in zip(left, right, strict=True)])
-            & (left != right))
+    keep = np.array([a[0] == b[0] for a, b in zip(left, right, strict=True)]) & (left != right)
     false = list(zip(left[keep], right[keep], strict=True))[: 3 * len(true)]
     return true, false
 
@@ -89,16 +90,21 @@ def main() -> None:
     pairs = true + false
     plain = np.array([plain_dice(a, b) for a, b in pairs])
     print(f"{args.field}: {len(true):,} true pairs, {len(false):,} hard non-pairs\n")
-    print(f"{'bits':>5} {'hashes':>6} {'hardening':<16} {'fill':>5} {'|err|':>6} "
-          f"{'same level':>10}")
-    settings = [(bits, k, Hardening()) for bits in (128, 256, 512, 1024)
-                for k in (4, 8, 12, 20)]
+    print(
+        f"{'bits':>5} {'hashes':>6} {'hardening':<16} {'fill':>5} {'|err|':>6} {'same level':>10}"
+    )
+    settings = [(bits, k, Hardening()) for bits in (128, 256, 512, 1024) for k in (4, 8, 12, 20)]
     settings += [(512, 8, Hardening(blip_epsilon=e)) for e in (8.0, 5.0, 3.0)]
     settings += [(512, 8, Hardening(balance=True))]
     for bits, k, hardening in settings:
         dice_values, fill = evaluate(pairs, FilterShape(bits, k), hardening)
-        label = ("balanced" if hardening.balance else
-                 f"BLIP eps={hardening.blip_epsilon:g}" if hardening.blip_epsilon else "none")
+        label = (
+            "balanced"
+            if hardening.balance
+            else f"BLIP eps={hardening.blip_epsilon:g}"
+            if hardening.blip_epsilon
+            else "none"
+        )
         error = np.abs(dice_values - plain).mean()
         same = (level(dice_values) == level(plain)).mean()
         print(f"{bits:>5} {k:>6} {label:<16} {fill:>5.2f} {error:>6.3f} {same:>10.3f}")

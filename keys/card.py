@@ -81,8 +81,13 @@ class Card:
         """120 bits of SHA-256 over the name, role and all public keys, as six groups of four."""
         digest = hashlib.sha256()
         digest.update(b"pprl card fingerprint v2\x00")
-        parts = (self.name.encode("utf-8"), self.role.encode("utf-8"), self.signing_key,
-                 self.x25519_key, self.mlkem_key)
+        parts = (
+            self.name.encode("utf-8"),
+            self.role.encode("utf-8"),
+            self.signing_key,
+            self.x25519_key,
+            self.mlkem_key,
+        )
         for part in parts:
             digest.update(len(part).to_bytes(4, "big") + part)
         return fingerprint.render(digest.digest())

@@ -227,7 +227,11 @@ def open_command(file: Path, key_path: Path, out_path: Path | None, project: str
         header = verify_file(file, recipient_identity=identity, keyring=keyring, project=project)
     else:
         header = open_file(
-            file, out_path, recipient_identity=identity, keyring=keyring, project=project,
+            file,
+            out_path,
+            recipient_identity=identity,
+            keyring=keyring,
+            project=project,
             replace=False,
         )
     sender = header.sender_card

@@ -184,10 +184,13 @@ def open_file(
     """
     if not replace and Path(dst).exists():
         raise KeysError(f"{dst} already exists; refusing to overwrite it")
-    with as_keys_error(), AtomicOutput(dst, replace=replace) as sink, _naming(src), \
-            _open_source(src) as source:
-        return _open(source, sink, recipient_identity, keyring, project, content_type,
-                     sender_roles)
+    with (
+        as_keys_error(),
+        AtomicOutput(dst, replace=replace) as sink,
+        _naming(src),
+        _open_source(src) as source,
+    ):
+        return _open(source, sink, recipient_identity, keyring, project, content_type, sender_roles)
 
 
 def verify_file(
@@ -201,8 +204,7 @@ def verify_file(
 ) -> Header:
     """Run every check `open_file` runs, decrypting every chunk but writing nothing."""
     with _naming(src), _open_source(src) as source:
-        return _open(source, None, recipient_identity, keyring, project, content_type,
-                     sender_roles)
+        return _open(source, None, recipient_identity, keyring, project, content_type, sender_roles)
 
 
 def open_bytes(
@@ -216,8 +218,9 @@ def open_bytes(
 ) -> tuple[Header, bytes]:
     """Verify and decrypt a sealed payload held in memory."""
     sink = io.BytesIO()
-    header = _open(io.BytesIO(data), sink, recipient_identity, keyring, project, content_type,
-                   sender_roles)
+    header = _open(
+        io.BytesIO(data), sink, recipient_identity, keyring, project, content_type, sender_roles
+    )
     return header, sink.getvalue()
 
 

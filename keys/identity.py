@@ -45,10 +45,7 @@ class Identity:
     mlkem_seed: bytes  # ML-KEM-768 private key seed, 64 bytes
 
     def __repr__(self) -> str:  # never show key material in logs or tracebacks
-        return (
-            f"Identity(name={self.name!r}, role={self.role!r}, "
-            f"fingerprint={self.fingerprint!r})"
-        )
+        return f"Identity(name={self.name!r}, role={self.role!r}, fingerprint={self.fingerprint!r})"
 
     @cached_property
     def card(self) -> Card:
@@ -136,8 +133,10 @@ def check_passphrase(passphrase: str) -> None:
     """
     if not passphrase:
         raise KeysError("a passphrase is required to protect the private key")
-    steps = {(ord(b) - ord(a)) % 10 if a.isdigit() and b.isdigit() else ord(b) - ord(a)
-             for a, b in zip(passphrase, passphrase[1:], strict=False)}
+    steps = {
+        (ord(b) - ord(a)) % 10 if a.isdigit() and b.isdigit() else ord(b) - ord(a)
+        for a, b in zip(passphrase, passphrase[1:], strict=False)
+    }
     if (
         len(passphrase) < MIN_PASSPHRASE_LENGTH
         or len(set(passphrase)) < MIN_PASSPHRASE_DISTINCT

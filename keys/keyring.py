@@ -83,9 +83,7 @@ class Keyring:
             )
         return known
 
-    def recipient(
-        self, reference: str | Path, role: str | Collection[str] | None = None
-    ) -> Card:
+    def recipient(self, reference: str | Path, role: str | Collection[str] | None = None) -> Card:
         """The trusted card for `--to REFERENCE`: a path to a card file, or a trusted name.
 
         With `role`, the card is refused unless it has that role (or one of those roles), so a

@@ -22,9 +22,15 @@ FORMAT = "pprl-encoding/1"
 # Filters compared across one another share a key: forename against surname finds swapped
 # names, day against month finds swapped dates. Each domain has its own key from HKDF.
 KEY_DOMAINS = {
-    "forename": "name", "middle_names": "name", "surname": "name",
-    "dob_day": "dob-day-month", "dob_month": "dob-day-month", "dob_year": "dob-year",
-    "sex": "sex", "postcode": "postcode", "address": "address",
+    "forename": "name",
+    "middle_names": "name",
+    "surname": "name",
+    "dob_day": "dob-day-month",
+    "dob_month": "dob-day-month",
+    "dob_year": "dob-year",
+    "sex": "sex",
+    "postcode": "postcode",
+    "address": "address",
 }
 FILTER_FIELDS = tuple(KEY_DOMAINS)
 
@@ -44,23 +50,33 @@ class BlockingKey:
 # knows). Parts: the Soundex of a name or of an address's street word, a forename's initial,
 # a date's day and month (lower first, so that a swapped date still meets its partner) or
 # year, a postcode or its sector.
-BLOCKING_KEYS = {key.name: key for key in (
-    BlockingKey("surname_year", ("surname_soundex", "dob_year")),
-    BlockingKey("dob", ("dob_daymonth", "dob_year")),
-    BlockingKey("sector_initial", ("postcode_sector", "forename_initial")),
-    BlockingKey("names", ("forename_soundex", "surname_soundex"), either_order=True),
-    BlockingKey("forename_daymonth", ("forename_soundex", "dob_daymonth")),
-    # the same place under another name, or a new name at the same place
-    BlockingKey("surname_sector", ("surname_soundex", "postcode_sector")),
-    BlockingKey("street_sector", ("street_soundex", "postcode_sector")),
-    BlockingKey("forename_postcode", ("forename_soundex", "postcode")),
-)}
+BLOCKING_KEYS = {
+    key.name: key
+    for key in (
+        BlockingKey("surname_year", ("surname_soundex", "dob_year")),
+        BlockingKey("dob", ("dob_daymonth", "dob_year")),
+        BlockingKey("sector_initial", ("postcode_sector", "forename_initial")),
+        BlockingKey("names", ("forename_soundex", "surname_soundex"), either_order=True),
+        BlockingKey("forename_daymonth", ("forename_soundex", "dob_daymonth")),
+        # the same place under another name, or a new name at the same place
+        BlockingKey("surname_sector", ("surname_soundex", "postcode_sector")),
+        BlockingKey("street_sector", ("street_soundex", "postcode_sector")),
+        BlockingKey("forename_postcode", ("forename_soundex", "postcode")),
+    )
+}
 # sector_initial is left out by default: on a 20,000-cohort sample it made half of all
 # candidate pairs and found 2 of 23,000 links that no other pass found.
 # forename_postcode finds a new surname with a lost or mistyped date of birth at the same
 # postcode: on FEBRL4 it keeps 6 more true pairs (of 22 missing).
-DEFAULT_BLOCKING = ("surname_year", "dob", "names", "forename_daymonth", "surname_sector",
-                    "street_sector", "forename_postcode")
+DEFAULT_BLOCKING = (
+    "surname_year",
+    "dob",
+    "names",
+    "forename_daymonth",
+    "surname_sector",
+    "street_sector",
+    "forename_postcode",
+)
 
 
 @dataclass
@@ -73,10 +89,14 @@ class FilterShape:
 
 def _filter_shapes() -> dict[str, FilterShape]:
     return {
-        "forename": FilterShape(512, 8), "middle_names": FilterShape(512, 8),
-        "surname": FilterShape(512, 8), "dob_day": FilterShape(64, 4),
-        "dob_month": FilterShape(64, 4), "dob_year": FilterShape(512, 4),
-        "sex": FilterShape(64, 4), "postcode": FilterShape(512, 8),
+        "forename": FilterShape(512, 8),
+        "middle_names": FilterShape(512, 8),
+        "surname": FilterShape(512, 8),
+        "dob_day": FilterShape(64, 4),
+        "dob_month": FilterShape(64, 4),
+        "dob_year": FilterShape(512, 4),
+        "sex": FilterShape(64, 4),
+        "postcode": FilterShape(512, 8),
         "address": FilterShape(1024, 8),
     }
 
@@ -116,8 +136,10 @@ class EncodingConfig:
             if name not in KEY_DOMAINS:
                 raise ValueError(f"unknown filter field '{name}'")
             if shape.bits <= 0 or shape.bits % 64 or not 1 <= shape.hashes <= 64:
-                raise ValueError(f"filters.{name}: bits must be a positive multiple of 64 and "
-                                 "hashes between 1 and 64")
+                raise ValueError(
+                    f"filters.{name}: bits must be a positive multiple of 64 and "
+                    "hashes between 1 and 64"
+                )
         for name in self.blocking:
             if name not in BLOCKING_KEYS:
                 raise ValueError(f"unknown blocking key '{name}'")
@@ -153,10 +175,12 @@ class EncodingConfig:
         try:
             return cls(
                 filters=filters,
-                hardening=Hardening(**{**dataclasses.asdict(defaults.hardening),
-                                       **data.get("hardening", {})}),
-                standardise=Standardise(**{**dataclasses.asdict(defaults.standardise),
-                                           **data.get("standardise", {})}),
+                hardening=Hardening(
+                    **{**dataclasses.asdict(defaults.hardening), **data.get("hardening", {})}
+                ),
+                standardise=Standardise(
+                    **{**dataclasses.asdict(defaults.standardise), **data.get("standardise", {})}
+                ),
                 blocking=list(data.get("blocking", defaults.blocking)),
             )
         except TypeError as e:

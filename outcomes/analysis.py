@@ -56,23 +56,30 @@ def check_study(content: Content, config: StudyConfig) -> dict:
     """Refuse a study the released content cannot answer; returns counts for the report."""
     kinds = sorted(content.kinds)
     needed = [(config.index_kind, "index", config.index_date, None)] + [
-        (m.kind, "measure", m.date, m.group) for m in config.measures]
+        (m.kind, "measure", m.date, m.group) for m in config.measures
+    ]
     for kind, role, date, group in needed:
         if kind not in content.kinds:
-            raise StudyError(f"the {role} kind {kind!r} was not released (released kinds: "
-                             f"{', '.join(kinds) or 'none'})")
+            raise StudyError(
+                f"the {role} kind {kind!r} was not released (released kinds: "
+                f"{', '.join(kinds) or 'none'})"
+            )
         frame = content.kinds[kind]
         for column in (date, group):
             if column is not None and column not in frame.columns:
-                columns = [c for c in frame.columns if c not in (
-                    "person_id", "pseudonym", "party", "match_probability")]
-                raise StudyError(f"{kind} has no column {column!r} (it has: "
-                                 f"{', '.join(columns)})")
+                columns = [
+                    c
+                    for c in frame.columns
+                    if c not in ("person_id", "pseudonym", "party", "match_probability")
+                ]
+                raise StudyError(f"{kind} has no column {column!r} (it has: {', '.join(columns)})")
         if not _is_dates(frame[date]):
             raise StudyError(f"{kind}.{date} is not a date column")
         if frame[date].isna().any():
-            raise StudyError(f"{kind}.{date}: {int(frame[date].isna().sum()):,} rows without a "
-                             "date; the custodian must date every event")
+            raise StudyError(
+                f"{kind}.{date}: {int(frame[date].isna().sum()):,} rows without a "
+                "date; the custodian must date every event"
+            )
     stays = config.hospital_stays
     if stays is not None and stays.explicit:
         if stays.kind not in content.kinds:
@@ -92,7 +99,8 @@ def check_study(content: Content, config: StudyConfig) -> dict:
                 f"the study ({config.start} to {config.end}), from "
                 f"{pd.Timestamp(days.min(), unit='D').date()} to "
                 f"{pd.Timestamp(days.max(), unit='D').date()}; correct [study] or set "
-                "study.events_outside = \"ignore\" to leave them out")
+                'study.events_outside = "ignore" to leave them out'
+            )
         content.kinds[measure.kind] = frame[~outside].reset_index(drop=True)
         notes["outside_study"][measure.kind] = int(outside.sum())
     return notes
@@ -107,8 +115,11 @@ def _is_dates(values: pd.Series) -> bool:
 
 def _stays_usable(content: Content, config: StudyConfig) -> bool:
     stays = config.hospital_stays
-    return (stays is not None and stays.kind in content.kinds
-            and {stays.start, stays.end} <= set(content.kinds[stays.kind].columns))
+    return (
+        stays is not None
+        and stays.kind in content.kinds
+        and {stays.start, stays.end} <= set(content.kinds[stays.kind].columns)
+    )
 
 
 @dataclass
@@ -122,26 +133,34 @@ class _Linked:
 
 def _linked(content: Content, config: StudyConfig, cut: float | None) -> _Linked:
     cohort = build_cohort(content, config, cut)
-    stays = (Stays.from_content(content, config, cohort, cut) if _stays_usable(content, config)
-             else Stays.none())
+    stays = (
+        Stays.from_content(content, config, cohort, cut)
+        if _stays_usable(content, config)
+        else Stays.none()
+    )
     events = [cohort_events(content, m, cohort, stays, config, cut) for m in config.measures]
     return _Linked(cohort, stays, events)
 
 
-def compare(events: Events, window: Window, n: int, group: str | None,
-            equal: bool) -> dict:
+def compare(events: Events, window: Window, n: int, group: str | None, equal: bool) -> dict:
     """One measure in one window: counts, person-time and the paired statistics."""
     pre, post = events.counts(window, n, group)
     years_pre, years_post = person_years(window, events.stays)
     included = window.included
-    row = {"persons": int(included.sum()), "events_pre": int(pre.sum()),
-           "events_post": int(post.sum()), "person_years_pre": float(years_pre.sum()),
-           "person_years_post": float(years_post.sum())}
+    row = {
+        "persons": int(included.sum()),
+        "events_pre": int(pre.sum()),
+        "events_post": int(post.sum()),
+        "person_years_pre": float(years_pre.sum()),
+        "person_years_post": float(years_post.sum()),
+    }
     ratio = conditional_poisson(pre, post, years_pre, years_post)
-    row.update(rate_ratio=ratio.estimate if ratio else np.nan,
-               rate_ratio_lo=ratio.lo if ratio else np.nan,
-               rate_ratio_hi=ratio.hi if ratio else np.nan,
-               p_value=ratio.p_value if ratio else np.nan)
+    row.update(
+        rate_ratio=ratio.estimate if ratio else np.nan,
+        rate_ratio_lo=ratio.lo if ratio else np.nan,
+        rate_ratio_hi=ratio.hi if ratio else np.nan,
+        p_value=ratio.p_value if ratio else np.nan,
+    )
     both = included & (years_pre > 0) & (years_post > 0)
     wilcoxon = wilcoxon_rates(pre[both] / years_pre[both], post[both] / years_post[both])
     row["wilcoxon_p"] = np.nan if wilcoxon is None else wilcoxon
@@ -149,9 +168,13 @@ def compare(events: Events, window: Window, n: int, group: str | None,
         any_pre, any_post = (pre > 0) & included, (post > 0) & included
         pre_only, post_only = int((any_pre & ~any_post).sum()), int((any_post & ~any_pre).sum())
         test = mcnemar(pre_only, post_only)
-        row.update(persons_any_pre=int(any_pre.sum()), persons_any_post=int(any_post.sum()),
-                   mcnemar_p=np.nan if test is None else test, _pre_only=pre_only,
-                   _post_only=post_only)
+        row.update(
+            persons_any_pre=int(any_pre.sum()),
+            persons_any_post=int(any_post.sum()),
+            mcnemar_p=np.nan if test is None else test,
+            _pre_only=pre_only,
+            _post_only=post_only,
+        )
     return row
 
 
@@ -161,15 +184,24 @@ def _rows(linked: _Linked, windows: list[Window], equal_names: set[str]) -> list
     for events in linked.events:
         for window in windows:
             for name, group in events.names():
-                rows.append({"measure": name, "window": window.name,
-                             **compare(events, window, n, group, window.name in equal_names),
-                             GROUP: f"{window.name}|{events.measure.kind}",
-                             TOTAL: group is None})
+                rows.append(
+                    {
+                        "measure": name,
+                        "window": window.name,
+                        **compare(events, window, n, group, window.name in equal_names),
+                        GROUP: f"{window.name}|{events.measure.kind}",
+                        TOTAL: group is None,
+                    }
+                )
     return rows
 
 
-def analyse(content: Content, quality: pd.DataFrame, config: StudyConfig,
-            progress: Callable[[str], None] | None = None) -> Results:
+def analyse(
+    content: Content,
+    quality: pd.DataFrame,
+    config: StudyConfig,
+    progress: Callable[[str], None] | None = None,
+) -> Results:
     """Every table of the evaluation, raw; `progress` is told each step's name."""
     step = progress or (lambda _: None)
     notes = check_study(content, config)
@@ -177,16 +209,17 @@ def analyse(content: Content, quality: pd.DataFrame, config: StudyConfig,
     linked = _linked(content, config, None)
     cohort = linked.cohort
     if len(cohort) == 0:
-        raise StudyError(f"no {config.index_kind} event inside the study "
-                         f"({config.start} to {config.end}): the cohort is empty")
+        raise StudyError(
+            f"no {config.index_kind} event inside the study "
+            f"({config.start} to {config.end}): the cohort is empty"
+        )
     windows = study_windows(cohort, config)
     equal_names = {f"{m}m" for m in config.equal_months}
     outcomes = pd.DataFrame(_rows(linked, windows, equal_names))
 
     step("regression to the mean")
     placebo = placebo_window(cohort, config)
-    rtm = pd.DataFrame([{"check": "placebo index", **r}
-                        for r in _rows(linked, [placebo], set())])
+    rtm = pd.DataFrame([{"check": "placebo index", **r} for r in _rows(linked, [placebo], set())])
     rtm = pd.concat([rtm, _by_pre_rate(linked, windows[0])], ignore_index=True)
 
     sensitivity = []
@@ -197,13 +230,21 @@ def analyse(content: Content, quality: pd.DataFrame, config: StudyConfig,
             row[GROUP] = f"{cut}|{row[GROUP]}"
             sensitivity.append({"min_link_probability": cut, **row})
 
-    notes.update(cohort=len(cohort), first_index_outside_study=cohort.first_outside,
-                 stays_without_end=linked.stays.without_end,
-                 hospital_stays=_stays_usable(content, config),
-                 events_in_hospital={e.measure.kind: e.in_hospital for e in linked.events})
-    return Results(outcomes, rtm, pd.DataFrame(sensitivity),
-                   _linkage_checks(content, quality, cohort, config),
-                   _profile(linked, config), notes)
+    notes.update(
+        cohort=len(cohort),
+        first_index_outside_study=cohort.first_outside,
+        stays_without_end=linked.stays.without_end,
+        hospital_stays=_stays_usable(content, config),
+        events_in_hospital={e.measure.kind: e.in_hospital for e in linked.events},
+    )
+    return Results(
+        outcomes,
+        rtm,
+        pd.DataFrame(sensitivity),
+        _linkage_checks(content, quality, cohort, config),
+        _profile(linked, config),
+        notes,
+    )
 
 
 def _by_pre_rate(linked: _Linked, window: Window) -> pd.DataFrame:
@@ -218,25 +259,35 @@ def _by_pre_rate(linked: _Linked, window: Window) -> pd.DataFrame:
         rate = np.where(years_pre > 0, pre / np.where(years_pre > 0, years_pre, 1), 0)
         some = window.included & (pre > 0)
         median = np.median(rate[some]) if some.any() else 0.0
-        groups = {"no events before": window.included & (pre == 0),
-                  "below median rate before": some & (rate <= median),
-                  "above median rate before": some & (rate > median),
-                  "everyone": window.included}
+        groups = {
+            "no events before": window.included & (pre == 0),
+            "below median rate before": some & (rate <= median),
+            "above median rate before": some & (rate > median),
+            "everyone": window.included,
+        }
         kind = events.measure.kind
         for label, members in groups.items():
-            sub = Window(window.name, window.pre_lo, window.pre_hi, window.post_lo,
-                         window.post_hi, members)
-            row = {"check": "pre-period rate", "measure": f"{kind}/all", "window": window.name,
-                   "pre_rate_group": label, **compare(events, sub, n, None, False),
-                   GROUP: f"pre-rate|{kind}", TOTAL: label == "everyone"}
+            sub = Window(
+                window.name, window.pre_lo, window.pre_hi, window.post_lo, window.post_hi, members
+            )
+            row = {
+                "check": "pre-period rate",
+                "measure": f"{kind}/all",
+                "window": window.name,
+                "pre_rate_group": label,
+                **compare(events, sub, n, None, False),
+                GROUP: f"pre-rate|{kind}",
+                TOTAL: label == "everyone",
+            }
             if label == "no events before":
                 row["events_pre"] = np.nan  # zero by definition: not a count to protect
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _linkage_checks(content: Content, quality: pd.DataFrame, cohort: Cohort,
-                    config: StudyConfig) -> pd.DataFrame:
+def _linkage_checks(
+    content: Content, quality: pd.DataFrame, cohort: Cohort, config: StudyConfig
+) -> pd.DataFrame:
     """Cohort members who may be missing records: no record from any custodian of a kind (none
     held, or a missed link), and members whose weakest link is below each cut."""
     members = quality.set_index("person_id").reindex(cohort.members)
@@ -245,12 +296,22 @@ def _linkage_checks(content: Content, quality: pd.DataFrame, cohort: Cohort,
     for measure in config.measures:
         parties = set(content.parties[measure.kind])
         missing = sources.map(lambda s, p=parties: not p.intersection(s))
-        rows.append({"check": f"no record from the custodians of {measure.kind}",
-                     "min_link_probability": np.nan, "persons": int(missing.sum())})
+        rows.append(
+            {
+                "check": f"no record from the custodians of {measure.kind}",
+                "min_link_probability": np.nan,
+                "persons": int(missing.sum()),
+            }
+        )
     weakest = members.weakest_link_probability.to_numpy(float)
     for cut in config.cuts:
-        rows.append({"check": "weakest link below the cut", "min_link_probability": cut,
-                     "persons": int((weakest < cut).sum())})
+        rows.append(
+            {
+                "check": "weakest link below the cut",
+                "min_link_probability": cut,
+                "persons": int((weakest < cut).sum()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -271,6 +332,12 @@ def _profile(linked: _Linked, config: StudyConfig) -> pd.DataFrame:
                 days = days - events.stays.days_inside(a, b)
             years = days.sum() / DAYS_PER_YEAR
             if years > 0:
-                rows.append({"kind": events.measure.kind, "quarter": q,
-                             "events": int(counts.get(q, 0)), "person_years": years})
+                rows.append(
+                    {
+                        "kind": events.measure.kind,
+                        "quarter": q,
+                        "events": int(counts.get(q, 0)),
+                        "person_years": years,
+                    }
+                )
     return pd.DataFrame(rows)

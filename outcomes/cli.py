@@ -30,19 +30,36 @@ from pprl.options import key_option, load_key, out_folder_option
 
 
 @click.command("outcomes")
-@click.argument("released", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--quality", "quality_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The TTP's person_quality file, sealed to you.")
+@click.argument(
+    "released",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--quality",
+    "quality_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The TTP's person_quality file, sealed to you.",
+)
 @key_option
-@click.option("--study", "--config", "config_path",
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The study (TOML), the file each custodian releases by; without it, the "
-                   "two-county L&D evaluation's defaults. --config is its old name.")
+@click.option(
+    "--study",
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The study (TOML), the file each custodian releases by; without it, the "
+    "two-county L&D evaluation's defaults. --config is its old name.",
+)
 @out_folder_option
-def outcomes_command(released: tuple[Path, ...], quality_path: Path, key_path: Path,
-                     config_path: Path | None, out: Path) -> None:
+def outcomes_command(
+    released: tuple[Path, ...],
+    quality_path: Path,
+    key_path: Path,
+    config_path: Path | None,
+    out: Path,
+) -> None:
     """Run the pre/post evaluation on released content (run by the analyst).
 
     Opens every RELEASED file and the TTP's person quality (all sealed to you by trusted
@@ -69,17 +86,19 @@ def outcomes_command(released: tuple[Path, ...], quality_path: Path, key_path: P
     keyring = Keyring()
     identity = load_key(key_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    releases, headers, quality = _open_inputs(released, quality_path, identity, keyring,
-                                              out.parent)
+    releases, headers, quality = _open_inputs(released, quality_path, identity, keyring, out.parent)
     _check_inputs(releases, headers)
     try:
         releases = join_persons(releases, quality)
     except ValueError as e:
         raise StudyError(str(e)) from None
-    with tqdm(total=2 + len(config.cuts), desc="pprl outcomes", unit="steps",
-              leave=False) as bar:
-        results = analyse(Content(releases), quality.drop_duplicates("person_id"), config,
-                          progress=lambda name: (bar.set_postfix_str(name), bar.update()))
+    with tqdm(total=2 + len(config.cuts), desc="pprl outcomes", unit="steps", leave=False) as bar:
+        results = analyse(
+            Content(releases),
+            quality.drop_duplicates("person_id"),
+            config,
+            progress=lambda name: (bar.set_postfix_str(name), bar.update()),
+        )
     published = publish(results, config)
     run = _run_record(released, quality_path, headers, releases, config)
     with atomic_folder(out) as folder:
@@ -90,36 +109,59 @@ def outcomes_command(released: tuple[Path, ...], quality_path: Path, key_path: P
     _outcomes_summary(published, config, out)
 
 
-def _open_inputs(released: tuple[Path, ...], quality_path: Path, identity: Identity,
-                 keyring: Keyring, beside: Path
-                 ) -> tuple[list[Released], list[Header], pd.DataFrame]:
+def _open_inputs(
+    released: tuple[Path, ...],
+    quality_path: Path,
+    identity: Identity,
+    keyring: Keyring,
+    beside: Path,
+) -> tuple[list[Released], list[Header], pd.DataFrame]:
     """Every released table (from custodians) and the person quality table (from the TTP),
     opened in a temporary folder; the headers in the same order, the quality's last."""
     releases, headers = [], []
     with tempfile.TemporaryDirectory(dir=beside, prefix=".pprl-outcomes-") as work:
         for path in released:
             plain = Path(work) / f"{len(headers)}.parquet"
-            header = open_file(path, plain, recipient_identity=identity, keyring=keyring,
-                               content_type=content_types.RELEASED, sender_roles="custodian")
+            header = open_file(
+                path,
+                plain,
+                recipient_identity=identity,
+                keyring=keyring,
+                content_type=content_types.RELEASED,
+                sender_roles="custodian",
+            )
             releases.append(_read_release(plain, path, header))
             headers.append(header)
         plain = Path(work) / "quality.parquet"
-        headers.append(open_file(quality_path, plain, recipient_identity=identity,
-                                 keyring=keyring, content_type=content_types.PERSON_QUALITY,
-                                 sender_roles="ttp"))
+        headers.append(
+            open_file(
+                quality_path,
+                plain,
+                recipient_identity=identity,
+                keyring=keyring,
+                content_type=content_types.PERSON_QUALITY,
+                sender_roles="ttp",
+            )
+        )
         quality = pq.read_table(plain).to_pandas()
     return releases, headers, quality
 
 
 def _outcomes_summary(published: Published, config: StudyConfig, out: Path) -> None:
     main = published.tables["outcomes"]
-    cohort = f"fewer than {config.min_count}" if published.cohort is None else \
-        f"{published.cohort:,}"
-    click.echo(f"Evaluated {len(config.measures)} measure kind(s) for {cohort} cohort members "
-               f"(rounded) in {out}")
+    cohort = (
+        f"fewer than {config.min_count}" if published.cohort is None else f"{published.cohort:,}"
+    )
+    click.echo(
+        f"Evaluated {len(config.measures)} measure kind(s) for {cohort} cohort members "
+        f"(rounded) in {out}"
+    )
     for row in main[main.window == "all"].itertuples():
-        ratio = "withheld" if pd.isna(row.rate_ratio) else \
-            f"{row.rate_ratio:.2f} ({row.rate_ratio_lo:.2f}-{row.rate_ratio_hi:.2f})"
+        ratio = (
+            "withheld"
+            if pd.isna(row.rate_ratio)
+            else f"{row.rate_ratio:.2f} ({row.rate_ratio_lo:.2f}-{row.rate_ratio_hi:.2f})"
+        )
         click.echo(f"  {row.measure:<48} rate ratio {ratio}")
     click.echo(f"  report: {out / 'report.html'}")
 
@@ -130,8 +172,10 @@ def _read_release(plain: Path, path: Path, header: Header) -> Released:
     except ValueError as e:
         raise StudyError(str(e)) from None
     if release.party != header.sender_card.name:
-        raise StudyError(f"{path}: released by {header.sender_card.name!r} but says it holds "
-                         f"{release.party!r}'s content")
+        raise StudyError(
+            f"{path}: released by {header.sender_card.name!r} but says it holds "
+            f"{release.party!r}'s content"
+        )
     return release
 
 
@@ -157,17 +201,36 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _run_record(released: tuple[Path, ...], quality_path: Path, headers: list[Header],
-                releases: list[Released], config: StudyConfig) -> dict:
+def _run_record(
+    released: tuple[Path, ...],
+    quality_path: Path,
+    headers: list[Header],
+    releases: list[Released],
+    config: StudyConfig,
+) -> dict:
     """What was run on what: SHA-256 of each sealed input, the configuration, the versions."""
-    inputs = [{"file": str(path), "sha256": _sha256(path), "sender": h.sender_card.name,
-               "sender_fingerprint": h.sender, "kind": r.kind, "sealed": h.created}
-              for path, h, r in zip(released, headers, releases, strict=False)]
+    inputs = [
+        {
+            "file": str(path),
+            "sha256": _sha256(path),
+            "sender": h.sender_card.name,
+            "sender_fingerprint": h.sender,
+            "kind": r.kind,
+            "sealed": h.created,
+        }
+        for path, h, r in zip(released, headers, releases, strict=False)
+    ]
     quality_header = headers[-1]
-    inputs.append({"file": str(quality_path), "sha256": _sha256(quality_path),
-                   "sender": quality_header.sender_card.name,
-                   "sender_fingerprint": quality_header.sender, "kind": "person_quality",
-                   "sealed": quality_header.created})
+    inputs.append(
+        {
+            "file": str(quality_path),
+            "sha256": _sha256(quality_path),
+            "sender": quality_header.sender_card.name,
+            "sender_fingerprint": quality_header.sender,
+            "kind": "person_quality",
+            "sealed": quality_header.created,
+        }
+    )
     return {
         "format": "pprl-outcomes-run/1",
         "project": quality_header.project,
@@ -175,9 +238,12 @@ def _run_record(released: tuple[Path, ...], quality_path: Path, headers: list[He
         "inputs": inputs,
         "config": config.to_dict(),
         "config_fingerprint": config.fingerprint,
-        "versions": {"pprl": __version__, "python": platform.python_version(),
-                     "numpy": numpy.__version__, "pandas": pd.__version__,
-                     "scipy": scipy.__version__,
-                     "matplotlib": matplotlib.__version__},
+        "versions": {
+            "pprl": __version__,
+            "python": platform.python_version(),
+            "numpy": numpy.__version__,
+            "pandas": pd.__version__,
+            "scipy": scipy.__version__,
+            "matplotlib": matplotlib.__version__,
+        },
     }
-

@@ -49,8 +49,13 @@ class Content:
         if cut is None:
             return units
         below = frame.match_probability.to_numpy() < cut
-        split = (units[below] + _SEPARATOR + frame.party[below] + _SEPARATOR
-                 + frame.pseudonym[below].astype(str))
+        split = (
+            units[below]
+            + _SEPARATOR
+            + frame.party[below]
+            + _SEPARATOR
+            + frame.pseudonym[below].astype(str)
+        )
         return units.where(~below, split)
 
 
@@ -76,5 +81,6 @@ def build_cohort(content: Content, config: StudyConfig, cut: float | None = None
     days = day_numbers(frame[config.index_date])
     first = pd.Series(days).groupby(content.units(config.index_kind, cut).to_numpy()).min()
     inside = (first >= day_of(config.start)) & (first <= day_of(config.end))
-    return Cohort(pd.Index(first.index[inside]), first[inside].to_numpy(np.int64),
-                  int((~inside).sum()))
+    return Cohort(
+        pd.Index(first.index[inside]), first[inside].to_numpy(np.int64), int((~inside).sum())
+    )

@@ -73,7 +73,8 @@ class StudyConfig:
         where released)."""
         used: dict[str, dict[str, bool]] = {}
         needed = [(self.index_kind, (self.index_date,))] + [
-            (m.kind, (m.date,) if m.group is None else (m.date, m.group)) for m in self.measures]
+            (m.kind, (m.date,) if m.group is None else (m.date, m.group)) for m in self.measures
+        ]
         for kind, columns in needed:
             used.setdefault(kind, {}).update(dict.fromkeys(columns, True))
         stays = self.hospital_stays
@@ -113,8 +114,19 @@ class StudyConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StudyConfig:
         default = cls()
-        _only(data, "", {"study", "index", "measures", "windows", "disclosure", "sensitivity",
-                         "hospital_stays"})
+        _only(
+            data,
+            "",
+            {
+                "study",
+                "index",
+                "measures",
+                "windows",
+                "disclosure",
+                "sensitivity",
+                "hospital_stays",
+            },
+        )
         study = _table(data, "study")
         _only(study, "study.", {"start", "end", "events_outside"})
         start = _date(study, "study.start", default.start)
@@ -123,7 +135,7 @@ class StudyConfig:
             raise ConfigError(f"study.start ({start}) must be before study.end ({end})")
         outside = _get(study, "study.events_outside", str, default.events_outside)
         if outside not in ("refuse", "ignore"):
-            raise ConfigError("study.events_outside must be \"refuse\" or \"ignore\"")
+            raise ConfigError('study.events_outside must be "refuse" or "ignore"')
         index = _table(data, "index")
         _only(index, "index.", {"kind", "date"})
         measures = _measures(data.get("measures"), default.measures)
@@ -131,10 +143,10 @@ class StudyConfig:
         _only(windows, "windows.", {"equal_months", "washout_months", "placebo_months"})
         study_months = (end - start).days / DAYS_PER_MONTH
         equal = _months(windows, "windows.equal_months", default.equal_months, study_months / 2)
-        washout = _months(windows, "windows.washout_months", default.washout_months,
-                          study_months)
-        placebo = _months(windows, "windows.placebo_months", (default.placebo_months,),
-                          study_months, single=True)[0]
+        washout = _months(windows, "windows.washout_months", default.washout_months, study_months)
+        placebo = _months(
+            windows, "windows.placebo_months", (default.placebo_months,), study_months, single=True
+        )[0]
         disclosure = _table(data, "disclosure")
         _only(disclosure, "disclosure.", {"min_count", "round_to"})
         min_count = _get(disclosure, "disclosure.min_count", int, default.min_count)
@@ -143,24 +155,35 @@ class StudyConfig:
             raise ConfigError("disclosure.min_count and disclosure.round_to must be at least 1")
         sensitivity = _table(data, "sensitivity")
         _only(sensitivity, "sensitivity.", {"cuts"})
-        cuts = tuple(float(c) for c in _get(sensitivity, "sensitivity.cuts", list,
-                                            list(default.cuts)))
+        cuts = tuple(
+            float(c) for c in _get(sensitivity, "sensitivity.cuts", list, list(default.cuts))
+        )
         if not all(0 < c <= 1 for c in cuts):
             raise ConfigError("sensitivity.cuts must be posterior probabilities in (0, 1]")
-        return cls(start=start, end=end,
-                   index_kind=_name(index, "index.kind", default.index_kind),
-                   index_date=_name(index, "index.date", default.index_date),
-                   measures=measures, equal_months=equal, washout_months=washout,
-                   placebo_months=placebo, events_outside=outside, min_count=min_count,
-                   round_to=round_to, cuts=tuple(sorted(set(cuts))),
-                   hospital_stays=_stays(data))
+        return cls(
+            start=start,
+            end=end,
+            index_kind=_name(index, "index.kind", default.index_kind),
+            index_date=_name(index, "index.date", default.index_date),
+            measures=measures,
+            equal_months=equal,
+            washout_months=washout,
+            placebo_months=placebo,
+            events_outside=outside,
+            min_count=min_count,
+            round_to=round_to,
+            cuts=tuple(sorted(set(cuts))),
+            hospital_stays=_stays(data),
+        )
 
 
 def _only(table: dict[str, Any], where: str, allowed: set[str]) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise ConfigError(f"unknown setting(s) {', '.join(where + k for k in unknown)}; "
-                          f"expected {', '.join(sorted(where + k for k in allowed))}")
+        raise ConfigError(
+            f"unknown setting(s) {', '.join(where + k for k in unknown)}; "
+            f"expected {', '.join(sorted(where + k for k in allowed))}"
+        )
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -196,17 +219,23 @@ def _date(table: dict[str, Any], name: str, default: dt.date) -> dt.date:
         raise ConfigError(f"{name} is not a date (expected YYYY-MM-DD)") from None
 
 
-def _months(table: dict[str, Any], name: str, default: tuple[int, ...], longest: float,
-            single: bool = False) -> tuple[int, ...]:
+def _months(
+    table: dict[str, Any], name: str, default: tuple[int, ...], longest: float, single: bool = False
+) -> tuple[int, ...]:
     value = table.get(name.rsplit(".", 1)[-1], default[0] if single else list(default))
     values = [value] if single else value
-    if not isinstance(values, list) or not all(isinstance(v, int) and not isinstance(v, bool)
-                                               for v in values):
-        raise ConfigError(f"{name} must be {'a whole number' if single else 'a list of whole'}"
-                          f"{'' if single else ' numbers'} of months")
+    if not isinstance(values, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in values
+    ):
+        raise ConfigError(
+            f"{name} must be {'a whole number' if single else 'a list of whole'}"
+            f"{'' if single else ' numbers'} of months"
+        )
     if any(v < 1 or v >= longest for v in values):
-        raise ConfigError(f"{name}: every window must be at least 1 month and shorter than "
-                          f"{int(longest)} months (the study allows no longer)")
+        raise ConfigError(
+            f"{name}: every window must be at least 1 month and shorter than "
+            f"{int(longest)} months (the study allows no longer)"
+        )
     return tuple(sorted(set(values)))
 
 
@@ -226,8 +255,9 @@ def _measures(value: Any, default: tuple[Measure, ...]) -> tuple[Measure, ...]:
         group = entry.get("group")
         if group is not None and (not isinstance(group, str) or not group.strip()):
             raise ConfigError(f"{where}group must be a column name")
-        measures.append(Measure(_name(entry, where + "kind", ""), _name(entry, where + "date", ""),
-                                group))
+        measures.append(
+            Measure(_name(entry, where + "kind", ""), _name(entry, where + "date", ""), group)
+        )
     kinds = [m.kind for m in measures]
     repeated = sorted({k for k in kinds if kinds.count(k) > 1})
     if repeated:
@@ -247,6 +277,10 @@ def _stays(data: dict[str, Any]) -> HospitalStays | None:
     not_at_risk = _get(table, "hospital_stays.not_at_risk", list, list(default.not_at_risk))
     if not all(isinstance(k, str) for k in not_at_risk):
         raise ConfigError("hospital_stays.not_at_risk must be a list of kinds")
-    return HospitalStays(kind, _name(table, "hospital_stays.start", default.start),
-                         _name(table, "hospital_stays.end", default.end), tuple(not_at_risk),
-                         explicit=True)
+    return HospitalStays(
+        kind,
+        _name(table, "hospital_stays.start", default.start),
+        _name(table, "hospital_stays.end", default.end),
+        tuple(not_at_risk),
+        explicit=True,
+    )

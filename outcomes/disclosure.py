@@ -36,8 +36,9 @@ def primary(values: pd.Series, rules: Rules) -> pd.Series:
     return values.notna() & (values < rules.min_count)
 
 
-def secondary(values: pd.Series, withheld: pd.Series, groups: pd.Series, totals: pd.Series,
-              rules: Rules) -> pd.Series:
+def secondary(
+    values: pd.Series, withheld: pd.Series, groups: pd.Series, totals: pd.Series, rules: Rules
+) -> pd.Series:
     """Further cells to withhold so that no withheld cell of a group can be recovered."""
     extra = pd.Series(False, index=values.index)
     for _, rows in values.groupby(groups, sort=False):
@@ -66,10 +67,15 @@ def round_counts(values: pd.Series, rules: Rules) -> pd.Series:
     return (np.floor(values / rules.round_to + 0.5) * rules.round_to).astype("Int64")
 
 
-def control(frame: pd.DataFrame, rules: Rules, counts: Sequence[str],
-            additive: Sequence[str] = (), dependents: Mapping[str, Sequence[str]] | None = None,
-            rates: Mapping[str, tuple[str, str]] | None = None,
-            hidden: Sequence[str] = ()) -> pd.DataFrame:
+def control(
+    frame: pd.DataFrame,
+    rules: Rules,
+    counts: Sequence[str],
+    additive: Sequence[str] = (),
+    dependents: Mapping[str, Sequence[str]] | None = None,
+    rates: Mapping[str, tuple[str, str]] | None = None,
+    hidden: Sequence[str] = (),
+) -> pd.DataFrame:
     """The publishable copy of `frame`.
 
     counts: count columns to suppress and round; additive: those of them that add up within

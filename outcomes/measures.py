@@ -38,20 +38,29 @@ class Events:
         groups = self.groups() if self.measure.group else []
         return [(f"{kind}/{g}", g) for g in groups] + [(f"{kind}/all", None)]
 
-    def counts(self, window: Window, n: int, group: str | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def counts(
+        self, window: Window, n: int, group: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Per cohort member: events in the pre and the post period of `window`."""
         mask = np.ones(len(self.person), dtype=bool) if group is None else self.group == group
         person, day = self.person[mask], self.day[mask]
         pre = (day >= window.pre_lo[person]) & (day < window.pre_hi[person])
         post = (day >= window.post_lo[person]) & (day < window.post_hi[person])
         included = window.included
-        return (np.bincount(person[pre], minlength=n) * included,
-                np.bincount(person[post], minlength=n) * included)
+        return (
+            np.bincount(person[pre], minlength=n) * included,
+            np.bincount(person[post], minlength=n) * included,
+        )
 
 
-def cohort_events(content: Content, measure: Measure, cohort: Cohort, stays: Stays,
-                  config: StudyConfig, cut: float | None = None) -> Events:
+def cohort_events(
+    content: Content,
+    measure: Measure,
+    cohort: Cohort,
+    stays: Stays,
+    config: StudyConfig,
+    cut: float | None = None,
+) -> Events:
     """The cohort's events of `measure`, with hospital days taken out where they apply."""
     frame = content.kinds[measure.kind]
     person = cohort.position(content.units(measure.kind, cut))
@@ -66,5 +75,11 @@ def cohort_events(content: Content, measure: Measure, cohort: Cohort, stays: Sta
     hospital = config.hospital_stays
     applies = hospital is not None and measure.kind in hospital.not_at_risk
     inside = stays.contains(person, day) if applies else np.zeros(len(person), dtype=bool)
-    return Events(measure, person[~inside], day[~inside], group[~inside],
-                  stays if applies else None, int(inside.sum()))
+    return Events(
+        measure,
+        person[~inside],
+        day[~inside],
+        group[~inside],
+        stays if applies else None,
+        int(inside.sum()),
+    )

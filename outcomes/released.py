@@ -18,8 +18,14 @@ import pyarrow as pa
 
 FORMAT = "pprl-released/2"  # /2: keyed by the custodian's pseudonym, not a shared person_id
 KEY_COLUMNS = ("pseudonym",)
-QUALITY_COLUMNS = ("party", "pseudonym", "person_id", "match_probability", "sources",
-                   "weakest_link_probability")
+QUALITY_COLUMNS = (
+    "party",
+    "pseudonym",
+    "person_id",
+    "match_probability",
+    "sources",
+    "weakest_link_probability",
+)
 _META_FORMAT, _META_KIND, _META_PARTY = b"pprl.format", b"pprl.kind", b"pprl.party"
 
 
@@ -35,8 +41,11 @@ class Released:
 def to_table(frame: pd.DataFrame, kind: str, party: str) -> pa.Table:
     """The Parquet table of a release, with its kind and party in the schema metadata."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    metadata = {_META_FORMAT: FORMAT.encode(), _META_KIND: kind.encode(),
-                _META_PARTY: party.encode()}
+    metadata = {
+        _META_FORMAT: FORMAT.encode(),
+        _META_KIND: kind.encode(),
+        _META_PARTY: party.encode(),
+    }
     return table.replace_schema_metadata(metadata)
 
 
@@ -48,8 +57,9 @@ def from_table(table: pa.Table, source: str) -> Released:
     missing = [c for c in KEY_COLUMNS if c not in table.column_names]
     if missing:
         raise ValueError(f"{source}: missing column(s) {', '.join(missing)}")
-    return Released(metadata[_META_KIND].decode(), metadata[_META_PARTY].decode(),
-                    table.to_pandas())
+    return Released(
+        metadata[_META_KIND].decode(), metadata[_META_PARTY].decode(), table.to_pandas()
+    )
 
 
 def join_persons(releases: list[Released], quality: pd.DataFrame) -> list[Released]:
@@ -58,20 +68,32 @@ def join_persons(releases: list[Released], quality: pd.DataFrame) -> list[Releas
     row's pseudonym is not there (another run)."""
     missing = [c for c in QUALITY_COLUMNS if c not in quality.columns]
     if missing:
-        raise ValueError(f"the person quality table lacks column(s) {', '.join(missing)} "
-                         "(is it from an older pprl link?)")
+        raise ValueError(
+            f"the person quality table lacks column(s) {', '.join(missing)} "
+            "(is it from an older pprl link?)"
+        )
     by_key = quality.set_index(["party", "pseudonym"])
     joined = []
     for release in releases:
-        keys = pd.MultiIndex.from_arrays([[release.party] * len(release.frame),
-                                          release.frame.pseudonym.astype(str)])
+        keys = pd.MultiIndex.from_arrays(
+            [[release.party] * len(release.frame), release.frame.pseudonym.astype(str)]
+        )
         found = by_key.reindex(keys)
         unknown = found.person_id.isna().to_numpy()
         if unknown.any():
-            raise ValueError(f"{release.party}'s {release.kind}: {int(unknown.sum()):,} row(s) "
-                             "with a pseudonym that is not in the person quality table: they "
-                             "come from different linkage runs")
-        joined.append(Released(release.kind, release.party, release.frame.assign(
-            person_id=found.person_id.astype(str).to_numpy(),
-            match_probability=found.match_probability.astype(float).to_numpy())))
+            raise ValueError(
+                f"{release.party}'s {release.kind}: {int(unknown.sum()):,} row(s) "
+                "with a pseudonym that is not in the person quality table: they "
+                "come from different linkage runs"
+            )
+        joined.append(
+            Released(
+                release.kind,
+                release.party,
+                release.frame.assign(
+                    person_id=found.person_id.astype(str).to_numpy(),
+                    match_probability=found.match_probability.astype(float).to_numpy(),
+                ),
+            )
+        )
     return joined

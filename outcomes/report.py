@@ -50,10 +50,18 @@ def _forest(frame: pd.DataFrame, by: str, title: str) -> str:
         rows = frame[frame[by] == level].set_index("measure").reindex(measures)
         y = np.arange(len(measures)) + 0.4 - step * (j + 0.5)
         ok = rows.rate_ratio.notna().to_numpy()
-        axis.errorbar(rows.rate_ratio[ok], y[ok],
-                      xerr=[(rows.rate_ratio - rows.rate_ratio_lo)[ok],
-                            (rows.rate_ratio_hi - rows.rate_ratio)[ok]],
-                      fmt="o", ms=3, capsize=2, label=f"{by} {level}")
+        axis.errorbar(
+            rows.rate_ratio[ok],
+            y[ok],
+            xerr=[
+                (rows.rate_ratio - rows.rate_ratio_lo)[ok],
+                (rows.rate_ratio_hi - rows.rate_ratio)[ok],
+            ],
+            fmt="o",
+            ms=3,
+            capsize=2,
+            label=f"{by} {level}",
+        )
     axis.axvline(1, color="#666", lw=0.8)
     axis.set_xscale("log")
     plain = FuncFormatter(lambda value, _: f"{value:g}")
@@ -80,13 +88,18 @@ def _profile_figure(profile: pd.DataFrame) -> str:
 def _pre_rate_figure(rtm: pd.DataFrame) -> str:
     rows = rtm[rtm.check == "pre-period rate"]
     drawn, axes = figure(8, 3.2, columns=max(rows.measure.nunique(), 1))
-    for axis, (measure, group) in zip(axes, rows.groupby("measure", sort=False),
-                                      strict=False):
+    for axis, (measure, group) in zip(axes, rows.groupby("measure", sort=False), strict=False):
         x = np.arange(len(group))
         axis.bar(x - 0.2, group.rate_pre, 0.4, label="before", color="#8da0cb")
         axis.bar(x + 0.2, group.rate_post, 0.4, label="after", color="#fc8d62")
-        axis.set_xticks(x, [g.replace(" rate before", "").replace("no events before", "none")
-                            for g in group.pre_rate_group], fontsize=8)
+        axis.set_xticks(
+            x,
+            [
+                g.replace(" rate before", "").replace("no events before", "none")
+                for g in group.pre_rate_group
+            ],
+            fontsize=8,
+        )
         axis.set_title(measure, fontsize=9)
     axes[0].set_ylabel("events per person-year")
     axes[0].legend(fontsize=8)
@@ -97,8 +110,9 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, na_rep="", border=0, float_format=lambda v: f"{v:g}")
 
 
-def write_report(path: Path, published: Published, notes: dict, config: StudyConfig,
-                 run: dict) -> None:
+def write_report(
+    path: Path, published: Published, notes: dict, config: StudyConfig, run: dict
+) -> None:
     """Write the self-contained HTML report."""
     esc = html.escape
     parts = [
@@ -109,23 +123,27 @@ def write_report(path: Path, published: Published, notes: dict, config: StudyCon
         *_regression_to_the_mean(published, config),
         *_linkage_sensitivity(published.tables["sensitivity"], published.tables["linkage"]),
         *_disclosure(config),
-        "<h2>Run</h2><pre>", esc(json.dumps(run, indent=2)), "</pre></body></html>",
+        "<h2>Run</h2><pre>",
+        esc(json.dumps(run, indent=2)),
+        "</pre></body></html>",
     ]
     path.write_text("\n".join(parts), encoding="utf-8")
 
 
-def _introduction(published: Published, notes: dict, config: StudyConfig,
-                  run: dict) -> list[str]:
+def _introduction(published: Published, notes: dict, config: StudyConfig, run: dict) -> list[str]:
     esc = html.escape
-    cohort = (f"fewer than {config.min_count}" if published.cohort is None
-              else f"{published.cohort:,}")
+    cohort = (
+        f"fewer than {config.min_count}" if published.cohort is None else f"{published.cohort:,}"
+    )
     stays = config.hospital_stays
     if notes.get("hospital_stays") and stays is not None:
-        hospital = (f"Days strictly between admission and discharge of each {stays.kind} stay "
-                    f"({stays.start} to {stays.end}) are taken out of the time at risk for "
-                    f"{', '.join(stays.not_at_risk)}; overlapping stays count once; events on "
-                    "those days are not counted. Stays without an end date cannot be taken "
-                    "out.")
+        hospital = (
+            f"Days strictly between admission and discharge of each {stays.kind} stay "
+            f"({stays.start} to {stays.end}) are taken out of the time at risk for "
+            f"{', '.join(stays.not_at_risk)}; overlapping stays count once; events on "
+            "those days are not counted. Stays without an end date cannot be taken "
+            "out."
+        )
     else:
         hospital = "No hospital stays were released: all follow-up time counts as at risk."
     return [
@@ -160,8 +178,10 @@ def _introduction(published: Published, notes: dict, config: StudyConfig,
 
 def _main_estimates(main: pd.DataFrame) -> list[str]:
     return [
-        "<h2>Rates before and after</h2>", _rates_figure(main),
-        "<h2>Rate ratios</h2>", _forest(main, "window", "Rate ratio by measure and window"),
+        "<h2>Rates before and after</h2>",
+        _rates_figure(main),
+        "<h2>Rate ratios</h2>",
+        _forest(main, "window", "Rate ratio by measure and window"),
         _table(main),
     ]
 
@@ -182,10 +202,14 @@ def _regression_to_the_mean(published: Published, config: StudyConfig) -> list[s
         "before-rate (the none group rising and the high group falling is what regression to "
         "the mean looks like, even without an effect).</p>",
         _profile_figure(published.profile.dropna(subset=["rate"])),
-        (f"<p class='flag'>Flagged: {', '.join(esc(m) for m in flags.measure)}</p>"
-         if len(flags) else "<p>No placebo comparison flagged.</p>"),
+        (
+            f"<p class='flag'>Flagged: {', '.join(esc(m) for m in flags.measure)}</p>"
+            if len(flags)
+            else "<p>No placebo comparison flagged.</p>"
+        ),
         _forest(rtm[rtm.check == "placebo index"], "window", "Placebo index: rate ratio"),
-        _pre_rate_figure(rtm), _table(rtm),
+        _pre_rate_figure(rtm),
+        _table(rtm),
     ]
 
 
@@ -197,10 +221,13 @@ def _linkage_sensitivity(sensitivity: pd.DataFrame, linkage: pd.DataFrame) -> li
         "with the cut depend on uncertain links. Below: cohort members with no record at a "
         "kind's custodians (they hold none, or a link was missed) and cohort members whose "
         "weakest link is below each cut.</p>",
-        _forest(sensitivity.assign(min_link_probability=sensitivity.min_link_probability
-                                   .map(str)), "min_link_probability",
-                "Rate ratio (window all) by minimum link probability"),
-        _table(linkage), _table(sensitivity),
+        _forest(
+            sensitivity.assign(min_link_probability=sensitivity.min_link_probability.map(str)),
+            "min_link_probability",
+            "Rate ratio (window all) by minimum link probability",
+        ),
+        _table(linkage),
+        _table(sensitivity),
     ]
 
 

@@ -29,8 +29,9 @@ class RateRatio:
     p_value: float
 
 
-def conditional_poisson(events_pre: np.ndarray, events_post: np.ndarray, years_pre: np.ndarray,
-                        years_post: np.ndarray) -> RateRatio | None:
+def conditional_poisson(
+    events_pre: np.ndarray, events_post: np.ndarray, years_pre: np.ndarray, years_post: np.ndarray
+) -> RateRatio | None:
     """The within-person post/pre rate ratio; None where it cannot be estimated (no events,
     or every event on one side)."""
     events_pre, events_post = np.asarray(events_pre, float), np.asarray(events_post, float)
@@ -54,8 +55,12 @@ def conditional_poisson(events_pre: np.ndarray, events_post: np.ndarray, years_p
     p = expit(beta + offset)
     se = 1 / math.sqrt(float((n * p * (1 - p)).sum()))
     z = beta / se
-    return RateRatio(math.exp(beta), math.exp(beta - Z95 * se), math.exp(beta + Z95 * se),
-                     float(2 * stats.norm.sf(abs(z))))
+    return RateRatio(
+        math.exp(beta),
+        math.exp(beta - Z95 * se),
+        math.exp(beta + Z95 * se),
+        float(2 * stats.norm.sf(abs(z))),
+    )
 
 
 def wilcoxon_rates(rate_pre: np.ndarray, rate_post: np.ndarray) -> float | None:

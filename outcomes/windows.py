@@ -59,12 +59,19 @@ def study_windows(cohort: Cohort, config: StudyConfig) -> list[Window]:
     windows = [Window("all", start, index, index, end, index > lo)]
     for months in config.equal_months:
         d = month_days(months)
-        windows.append(Window(f"{months}m", index - d, index, index, index + d,
-                              (index - d >= lo) & (index + d <= hi)))
+        windows.append(
+            Window(
+                f"{months}m",
+                index - d,
+                index,
+                index,
+                index + d,
+                (index - d >= lo) & (index + d <= hi),
+            )
+        )
     for months in config.washout_months:
         d = month_days(months)
-        windows.append(Window(f"all-minus-{months}m", start, index - d, index, end,
-                              index - d > lo))
+        windows.append(Window(f"all-minus-{months}m", start, index - d, index, end, index - d > lo))
     return windows
 
 
@@ -73,15 +80,22 @@ def placebo_window(cohort: Cohort, config: StudyConfig) -> Window:
     lo = day_of(config.start)
     index = cohort.index_day
     fake = index - month_days(config.placebo_months)
-    return Window(f"placebo-{config.placebo_months}m", np.full(len(index), lo, dtype=np.int64),
-                  fake, fake, index, fake > lo)
+    return Window(
+        f"placebo-{config.placebo_months}m",
+        np.full(len(index), lo, dtype=np.int64),
+        fake,
+        fake,
+        index,
+        fake > lo,
+    )
 
 
 class Stays:
     """Each cohort member's hospital days (merged, strictly inside admission and discharge)."""
 
-    def __init__(self, person: np.ndarray, first: np.ndarray, last: np.ndarray,
-                 without_end: int) -> None:
+    def __init__(
+        self, person: np.ndarray, first: np.ndarray, last: np.ndarray, without_end: int
+    ) -> None:
         self.person, self.first, self.last = person, first, last  # days [first, last)
         self.without_end = without_end
 
@@ -91,8 +105,9 @@ class Stays:
         return cls(empty, empty, empty, 0)
 
     @classmethod
-    def from_content(cls, content: Content, config: StudyConfig, cohort: Cohort,
-                     cut: float | None = None) -> Stays:
+    def from_content(
+        cls, content: Content, config: StudyConfig, cohort: Cohort, cut: float | None = None
+    ) -> Stays:
         stays = config.hospital_stays
         if stays is None or stays.kind not in content.kinds:
             return cls.none()
@@ -110,8 +125,9 @@ class Stays:
         """Per cohort member, hospital days within [lo, hi)."""
         if not len(self.person):
             return np.zeros(len(lo), dtype=np.int64)
-        overlap = (np.minimum(self.last, hi[self.person])
-                   - np.maximum(self.first, lo[self.person])).clip(0)
+        overlap = (
+            np.minimum(self.last, hi[self.person]) - np.maximum(self.first, lo[self.person])
+        ).clip(0)
         return np.bincount(self.person, weights=overlap, minlength=len(lo)).astype(np.int64)
 
     def contains(self, person: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -151,5 +167,4 @@ def person_years(window: Window, stays: Stays | None) -> tuple[np.ndarray, np.nd
         pre = pre - stays.days_inside(window.pre_lo, window.pre_hi)
         post = post - stays.days_inside(window.post_lo, window.post_hi)
     included = window.included
-    return (np.where(included, pre, 0) / DAYS_PER_YEAR,
-            np.where(included, post, 0) / DAYS_PER_YEAR)
+    return (np.where(included, pre, 0) / DAYS_PER_YEAR, np.where(included, post, 0) / DAYS_PER_YEAR)

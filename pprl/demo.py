@@ -29,9 +29,12 @@ PROJECT = "ld-eval"
 POLICE = ("police_north", "police_south")
 TRUSTS = ("trust_north", "trust_south")
 CUSTODIANS = TRUSTS + POLICE
-CONTENT = {"trust_north": ("ld_contacts.csv", "detentions.csv"),
-           "trust_south": ("ld_contacts.csv", "detentions.csv"),
-           "police_north": ("offences.csv",), "police_south": ("offences.csv",)}
+CONTENT = {
+    "trust_north": ("ld_contacts.csv", "detentions.csv"),
+    "trust_south": ("ld_contacts.csv", "detentions.csv"),
+    "police_north": ("offences.csv",),
+    "police_south": ("offences.csv",),
+}
 # The study as the published two-county evaluation framed it, with the robustness checks pprl adds.
 STUDY = """\
 [study]
@@ -100,8 +103,9 @@ class Party:
         """Run a pprl command as this party, in its folder."""
         from pprl.cli import main  # the root group imports this module
 
-        click.secho(f"\n[{self.name}] pprl {' '.join(_shown(a, self.folder) for a in args)}",
-                    fg="cyan")
+        click.secho(
+            f"\n[{self.name}] pprl {' '.join(_shown(a, self.folder) for a in args)}", fg="cyan"
+        )
         with self.acting(), contextlib.chdir(self.folder):
             main.main([str(a) for a in args], prog_name="pprl", standalone_mode=False)
 
@@ -130,8 +134,10 @@ def run_demo(out: Path, scenario: Path = DEFAULT_SCENARIO) -> dict:
         _key_ceremony(parties)
         _hash_and_link(parties, scenario)
         _release_and_analyse(parties)
-        summary = {"linkage": _score_linkage(parties, scenario),
-                   "outcomes": _headline(parties["analyst"].folder / "results" / "outcomes.csv")}
+        summary = {
+            "linkage": _score_linkage(parties, scenario),
+            "outcomes": _headline(parties["analyst"].folder / "results" / "outcomes.csv"),
+        }
     return summary
 
 
@@ -148,9 +154,17 @@ def _key_ceremony(parties: dict[str, Party]) -> None:
             if other != name or name == "trust_north":
                 parties[name].run("keys", "trust", "--yes", parties[other].card)
     maker = parties["trust_north"]
-    maker.run("keys", "secret", "--project", PROJECT, *sum((("--to", c) for c in CUSTODIANS),
-                                                           ()),
-              "--key", maker.key, "--out", "outbox")
+    maker.run(
+        "keys",
+        "secret",
+        "--project",
+        PROJECT,
+        *sum((("--to", c) for c in CUSTODIANS), ()),
+        "--key",
+        maker.key,
+        "--out",
+        "outbox",
+    )
     for name in CUSTODIANS:
         sealed = maker.folder / "outbox" / f"{PROJECT}.{name}.secret"
         maker.send(sealed, parties[name])
@@ -163,12 +177,34 @@ def _hash_and_link(parties: dict[str, Party], scenario: Path) -> None:
         shutil.copytree(scenario / name, custodian.folder / "extracts")
         # the trusts hold the index content (L&D contacts): they mark those records
         mark = ("--in-study", Path("extracts/ld_contacts.csv")) if name in TRUSTS else ()
-        custodian.run("hash", Path("extracts/identifiers.csv"), *mark, "--secret",
-                      Path(f"inbox/{PROJECT}.{name}.secret"), "--key", custodian.key,
-                      "--to", "ttp", "--project", PROJECT, "-o", Path(f"outbox/{name}.pkg"))
+        custodian.run(
+            "hash",
+            Path("extracts/identifiers.csv"),
+            *mark,
+            "--secret",
+            Path(f"inbox/{PROJECT}.{name}.secret"),
+            "--key",
+            custodian.key,
+            "--to",
+            "ttp",
+            "--project",
+            PROJECT,
+            "-o",
+            Path(f"outbox/{name}.pkg"),
+        )
         custodian.send(custodian.folder / "outbox" / f"{name}.pkg", ttp)
-    ttp.run("link", *(Path(f"inbox/{n}.pkg") for n in CUSTODIANS), "--key", ttp.key,
-            "--to", "analyst", "--project", PROJECT, "-o", Path("linked"))
+    ttp.run(
+        "link",
+        *(Path(f"inbox/{n}.pkg") for n in CUSTODIANS),
+        "--key",
+        ttp.key,
+        "--to",
+        "analyst",
+        "--project",
+        PROJECT,
+        "-o",
+        Path("linked"),
+    )
     for name in CUSTODIANS:
         ttp.send(ttp.folder / "linked" / f"{name}.links", parties[name])
     for name in ("person_quality", "uncertain_links"):
@@ -184,17 +220,36 @@ def _release_and_analyse(parties: dict[str, Party]) -> None:
     for name in CUSTODIANS:
         custodian = parties[name]
         shutil.copyfile(study, custodian.folder / "inbox" / "study.toml")
-        custodian.run("release", *(Path("extracts") / f for f in CONTENT[name]),
-                      "--links", Path(f"inbox/{name}.links"),
-                      "--tokens", Path(f"outbox/{name}.pkg.tokens.csv"),
-                      "--key", custodian.key, "--to", "analyst",
-                      "--study", Path("inbox/study.toml"), "-o", Path("released"))
+        custodian.run(
+            "release",
+            *(Path("extracts") / f for f in CONTENT[name]),
+            "--links",
+            Path(f"inbox/{name}.links"),
+            "--tokens",
+            Path(f"outbox/{name}.pkg.tokens.csv"),
+            "--key",
+            custodian.key,
+            "--to",
+            "analyst",
+            "--study",
+            Path("inbox/study.toml"),
+            "-o",
+            Path("released"),
+        )
         for sealed in sorted((custodian.folder / "released").iterdir()):
             custodian.send(sealed, analyst)
-    analyst.run("outcomes", *sorted(Path("inbox") / p.name
-                                    for p in (analyst.folder / "inbox").glob("*.released")),
-                "--quality", Path("inbox/person_quality"), "--key", analyst.key,
-                "--study", Path("study.toml"), "-o", Path("results"))
+    analyst.run(
+        "outcomes",
+        *sorted(Path("inbox") / p.name for p in (analyst.folder / "inbox").glob("*.released")),
+        "--quality",
+        Path("inbox/person_quality"),
+        "--key",
+        analyst.key,
+        "--study",
+        Path("study.toml"),
+        "-o",
+        Path("results"),
+    )
 
 
 def _score_linkage(parties: dict[str, Party], scenario: Path) -> list[dict]:
@@ -203,16 +258,28 @@ def _score_linkage(parties: dict[str, Party], scenario: Path) -> list[dict]:
     Only the demo can do this: it reads the TTP's accepted links (by token), every
     custodian's token map, and the truth that comes with the synthetic sample. Every record
     is scored, in the study or not, so the figures do not depend on the study's marks."""
-    tokens = pd.concat([pd.read_csv(parties[name].folder / "outbox" / f"{name}.pkg.tokens.csv",
-                                    dtype=str).assign(custodian=name) for name in CUSTODIANS],
-                       ignore_index=True)
-    node = pd.Series(range(len(tokens)), index=pd.MultiIndex.from_frame(
-        tokens[["custodian", "token"]]))
+    tokens = pd.concat(
+        [
+            pd.read_csv(
+                parties[name].folder / "outbox" / f"{name}.pkg.tokens.csv", dtype=str
+            ).assign(custodian=name)
+            for name in CUSTODIANS
+        ],
+        ignore_index=True,
+    )
+    node = pd.Series(
+        range(len(tokens)), index=pd.MultiIndex.from_frame(tokens[["custodian", "token"]])
+    )
     candidates = pd.read_parquet(parties["ttp"].folder / "linked" / "candidates.parquet")
     accepted = candidates[candidates.accepted]
-    ends = [node.reindex(pd.MultiIndex.from_arrays([
-        accepted[f"source_{side}"], accepted[f"token_{side}"].map(bytes.hex)])).to_numpy()
-        for side in "ab"]
+    ends = [
+        node.reindex(
+            pd.MultiIndex.from_arrays(
+                [accepted[f"source_{side}"], accepted[f"token_{side}"].map(bytes.hex)]
+            )
+        ).to_numpy()
+        for side in "ab"
+    ]
     graph = coo_matrix((np.ones(len(accepted)), ends), shape=(len(tokens), len(tokens)))
     tokens["person_id"] = connected_components(graph, directed=False)[1]
     truth = pd.read_csv(scenario / "truth" / "records.csv", dtype=str)
@@ -220,13 +287,20 @@ def _score_linkage(parties: dict[str, Party], scenario: Path) -> list[dict]:
     scores = []
     for x, y in combinations(CUSTODIANS, 2):
         a, b = linked[linked.custodian == x], linked[linked.custodian == y]
-        found = set(map(tuple, a.merge(b, on="person_id")[["record_id_x", "record_id_y"]]
-                        .to_numpy()))
-        true = set(map(tuple, a.merge(b, on="person_id_true")[["record_id_x", "record_id_y"]]
-                       .to_numpy()))
+        found = set(
+            map(tuple, a.merge(b, on="person_id")[["record_id_x", "record_id_y"]].to_numpy())
+        )
+        true = set(
+            map(tuple, a.merge(b, on="person_id_true")[["record_id_x", "record_id_y"]].to_numpy())
+        )
         right = len(found & true)
-        scores.append({"sources": f"{x} x {y}", "precision": right / max(len(found), 1),
-                       "recall": right / max(len(true), 1)})
+        scores.append(
+            {
+                "sources": f"{x} x {y}",
+                "precision": right / max(len(found), 1),
+                "recall": right / max(len(true), 1),
+            }
+        )
     return scores
 
 
@@ -237,9 +311,14 @@ def _headline(outcomes: Path) -> pd.DataFrame:
 
 
 @click.command("demo")
-@click.option("-o", "--out", default="pprl-demo", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to create, with one folder per party inside.")
+@click.option(
+    "-o",
+    "--out",
+    default="pprl-demo",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to create, with one folder per party inside.",
+)
 def demo_command(out: Path) -> None:
     """Run the whole chain on the bundled sample, playing every party in turn.
 
@@ -256,29 +335,42 @@ def demo_command(out: Path) -> None:
       open pprl-demo/ttp/linked/quality.html pprl-demo/analyst/results/report.html
     """
     summary = run_demo(out)  # a refusal (the folder exists) is one line, from the root command
-    click.secho("\nLinkage against the sample's ground truth (only the demo can check this)",
-                bold=True)
+    click.secho(
+        "\nLinkage against the sample's ground truth (only the demo can check this)", bold=True
+    )
     for row in summary["linkage"]:
-        click.echo(f"  {row['sources']:<28} precision {row['precision']:.3f}  "
-                   f"recall {row['recall']:.3f}")
-    click.secho("\nHeadline outcomes, all available time (counts disclosure-controlled)",
-                bold=True)
+        click.echo(
+            f"  {row['sources']:<28} precision {row['precision']:.3f}  recall {row['recall']:.3f}"
+        )
+    click.secho("\nHeadline outcomes, all available time (counts disclosure-controlled)", bold=True)
     for row in summary["outcomes"].itertuples():
-        ratio = ("withheld" if pd.isna(row.rate_ratio) else
-                 f"{row.rate_ratio:.2f} ({row.rate_ratio_lo:.2f} to {row.rate_ratio_hi:.2f})")
-        click.echo(f"  {row.measure:<18} persons {_count(row.persons):>6}  events before "
-                   f"{_count(row.events_pre):>6}  after {_count(row.events_post):>6}  "
-                   f"rate ratio {ratio}")
+        ratio = (
+            "withheld"
+            if pd.isna(row.rate_ratio)
+            else f"{row.rate_ratio:.2f} ({row.rate_ratio_lo:.2f} to {row.rate_ratio_hi:.2f})"
+        )
+        click.echo(
+            f"  {row.measure:<18} persons {_count(row.persons):>6}  events before "
+            f"{_count(row.events_pre):>6}  after {_count(row.events_post):>6}  "
+            f"rate ratio {ratio}"
+        )
     click.secho("\nWho holds what", bold=True)
     for name, held in (
-            ("trust_north", "its extracts, key, token map, link map and releases; it made "
-                            "the secret"),
-            ("trust_south", "its extracts, key, secret copy, token map, link map, the "
-                            "analyst's study file, releases"),
-            ("police_north", "as trust_south"), ("police_south", "as trust_south"),
-            ("ttp", "sealed packages in, linked/ (quality.html, model.json, candidates)"),
-            ("analyst", "released content, person_quality and uncertain_links in, results/ "
-                        "(outcomes.csv, report.html)")):
+        ("trust_north", "its extracts, key, token map, link map and releases; it made the secret"),
+        (
+            "trust_south",
+            "its extracts, key, secret copy, token map, link map, the "
+            "analyst's study file, releases",
+        ),
+        ("police_north", "as trust_south"),
+        ("police_south", "as trust_south"),
+        ("ttp", "sealed packages in, linked/ (quality.html, model.json, candidates)"),
+        (
+            "analyst",
+            "released content, person_quality and uncertain_links in, results/ "
+            "(outcomes.csv, report.html)",
+        ),
+    ):
         click.echo(f"  {out / name}/  {held}")
 
 

@@ -11,8 +11,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
-def figure(width: float, height: float, rows: int | None = None,
-           columns: int | None = None) -> tuple[Figure, Axes]:
+def figure(
+    width: float, height: float, rows: int | None = None, columns: int | None = None
+) -> tuple[Figure, Axes]:
     """A figure with one axis, or with a grid of `rows` x `columns` axes (as a flat array)."""
     drawn = Figure(figsize=(width, height))
     if rows is None and columns is None:

@@ -18,24 +18,35 @@ from keys.identity import Identity, load_identity
 KEY_HELP = "Your private key (NAME.key); its passphrase comes from PPRL_PASSPHRASE or a prompt."
 
 key_option = click.option(
-    "--key", "key_path", required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path), help=KEY_HELP)
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=KEY_HELP,
+)
 
 out_folder_option = click.option(
-    "-o", "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-    help="Folder to create for the outputs (must not exist, or be empty).")
+    "-o",
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to create for the outputs (must not exist, or be empty).",
+)
 
 
 def to_option(dest: str, whose: str) -> Callable:
     """`--to`: the recipient's card file, or the name of a trusted card, into `dest`."""
-    return click.option("--to", dest, required=True,
-                        help=f"The {whose}'s card file, or the name of a trusted card.")
+    return click.option(
+        "--to", dest, required=True, help=f"The {whose}'s card file, or the name of a trusted card."
+    )
 
 
 def passphrase(confirm: bool = False) -> str:
     """The passphrase from PPRL_PASSPHRASE (batch jobs), else from a hidden prompt."""
     value = os.environ.get("PPRL_PASSPHRASE") or click.prompt(
-        "Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+        "Passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+    )
     if not value:
         raise KeysError("a passphrase is required")
     return value

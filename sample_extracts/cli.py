@@ -13,22 +13,45 @@ from sample_extracts.generator import DEFAULT_PEOPLE, DEFAULT_SEED, generate
 
 
 @click.command()
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="Folder to create for the scenario (must not exist, or be empty).")
-@click.option("--people", default=DEFAULT_PEOPLE, show_default=True,
-              type=click.IntRange(min=1),
-              help="People in the L&D cohort; those known only to police or a trust are added "
-                   "in the configured proportions (about 2.8 people per cohort member in all).")
-@click.option("--seed", default=DEFAULT_SEED, show_default=True, type=int,
-              help="Random seed: the same seed and settings give byte-identical files.")
-@click.option("--crisis-spike", "crisis_months", type=click.IntRange(min=0), default=None,
-              help="Raise event rates in the N months before each first L&D contact (a crisis "
-                   "that makes a naive pre/post comparison overstate the fall).")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False,
-                                                          path_type=Path),
-              help="TOML file overriding any scenario setting (see scenario.json for them all).")
-def sample(out: Path, people: int, seed: int, crisis_months: int | None,
-           config_path: Path | None) -> None:
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder to create for the scenario (must not exist, or be empty).",
+)
+@click.option(
+    "--people",
+    default=DEFAULT_PEOPLE,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="People in the L&D cohort; those known only to police or a trust are added "
+    "in the configured proportions (about 2.8 people per cohort member in all).",
+)
+@click.option(
+    "--seed",
+    default=DEFAULT_SEED,
+    show_default=True,
+    type=int,
+    help="Random seed: the same seed and settings give byte-identical files.",
+)
+@click.option(
+    "--crisis-spike",
+    "crisis_months",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Raise event rates in the N months before each first L&D contact (a crisis "
+    "that makes a naive pre/post comparison overstate the fall).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file overriding any scenario setting (see scenario.json for them all).",
+)
+def sample(
+    out: Path, people: int, seed: int, crisis_months: int | None, config_path: Path | None
+) -> None:
     """Write a synthetic scenario modelled on the two-county L&D evaluation.
 
     Four custodians (trust_north, trust_south, police_north, police_south) each get an
@@ -47,8 +70,10 @@ def sample(out: Path, people: int, seed: int, crisis_months: int | None,
     check_new_folder(out)
     with tqdm(total=people, unit="cohort people", desc="pprl sample", leave=False) as bar:
         summary = generate(out, people, seed, config, progress=bar.update)
-    click.echo(f"Wrote {out}: {sum(summary['people'].values()):,} people "
-               f"({people:,} in the L&D cohort), seed {seed}.")
+    click.echo(
+        f"Wrote {out}: {sum(summary['people'].values()):,} people "
+        f"({people:,} in the L&D cohort), seed {seed}."
+    )
     for custodian, records in summary["records"].items():
         rows = summary["rows"][f"{custodian}/identifiers.csv"]
         click.echo(f"  {custodian:<13} {records:>9,} records {rows:>10,} identity rows")

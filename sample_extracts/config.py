@@ -66,8 +66,14 @@ class Population:
     father_son_same_name: float = 0.005
     # Chance that a relative has the same kind of custodian contact as the person they relate to.
     relatives_alike: float = 0.6
-    male_share: dict[str, float] = field(default_factory=lambda: {
-        "cohort": 0.7, "police_only": 0.8, "trust_only": 0.5, "police_and_trust": 0.65})
+    male_share: dict[str, float] = field(
+        default_factory=lambda: {
+            "cohort": 0.7,
+            "police_only": 0.8,
+            "trust_only": 0.5,
+            "police_and_trust": 0.65,
+        }
+    )
 
 
 @dataclass
@@ -98,20 +104,48 @@ class RowErrors:
 
 
 def _trust_errors() -> RowErrors:
-    return RowErrors(nickname=0.03, forename_typo=0.02, surname_typo=0.02, name_swap=0.005,
-                     dob_day_month_swap=0.01, dob_component_error=0.01, accent_folded=0.2,
-                     title_in_forename=0.005, missing_forename=0.003, missing_surname=0.001,
-                     missing_middle_names=0.3, missing_dob=0.005, missing_sex=0.01,
-                     missing_postcode=0.04, missing_address=0.03, postcode_typo=0.01)
+    return RowErrors(
+        nickname=0.03,
+        forename_typo=0.02,
+        surname_typo=0.02,
+        name_swap=0.005,
+        dob_day_month_swap=0.01,
+        dob_component_error=0.01,
+        accent_folded=0.2,
+        title_in_forename=0.005,
+        missing_forename=0.003,
+        missing_surname=0.001,
+        missing_middle_names=0.3,
+        missing_dob=0.005,
+        missing_sex=0.01,
+        missing_postcode=0.04,
+        missing_address=0.03,
+        postcode_typo=0.01,
+    )
 
 
 def _police_errors() -> RowErrors:
-    return RowErrors(nickname=0.06, forename_typo=0.03, surname_typo=0.03, name_swap=0.02,
-                     dob_day_month_swap=0.02, dob_component_error=0.02, accent_folded=0.7,
-                     title_in_forename=0.0, missing_forename=0.002, missing_surname=0.001,
-                     missing_middle_names=0.5, missing_dob=0.01, missing_sex=0.005,
-                     missing_postcode=0.12, missing_address=0.10, postcode_typo=0.02,
-                     invalid_dob=0.002, alias_records=0.35, extra_aliases_mean=0.6)
+    return RowErrors(
+        nickname=0.06,
+        forename_typo=0.03,
+        surname_typo=0.03,
+        name_swap=0.02,
+        dob_day_month_swap=0.02,
+        dob_component_error=0.02,
+        accent_folded=0.7,
+        title_in_forename=0.0,
+        missing_forename=0.002,
+        missing_surname=0.001,
+        missing_middle_names=0.5,
+        missing_dob=0.01,
+        missing_sex=0.005,
+        missing_postcode=0.12,
+        missing_address=0.10,
+        postcode_typo=0.02,
+        invalid_dob=0.002,
+        alias_records=0.35,
+        extra_aliases_mean=0.6,
+    )
 
 
 @dataclass
@@ -121,17 +155,33 @@ class Messiness:
 
 
 def _offence_rates() -> dict[str, float]:
-    return {"violence against the person": 0.30, "sexual offences": 0.04, "robbery": 0.04,
-            "theft": 0.40, "criminal damage and arson": 0.15, "drug offences": 0.15,
-            "possession of weapons": 0.06, "public order offences": 0.20,
-            "miscellaneous crimes against society": 0.08, "fraud offences": 0.04}
+    return {
+        "violence against the person": 0.30,
+        "sexual offences": 0.04,
+        "robbery": 0.04,
+        "theft": 0.40,
+        "criminal damage and arson": 0.15,
+        "drug offences": 0.15,
+        "possession of weapons": 0.06,
+        "public order offences": 0.20,
+        "miscellaneous crimes against society": 0.08,
+        "fraud offences": 0.04,
+    }
 
 
 def _offence_rate_ratios() -> dict[str, float]:
-    return {"violence against the person": 0.75, "sexual offences": 1.0, "robbery": 1.0,
-            "theft": 0.65, "criminal damage and arson": 0.7, "drug offences": 0.85,
-            "possession of weapons": 1.0, "public order offences": 0.8,
-            "miscellaneous crimes against society": 1.0, "fraud offences": 1.0}
+    return {
+        "violence against the person": 0.75,
+        "sexual offences": 1.0,
+        "robbery": 1.0,
+        "theft": 0.65,
+        "criminal damage and arson": 0.7,
+        "drug offences": 0.85,
+        "possession of weapons": 1.0,
+        "public order offences": 0.8,
+        "miscellaneous crimes against society": 1.0,
+        "fraud offences": 1.0,
+    }
 
 
 @dataclass
@@ -140,15 +190,23 @@ class Effects:
 
     # Events per person-year for the L&D cohort before their first contact.
     offence_rates: dict[str, float] = field(default_factory=_offence_rates)
-    detention_rates: dict[str, float] = field(default_factory=lambda: {
-        "136": 0.15, "2": 0.08, "3": 0.04, "5(2)": 0.02, "5(4)": 0.015})
+    detention_rates: dict[str, float] = field(
+        default_factory=lambda: {"136": 0.15, "2": 0.08, "3": 0.04, "5(2)": 0.02, "5(4)": 0.015}
+    )
     # Rate after the first contact divided by the rate before it.
     offence_rate_ratios: dict[str, float] = field(default_factory=_offence_rate_ratios)
-    detention_rate_ratios: dict[str, float] = field(default_factory=lambda: {
-        "136": 0.6, "2": 0.8, "3": 1.0, "5(2)": 1.0, "5(4)": 1.0})
+    detention_rate_ratios: dict[str, float] = field(
+        default_factory=lambda: {"136": 0.6, "2": 0.8, "3": 1.0, "5(2)": 1.0, "5(4)": 1.0}
+    )
     # Rates of people outside the cohort, as multiples of the cohort's pre-contact rates.
-    category_rate_multiplier: dict[str, float] = field(default_factory=lambda: {
-        "cohort": 1.0, "police_only": 0.6, "trust_only": 0.5, "police_and_trust": 0.8})
+    category_rate_multiplier: dict[str, float] = field(
+        default_factory=lambda: {
+            "cohort": 1.0,
+            "police_only": 0.6,
+            "trust_only": 0.5,
+            "police_and_trust": 0.8,
+        }
+    )
     # Gamma frailty shared by a person's events: shape k (variance 1/k).
     frailty_shape: float = 1.5
     # The crisis before contact: rates multiplied in the months before the first contact.

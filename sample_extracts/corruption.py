@@ -21,7 +21,8 @@ _EPOCH = dt.date(1970, 1, 1)
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _NEIGHBOURS = {
     ch: "".join(row[j] for j in (i - 1, i + 1) if 0 <= j < len(row))
-    for row in _KEYBOARD_ROWS for i, ch in enumerate(row)
+    for row in _KEYBOARD_ROWS
+    for i, ch in enumerate(row)
 }
 _TITLES = {"M": ("Mr", "MR", "Mr."), "F": ("Mrs", "Miss", "Ms", "MS")}
 
@@ -49,14 +50,14 @@ def typo(value: str, r: random.Random) -> str:
         ch = value[i]
         near = _NEIGHBOURS.get(ch.lower())
         if not near:
-            return value[:i] + value[i + 1:]
+            return value[:i] + value[i + 1 :]
         sub = r.choice(near)
-        return value[:i] + (sub.upper() if ch.isupper() else sub) + value[i + 1:]
+        return value[:i] + (sub.upper() if ch.isupper() else sub) + value[i + 1 :]
     if op < 0.6:
-        return value[:i] + value[i + 1:]
+        return value[:i] + value[i + 1 :]
     if op < 0.8:
         return value[:i] + value[i] + value[i:]
-    return value[:i - 1] + value[i] + value[i - 1] + value[i + 1:]
+    return value[: i - 1] + value[i] + value[i - 1] + value[i + 1 :]
 
 
 @lru_cache(maxsize=65536)
@@ -110,8 +111,14 @@ def format_date(days: int, style: str, r: random.Random) -> str:
 def impossible_date(days: int, r: random.Random) -> str:
     """A keyed date that cannot exist (31 April, 29 February of a common year, month 13)."""
     d = date_of(days)
-    return r.choice((f"31/04/{d.year}", f"30/02/{d.year}", f"{d.day:02d}/13/{d.year}",
-                     f"00/{d.month:02d}/{d.year}"))
+    return r.choice(
+        (
+            f"31/04/{d.year}",
+            f"30/02/{d.year}",
+            f"{d.day:02d}/13/{d.year}",
+            f"00/{d.month:02d}/{d.year}",
+        )
+    )
 
 
 def _sex_code(sex: str, style: str, r: random.Random) -> str:
@@ -146,7 +153,7 @@ def _postcode_form(postcode: str, errors: RowErrors, r: random.Random) -> str:
     if r.random() < errors.postcode_typo:
         i = r.choice([j for j, c in enumerate(postcode) if c != " "])
         swap = r.choice("0123456789") if postcode[i].isdigit() else r.choice("ABDEFGHJLNPRSTUW")
-        postcode = postcode[:i] + swap + postcode[i + 1:]
+        postcode = postcode[:i] + swap + postcode[i + 1 :]
     u = r.random()
     if u < 0.05:
         return postcode.replace(" ", "")
@@ -163,8 +170,9 @@ def _address_form(address: str, style: str, r: random.Random) -> str:
     return address
 
 
-def render_row(identity: Identity, errors: RowErrors, style: str,
-               r: random.Random) -> dict[str, str]:
+def render_row(
+    identity: Identity, errors: RowErrors, style: str, r: random.Random
+) -> dict[str, str]:
     """One identity row as a custodian of this style ('trust' or 'police') would hold it."""
     forename, surname = identity.forename, _surname_form(identity.surname, r)
     nicks = nicknames_of(forename) if r.random() < errors.nickname else ()
@@ -195,15 +203,23 @@ def render_row(identity: Identity, errors: RowErrors, style: str,
     postcode = _postcode_form(identity.postcode, errors, r)
     address = _address_form(identity.address, style, r)
     row = {
-        "forename": forename, "middle_names": middle, "surname": surname, "dob": dob,
-        "sex": _sex_code(identity.sex, style, r), "postcode": postcode, "address": address,
+        "forename": forename,
+        "middle_names": middle,
+        "surname": surname,
+        "dob": dob,
+        "sex": _sex_code(identity.sex, style, r),
+        "postcode": postcode,
+        "address": address,
     }
-    for name, chance in (("forename", errors.missing_forename),
-                         ("surname", errors.missing_surname),
-                         ("middle_names", errors.missing_middle_names),
-                         ("dob", errors.missing_dob), ("sex", errors.missing_sex),
-                         ("postcode", errors.missing_postcode),
-                         ("address", errors.missing_address)):
+    for name, chance in (
+        ("forename", errors.missing_forename),
+        ("surname", errors.missing_surname),
+        ("middle_names", errors.missing_middle_names),
+        ("dob", errors.missing_dob),
+        ("sex", errors.missing_sex),
+        ("postcode", errors.missing_postcode),
+        ("address", errors.missing_address),
+    ):
         if r.random() < chance:
             row[name] = ""
     if style == "police" and not row["postcode"] and r.random() < 0.5:
@@ -221,13 +237,21 @@ def _cased(row: dict[str, str], style: str, r: random.Random) -> dict[str, str]:
     return row
 
 
-ALIAS_KINDS = ("other_dob", "nickname", "other_surname", "invented_surname", "name_swap",
-               "spelling", "other_address")
+ALIAS_KINDS = (
+    "other_dob",
+    "nickname",
+    "other_surname",
+    "invented_surname",
+    "name_swap",
+    "spelling",
+    "other_address",
+)
 _ALIAS_P = (0.25, 0.2, 0.15, 0.1, 0.1, 0.12, 0.08)
 
 
-def alias_of(identity: Identity, earlier: Identity, invented_surname: str,
-             r: random.Random) -> Identity:
+def alias_of(
+    identity: Identity, earlier: Identity, invented_surname: str, r: random.Random
+) -> Identity:
     """Another identity the same person gave police: one deliberate or remembered difference."""
     kind = r.choices(ALIAS_KINDS, weights=_ALIAS_P)[0]
     if kind == "other_dob":

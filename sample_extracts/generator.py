@@ -31,9 +31,13 @@ CHUNK_COHORT = 5000
 ScenarioExistsError = FolderExistsError
 
 
-def generate(out: Path, people: int = DEFAULT_PEOPLE, seed: int = DEFAULT_SEED,
-             config: ScenarioConfig | None = None,
-             progress: Callable[[int], None] | None = None) -> dict:
+def generate(
+    out: Path,
+    people: int = DEFAULT_PEOPLE,
+    seed: int = DEFAULT_SEED,
+    config: ScenarioConfig | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
     """Write a scenario of `people` L&D-cohort members to `out`; returns its summary."""
     config = config or ScenarioConfig()
     with atomic_folder(out) as work:
@@ -43,8 +47,13 @@ def generate(out: Path, people: int = DEFAULT_PEOPLE, seed: int = DEFAULT_SEED,
     return summary
 
 
-def _write_chunks(work: Path, people: int, seed: int, config: ScenarioConfig,
-                  progress: Callable[[int], None] | None) -> dict:
+def _write_chunks(
+    work: Path,
+    people: int,
+    seed: int,
+    config: ScenarioConfig,
+    progress: Callable[[int], None] | None,
+) -> dict:
     ids = RecordIds()
     rows: Counter[str] = Counter()
     categories: Counter[str] = Counter()

@@ -27,22 +27,88 @@ TOWNS: dict[str, tuple[tuple[str, str, tuple[int, ...]], ...]] = {
 }
 
 CUSTODY_SUITES: dict[str, tuple[str, ...]] = {
-    "north": ("Northam Police Investigation Centre", "Aldwick Custody Suite",
-              "Skelton Bridge Custody Suite"),
+    "north": (
+        "Northam Police Investigation Centre",
+        "Aldwick Custody Suite",
+        "Skelton Bridge Custody Suite",
+    ),
     "south": ("Southwold Magna Custody Suite", "Harwick Police Investigation Centre"),
 }
 
-_STREET_NAMES = ("Mill", "Church", "Station", "Park", "High", "Victoria", "Queen's", "King's",
-                 "Green", "Manor", "School", "Chapel", "Orchard", "Meadow", "Oak", "Ash", "Elm",
-                 "Willow", "Cedar", "Beech", "Albert", "Alexandra", "York", "Windsor", "Grange",
-                 "Springfield", "Highfield", "Moor", "North", "South", "West", "New", "Hill",
-                 "Bridge", "Brook", "Castle", "Abbey", "Priory", "Market", "St John's")
-STREET_TYPES = ("Street", "Road", "Lane", "Avenue", "Close", "Drive", "Way", "Crescent", "Court",
-                "Gardens", "Place", "Terrace", "Grove", "View", "Rise")
+_STREET_NAMES = (
+    "Mill",
+    "Church",
+    "Station",
+    "Park",
+    "High",
+    "Victoria",
+    "Queen's",
+    "King's",
+    "Green",
+    "Manor",
+    "School",
+    "Chapel",
+    "Orchard",
+    "Meadow",
+    "Oak",
+    "Ash",
+    "Elm",
+    "Willow",
+    "Cedar",
+    "Beech",
+    "Albert",
+    "Alexandra",
+    "York",
+    "Windsor",
+    "Grange",
+    "Springfield",
+    "Highfield",
+    "Moor",
+    "North",
+    "South",
+    "West",
+    "New",
+    "Hill",
+    "Bridge",
+    "Brook",
+    "Castle",
+    "Abbey",
+    "Priory",
+    "Market",
+    "St John's",
+)
+STREET_TYPES = (
+    "Street",
+    "Road",
+    "Lane",
+    "Avenue",
+    "Close",
+    "Drive",
+    "Way",
+    "Crescent",
+    "Court",
+    "Gardens",
+    "Place",
+    "Terrace",
+    "Grove",
+    "View",
+    "Rise",
+)
 # How police systems shorten street types in free text.
-STREET_ABBREVIATIONS = {"Street": "St", "Road": "Rd", "Lane": "Ln", "Avenue": "Ave",
-                        "Close": "Cl", "Drive": "Dr", "Crescent": "Cres", "Court": "Ct",
-                        "Gardens": "Gdns", "Place": "Pl", "Terrace": "Terr", "Grove": "Gr"}
+STREET_ABBREVIATIONS = {
+    "Street": "St",
+    "Road": "Rd",
+    "Lane": "Ln",
+    "Avenue": "Ave",
+    "Close": "Cl",
+    "Drive": "Dr",
+    "Crescent": "Cres",
+    "Court": "Ct",
+    "Gardens": "Gdns",
+    "Place": "Pl",
+    "Terrace": "Terr",
+    "Grove": "Gr",
+}
 # Letters allowed in the last two places of a UK postcode.
 _UNIT_LETTERS = np.array(list("ABDEFGHJLNPQRSTUWXYZ"))
 
@@ -75,6 +141,7 @@ def draw_addresses(rng: np.random.Generator, county: np.ndarray) -> Addresses:
         town, area, districts = towns[int(town_pick[i] * len(towns))]
         district = districts[int(district_pick[i] * len(districts))]
         postcode[i] = f"{area}{district} {sector[i]}{units[i, 0]}{units[i, 1]}"
-        address[i] = (f"{number[i]} {_STREET_NAMES[street[i]]} {STREET_TYPES[street_type[i]]}, "
-                      f"{town}")
+        address[i] = (
+            f"{number[i]} {_STREET_NAMES[street[i]]} {STREET_TYPES[street_type[i]]}, {town}"
+        )
     return Addresses(postcode, address)

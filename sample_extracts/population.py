@@ -70,18 +70,21 @@ def category_counts(config: ScenarioConfig, n_cohort: int) -> dict[str, int]:
     }
 
 
-def draw_people(rng: np.random.Generator, config: ScenarioConfig, n_cohort: int,
-                first_person: int) -> People:
+def draw_people(
+    rng: np.random.Generator, config: ScenarioConfig, n_cohort: int, first_person: int
+) -> People:
     counts = category_counts(config, n_cohort)
-    category = rng.permutation(np.repeat(np.array(CATEGORIES, dtype=object),
-                                         [counts[c] for c in CATEGORIES]))
+    category = rng.permutation(
+        np.repeat(np.array(CATEGORIES, dtype=object), [counts[c] for c in CATEGORIES])
+    )
     n = len(category)
     study_start, study_end = day(config.study.start), day(config.study.end)
 
     heritage_names = list(names.HERITAGES)
     heritage_p = np.array([names.HERITAGES[h][0] for h in heritage_names])
     heritage = np.array(heritage_names, dtype=object)[
-        rng.choice(len(heritage_names), size=n, p=heritage_p / heritage_p.sum())]
+        rng.choice(len(heritage_names), size=n, p=heritage_p / heritage_p.sum())
+    ]
 
     male_p = np.array([config.population.male_share[c] for c in category])
     sex = np.where(rng.random(n) < male_p, "M", "F").astype(object)
@@ -98,9 +101,12 @@ def draw_people(rng: np.random.Generator, config: ScenarioConfig, n_cohort: int,
     middle_1 = _by_heritage_and_sex(rng, heritage, sex, names.forename_pool)
     middle_2 = _by_heritage_and_sex(rng, heritage, sex, names.forename_pool)
     middle_names = np.array(
-        [" ".join(m for m in dict.fromkeys([a, b][:k]) if m != f)
-         for f, a, b, k in zip(forename, middle_1, middle_2, middle_count, strict=True)],
-        dtype=object)
+        [
+            " ".join(m for m in dict.fromkeys([a, b][:k]) if m != f)
+            for f, a, b, k in zip(forename, middle_1, middle_2, middle_count, strict=True)
+        ],
+        dtype=object,
+    )
     surname = draw_surnames(rng, heritage)
     barrelled = rng.random(n) < config.population.double_barrelled
     second = draw_surnames(rng, heritage[barrelled])
@@ -110,8 +116,9 @@ def draw_people(rng: np.random.Generator, config: ScenarioConfig, n_cohort: int,
     movers = rng.random(n) < config.population.movers
     local = ~movers & (rng.random(n) < config.population.local_movers)
     move_date = np.where(movers | local, rng.integers(study_start, study_end, n), NEVER)
-    county_after = np.where(movers, np.where(county_before == "north", "south", "north"),
-                            county_before).astype(object)
+    county_after = np.where(
+        movers, np.where(county_before == "north", "south", "north"), county_before
+    ).astype(object)
 
     age_mid = (mid - dob) / 365.25
     marries = (sex == "F") & (age_mid < 45) & (rng.random(n) < config.population.women_who_marry)
@@ -120,12 +127,22 @@ def draw_people(rng: np.random.Generator, config: ScenarioConfig, n_cohort: int,
 
     people = People(
         person_id=np.array([f"P{first_person + i:08d}" for i in range(n)], dtype=object),
-        category=category, heritage=heritage, sex=sex, dob=dob, forename=forename,
-        middle_names=middle_names, surname=surname, married_surname=married_surname,
-        marriage_date=marriage_date, county_before=county_before, county_after=county_after,
-        move_date=move_date, address_before=draw_addresses(rng, county_before),
+        category=category,
+        heritage=heritage,
+        sex=sex,
+        dob=dob,
+        forename=forename,
+        middle_names=middle_names,
+        surname=surname,
+        married_surname=married_surname,
+        marriage_date=marriage_date,
+        county_before=county_before,
+        county_after=county_after,
+        move_date=move_date,
+        address_before=draw_addresses(rng, county_before),
         address_after=draw_addresses(rng, county_after),
-        relation=np.full(n, "", dtype=object), relative_of=np.full(n, "", dtype=object),
+        relation=np.full(n, "", dtype=object),
+        relative_of=np.full(n, "", dtype=object),
     )
     _add_relatives(rng, config, people, mid)
     return people
@@ -144,8 +161,9 @@ def _by_heritage_and_sex(rng, heritage: np.ndarray, sex: np.ndarray, pool_of) ->
 def draw_surnames(rng: np.random.Generator, heritage: np.ndarray) -> np.ndarray:
     out = np.empty(len(heritage), dtype=object)
     british_share = names.HERITAGES["british"][0]
-    common = (heritage == "british") & (rng.random(len(heritage))
-                                        < names.british_common_share() / british_share)
+    common = (heritage == "british") & (
+        rng.random(len(heritage)) < names.british_common_share() / british_share
+    )
     out[common] = names.british_common_surnames().draw(rng, int(common.sum()))
     for h in names.HERITAGES:
         mask = (heritage == h) & ~common
@@ -154,13 +172,17 @@ def draw_surnames(rng: np.random.Generator, heritage: np.ndarray) -> np.ndarray:
     return out
 
 
-def _add_relatives(rng: np.random.Generator, config: ScenarioConfig, people: People,
-                   mid: int) -> None:
+def _add_relatives(
+    rng: np.random.Generator, config: ScenarioConfig, people: People, mid: int
+) -> None:
     """Turn some people into twins, siblings, or namesake sons of others: hard negatives."""
     n = len(people)
     p = config.population
-    wanted = [("twin", round(n * p.twins)), ("sibling", round(n * p.siblings)),
-              ("son_of_same_name", round(n * p.father_son_same_name))]
+    wanted = [
+        ("twin", round(n * p.twins)),
+        ("sibling", round(n * p.siblings)),
+        ("son_of_same_name", round(n * p.father_son_same_name)),
+    ]
     free = np.ones(n, dtype=bool)
     queues = {"any": list(rng.permutation(n))}
     for c in CATEGORIES:
@@ -188,12 +210,18 @@ def _add_relatives(rng: np.random.Generator, config: ScenarioConfig, people: Peo
             _make_relative(rng, people, a, b, relation, mid)
 
 
-def _make_relative(rng: np.random.Generator, people: People, a: int, b: int, relation: str,
-                   mid: int) -> None:
+def _make_relative(
+    rng: np.random.Generator, people: People, a: int, b: int, relation: str, mid: int
+) -> None:
     people.relation[b] = relation
     people.relative_of[b] = people.person_id[a]
-    for arr in (people.heritage, people.surname, people.county_before, people.county_after,
-                people.move_date):
+    for arr in (
+        people.heritage,
+        people.surname,
+        people.county_before,
+        people.county_after,
+        people.move_date,
+    ):
         arr[b] = arr[a]
     if people.marriage_date[b] == NEVER:
         people.married_surname[b] = people.surname[b]

@@ -26,12 +26,24 @@ CUSTODIANS = {
     "police_north": ("police", "north"),
     "police_south": ("police", "south"),
 }
-IDENTIFIER_COLUMNS = ["record_id", "forename", "middle_names", "surname", "dob", "sex",
-                      "postcode", "address"]
+IDENTIFIER_COLUMNS = [
+    "record_id",
+    "forename",
+    "middle_names",
+    "surname",
+    "dob",
+    "sex",
+    "postcode",
+    "address",
+]
 _ID_HALF = 10**4  # ids are 8 digits: two halves of 4
 _ID_ROUND_KEYS = (7919, 104729, 1299709, 15485863)
-_ID_FORMAT = {"trust_north": "RNT{:08d}", "trust_south": "RST{:08d}",
-              "police_north": "NP{:08d}", "police_south": "SP{:08d}"}
+_ID_FORMAT = {
+    "trust_north": "RNT{:08d}",
+    "trust_south": "RST{:08d}",
+    "police_north": "NP{:08d}",
+    "police_south": "SP{:08d}",
+}
 
 
 class RecordIds:
@@ -58,31 +70,54 @@ class RecordIds:
         return np.array([template.format(x) for x in numbers], dtype=object)
 
 
-def custodian_tables(rng: np.random.Generator, config: ScenarioConfig, people: People,
-                     content: Content, ids: RecordIds) -> dict[str, pd.DataFrame]:
+def custodian_tables(
+    rng: np.random.Generator,
+    config: ScenarioConfig,
+    people: People,
+    content: Content,
+    ids: RecordIds,
+) -> dict[str, pd.DataFrame]:
     """Every file of the chunk, keyed by its path in the scenario without '.csv'."""
     r = random.Random(int(rng.integers(2**63)))
     tables: dict[str, pd.DataFrame] = {}
     truth = []
-    events = {"ld_contacts": content.ld_contacts, "detentions": content.detentions,
-              "offences": content.offences}
+    events = {
+        "ld_contacts": content.ld_contacts,
+        "detentions": content.detentions,
+        "offences": content.offences,
+    }
     county = {name: _county_at(people, ev.person, ev.date) for name, ev in events.items()}
     for custodian, (kind, home) in CUSTODIANS.items():
         kinds = ("ld_contacts", "detentions") if kind == "trust" else ("offences",)
-        persons, first, last = _holdings(config, people, content, kind, home,
-                                         {k: events[k].where(county[k] == home) for k in kinds})
+        persons, first, last = _holdings(
+            config,
+            people,
+            content,
+            kind,
+            home,
+            {k: events[k].where(county[k] == home) for k in kinds},
+        )
         order = rng.permutation(len(persons))
         persons, first, last = persons[order], first[order], last[order]
         record_ids = ids.issue(custodian, len(persons))
-        tables[f"{custodian}/identifiers"] = _identity_rows(rng, r, config, people, kind,
-                                                            persons, first, last, record_ids)
+        tables[f"{custodian}/identifiers"] = _identity_rows(
+            rng, r, config, people, kind, persons, first, last, record_ids
+        )
         record_of = pd.Series(record_ids, index=persons)
         for k in kinds:
             mine = events[k].where(county[k] == home)
-            tables[f"{custodian}/{k}"] = _content_rows(rng, config, k, home, mine,
-                                                       record_of[mine.person].to_numpy())
-        truth.append(pd.DataFrame({"custodian": custodian, "record_id": record_ids,
-                                   "person_id": people.person_id[persons]}))
+            tables[f"{custodian}/{k}"] = _content_rows(
+                rng, config, k, home, mine, record_of[mine.person].to_numpy()
+            )
+        truth.append(
+            pd.DataFrame(
+                {
+                    "custodian": custodian,
+                    "record_id": record_ids,
+                    "person_id": people.person_id[persons],
+                }
+            )
+        )
     tables["truth/records"] = pd.concat(truth, ignore_index=True)
     return tables
 
@@ -92,14 +127,21 @@ def _county_at(people: People, person: np.ndarray, date: np.ndarray) -> np.ndarr
     return np.where(moved, people.county_after[person], people.county_before[person])
 
 
-def _holdings(config: ScenarioConfig, people: People, content: Content, kind: str, home: str,
-              events: dict[str, Events]):
+def _holdings(
+    config: ScenarioConfig,
+    people: People,
+    content: Content,
+    kind: str,
+    home: str,
+    events: dict[str, Events],
+):
     """Who one custodian holds, with the dates of its first and last contact with each."""
     person = np.concatenate([e.person for e in events.values()])
     date = np.concatenate([e.date for e in events.values()])
     if kind == "trust":
-        patients = (np.isin(people.category, ("trust_only", "police_and_trust"))
-                    & (people.county_before == home))
+        patients = np.isin(people.category, ("trust_only", "police_and_trust")) & (
+            people.county_before == home
+        )
     else:
         with_offences = np.zeros(len(people), dtype=bool)
         with_offences[content.offences.person] = True
@@ -115,17 +157,33 @@ def _holdings(config: ScenarioConfig, people: People, content: Content, kind: st
 
 def identity_on(people: People, i: int, date: int) -> Identity:
     postcode, address = people.address_on(i, date)
-    return Identity(people.forename[i], people.middle_names[i], people.surname_on(i, date),
-                    int(people.dob[i]), people.sex[i], postcode, address)
+    return Identity(
+        people.forename[i],
+        people.middle_names[i],
+        people.surname_on(i, date),
+        int(people.dob[i]),
+        people.sex[i],
+        postcode,
+        address,
+    )
 
 
-def _identity_rows(rng: np.random.Generator, r: random.Random, config: ScenarioConfig,
-                   people: People, kind: str, persons: np.ndarray, first: np.ndarray,
-                   last: np.ndarray, record_ids: np.ndarray) -> pd.DataFrame:
+def _identity_rows(
+    rng: np.random.Generator,
+    r: random.Random,
+    config: ScenarioConfig,
+    people: People,
+    kind: str,
+    persons: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    record_ids: np.ndarray,
+) -> pd.DataFrame:
     errors = getattr(config.messiness, kind)
     n = len(persons)
-    aliases = (rng.random(n) < errors.alias_records) * (1 + rng.poisson(errors.extra_aliases_mean,
-                                                                        n))
+    aliases = (rng.random(n) < errors.alias_records) * (
+        1 + rng.poisson(errors.extra_aliases_mean, n)
+    )
     invented = draw_surnames(rng, people.heritage[persons])
     rows = []
     for j, i in enumerate(persons):
@@ -142,40 +200,69 @@ def _iso(days: np.ndarray) -> np.ndarray:
     return days.astype("datetime64[D]").astype(str).astype(object)
 
 
-def _content_rows(rng: np.random.Generator, config: ScenarioConfig, kind: str, home: str,
-                  events: Events, record_ids: np.ndarray) -> pd.DataFrame:
+def _content_rows(
+    rng: np.random.Generator,
+    config: ScenarioConfig,
+    kind: str,
+    home: str,
+    events: Events,
+    record_ids: np.ndarray,
+) -> pd.DataFrame:
     order = np.lexsort((events.date, record_ids))
     events, record_ids = events.where(order), record_ids[order]
     if kind == "ld_contacts":
         suites = np.array(CUSTODY_SUITES[home], dtype=object)
-        return pd.DataFrame({
-            "record_id": record_ids, "contact_date": _iso(events.date),
-            "custody_suite": suites[rng.integers(0, len(suites), len(record_ids))],
-            "vulnerabilities": events.kind})
+        return pd.DataFrame(
+            {
+                "record_id": record_ids,
+                "contact_date": _iso(events.date),
+                "custody_suite": suites[rng.integers(0, len(suites), len(record_ids))],
+                "vulnerabilities": events.kind,
+            }
+        )
     if kind == "detentions":
         known_end = rng.random(len(record_ids)) >= config.effects.missing_end_date
         end = np.where(known_end, _iso(events.end_date), "")
-        return pd.DataFrame({"record_id": record_ids, "section": events.kind,
-                             "start_date": _iso(events.date), "end_date": end})
-    return pd.DataFrame({"record_id": record_ids, "offence_date": _iso(events.date),
-                         "offence_group": events.kind})
+        return pd.DataFrame(
+            {
+                "record_id": record_ids,
+                "section": events.kind,
+                "start_date": _iso(events.date),
+                "end_date": end,
+            }
+        )
+    return pd.DataFrame(
+        {"record_id": record_ids, "offence_date": _iso(events.date), "offence_group": events.kind}
+    )
 
 
 def people_table(people: People, index: np.ndarray, content: Content) -> pd.DataFrame:
     """The truth about each person: clean identifiers, life events, and the index date."""
+
     def dates(days: np.ndarray) -> np.ndarray:
         never = days == NEVER
         return np.where(never, "", _iso(np.where(never, 0, days)))
 
-    return pd.DataFrame({
-        "person_id": people.person_id, "category": people.category,
-        "known_to_police": content.known_to_police.astype(int),
-        "index_date": dates(index), "sex": people.sex, "dob": dates(people.dob),
-        "forename": people.forename, "middle_names": people.middle_names,
-        "surname": people.surname, "married_surname": people.married_surname,
-        "marriage_date": dates(people.marriage_date), "heritage": people.heritage,
-        "county_before": people.county_before, "postcode_before": people.address_before.postcode,
-        "move_date": dates(people.move_date), "county_after": people.county_after,
-        "postcode_after": people.address_after.postcode, "relation": people.relation,
-        "relative_of": people.relative_of,
-    })
+    return pd.DataFrame(
+        {
+            "person_id": people.person_id,
+            "category": people.category,
+            "known_to_police": content.known_to_police.astype(int),
+            "index_date": dates(index),
+            "sex": people.sex,
+            "dob": dates(people.dob),
+            "forename": people.forename,
+            "middle_names": people.middle_names,
+            "surname": people.surname,
+            "married_surname": people.married_surname,
+            "marriage_date": dates(people.marriage_date),
+            "heritage": people.heritage,
+            "county_before": people.county_before,
+            "postcode_before": people.address_before.postcode,
+            "move_date": dates(people.move_date),
+            "county_after": people.county_after,
+            "postcode_after": people.address_after.postcode,
+            "relation": people.relation,
+            "relative_of": people.relative_of,
+        }
+    )

@@ -41,13 +41,27 @@ class Project:
         return self.folder / f"{PROJECT}.{party}.secret"
 
     def hash(self, extract: Path, out: Path, *extra: str, party: str = "police_north") -> Result:
-        return CliRunner().invoke(main, [
-            "hash", str(extract), "--secret", str(self.secret(party)), "--key",
-            str(self.key(party)), "--to", "ttp", "-o", str(out), *extra])
+        return CliRunner().invoke(
+            main,
+            [
+                "hash",
+                str(extract),
+                "--secret",
+                str(self.secret(party)),
+                "--key",
+                str(self.key(party)),
+                "--to",
+                "ttp",
+                "-o",
+                str(out),
+                *extra,
+            ],
+        )
 
     def link(self, *args: str) -> Result:
-        return CliRunner().invoke(main, ["link", *args, "--key", str(self.key("ttp")),
-                                         "--to", "analyst"])
+        return CliRunner().invoke(
+            main, ["link", *args, "--key", str(self.key("ttp")), "--to", "analyst"]
+        )
 
     def open_as(self, party: str, sealed: Path) -> pd.DataFrame:
         """A sealed table opened by the party it was sealed to."""
@@ -62,6 +76,39 @@ class Project:
         ttp = keys.identity.load_identity(self.key("ttp"), PASSPHRASE)
         open_file(sealed, plain, recipient_identity=ttp, keyring=Keyring())
         return plain
+
+
+def identity(project: Project, party: str) -> keys.identity.Identity:
+    return keys.identity.load_identity(project.key(party), PASSPHRASE)
+
+
+def run_release(
+    project: Project,
+    party: str,
+    content: list[Path],
+    links: Path,
+    tokens: Path,
+    out: Path,
+    *extra: str,
+) -> Result:
+    return CliRunner().invoke(
+        main,
+        [
+            "release",
+            *map(str, content),
+            "--links",
+            str(links),
+            "--tokens",
+            str(tokens),
+            "--key",
+            str(project.key(party)),
+            "--to",
+            "analyst",
+            "-o",
+            str(out),
+            *extra,
+        ],
+    )
 
 
 @pytest.fixture
@@ -88,7 +135,15 @@ def write_extract():
 
 
 def _write_extract(path: Path, rows: list[dict[str, str]]) -> Path:
-    columns = ["record_id", "forename", "middle_names", "surname", "dob", "sex", "postcode",
-               "address"]
+    columns = [
+        "record_id",
+        "forename",
+        "middle_names",
+        "surname",
+        "dob",
+        "sex",
+        "postcode",
+        "address",
+    ]
     pd.DataFrame(rows, columns=columns).fillna("").to_csv(path, index=False)
     return path

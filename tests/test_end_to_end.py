@@ -81,8 +81,7 @@ def held(folder: Path, party: str) -> bytes:
 
 def identifier_values(scenario: Path, custodian: str) -> set[str]:
     """Identifier values distinctive enough to scan for (short names would match by chance)."""
-    frame = pd.read_csv(scenario / custodian / "identifiers.csv", dtype=str,
-                        keep_default_na=False)
+    frame = pd.read_csv(scenario / custodian / "identifiers.csv", dtype=str, keep_default_na=False)
     values = set(frame.record_id)
     for field in ("surname", "postcode", "address"):
         values |= {v for v in frame[field] if len(v) >= 7}
@@ -102,8 +101,11 @@ def test_the_chain_links_and_reports(demo):
     folder, _, summary = demo
     for pair in summary["linkage"]:
         assert pair["precision"] > 0.9 and pair["recall"] > 0.9, pair
-    for party, output in (("ttp", "linked/quality.html"), ("analyst", "results/outcomes.csv"),
-                          ("analyst", "results/report.html")):
+    for party, output in (
+        ("ttp", "linked/quality.html"),
+        ("analyst", "results/outcomes.csv"),
+        ("analyst", "results/report.html"),
+    ):
         assert (folder / party / output).stat().st_size > 0
     assert b"data:image/png;base64," in (folder / "analyst/results/report.html").read_bytes()
     assert set(summary["outcomes"].measure) == {"offences/all", "detentions/all"}
@@ -116,8 +118,9 @@ def test_ttp_holds_no_identifier_and_no_content(demo):
         assert not found(ttp, identifier_values(scenario, custodian)), custodian
         for name in CONTENT[custodian]:
             content = pd.read_csv(scenario / custodian / name, dtype=str, keep_default_na=False)
-            text_columns = [c for c in content.columns
-                            if c != "record_id" and not c.endswith("date")]
+            text_columns = [
+                c for c in content.columns if c != "record_id" and not c.endswith("date")
+            ]
             values = {v for c in text_columns for v in content[c] if len(v) >= 7}
             assert not found(ttp, values), (custodian, name)
 
@@ -131,8 +134,12 @@ def test_analyst_holds_no_identifier_token_or_filter(demo):
         assert not found(analyst, tokens(folder, custodian)), custodian
         package = folder / "ttp" / "inbox" / f"{custodian}.pkg"
         opened = folder / "ttp" / f".{custodian}.filters"
-        open_file(package, opened, recipient_identity=ttp_identity,
-                  keyring=Keyring(folder / "ttp" / "keyring"))
+        open_file(
+            package,
+            opened,
+            recipient_identity=ttp_identity,
+            keyring=Keyring(folder / "ttp" / "keyring"),
+        )
         table = pq.read_table(opened)
         opened.unlink()
         filters = {v for v in table.column("surname").to_pylist()[:200] if v}
@@ -186,35 +193,65 @@ def test_analyst_gets_only_the_study_columns(demo):
         assert "custody_suite" not in columns and "vulnerabilities" not in columns
 
 
-def test_content_with_identifier_columns_never_leaves_the_custodian(demo, tmp_path,
-                                                                    monkeypatch):
+def test_content_with_identifier_columns_never_leaves_the_custodian(demo, tmp_path, monkeypatch):
     """A trust exports its L&D contacts with the patient's identifiers attached: the release
     stops, naming a column, and nothing is written for the analyst."""
     folder, scenario, _ = demo
     trust = folder / "trust_north"
-    people = pd.read_csv(scenario / "trust_north" / "identifiers.csv", dtype=str,
-                         keep_default_na=False).drop_duplicates("record_id")
-    contacts = pd.read_csv(scenario / "trust_north" / "ld_contacts.csv", dtype=str,
-                           keep_default_na=False).merge(people, on="record_id", how="left")
-    leaky = contacts.assign(nhs_number=[f"94{n:08d}" for n in range(len(contacts))],
-                            date_of_birth=contacts.dob,
-                            full_name=contacts.forename + " " + contacts.surname,
-                            home_postcode=contacts.postcode, Surname=contacts.surname)
+    people = pd.read_csv(
+        scenario / "trust_north" / "identifiers.csv", dtype=str, keep_default_na=False
+    ).drop_duplicates("record_id")
+    contacts = pd.read_csv(
+        scenario / "trust_north" / "ld_contacts.csv", dtype=str, keep_default_na=False
+    ).merge(people, on="record_id", how="left")
+    leaky = contacts.assign(
+        nhs_number=[f"94{n:08d}" for n in range(len(contacts))],
+        date_of_birth=contacts.dob,
+        full_name=contacts.forename + " " + contacts.surname,
+        home_postcode=contacts.postcode,
+        Surname=contacts.surname,
+    )
     path = tmp_path / "ld_contacts.csv"
-    leaky[["record_id", "contact_date", "nhs_number", "date_of_birth", "full_name",
-           "home_postcode", "Surname"]].to_csv(path, index=False)
+    leaky[
+        [
+            "record_id",
+            "contact_date",
+            "nhs_number",
+            "date_of_birth",
+            "full_name",
+            "home_postcode",
+            "Surname",
+        ]
+    ].to_csv(path, index=False)
     monkeypatch.chdir(trust)
     monkeypatch.setenv("PPRL_HOME", "keyring")
     monkeypatch.setenv("PPRL_PASSPHRASE", PASSPHRASE)
     out = tmp_path / "released"
-    result = CliRunner().invoke(main, [
-        "release", str(path), "--links", "inbox/trust_north.links",
-        "--tokens", "outbox/trust_north.pkg.tokens.csv", "--key", "trust_north.key",
-        "--to", "analyst", "--study", "inbox/study.toml", "-o", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "release",
+            str(path),
+            "--links",
+            "inbox/trust_north.links",
+            "--tokens",
+            "outbox/trust_north.pkg.tokens.csv",
+            "--key",
+            "trust_north.key",
+            "--to",
+            "analyst",
+            "--study",
+            "inbox/study.toml",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code != 0
     assert len(result.output.strip().splitlines()) == 1
-    assert ("column(s) 'nhs_number', 'date_of_birth', 'full_name', 'home_postcode', 'Surname' "
-            "look like identifiers") in result.output
+    assert (
+        "column(s) 'nhs_number', 'date_of_birth', 'full_name', 'home_postcode', 'Surname' "
+        "look like identifiers"
+    ) in result.output
     assert not found(result.output.encode(), identifier_values(scenario, "trust_north"))
     assert not out.exists() and not (tmp_path / "released.rejects.csv").exists()
 
@@ -223,8 +260,12 @@ def opened(folder: Path, party: str, sealed: str) -> pd.DataFrame:
     """A sealed table in `party`'s folder, opened with its key."""
     identity = load_identity(folder / party / f"{party}.key", PASSPHRASE)
     plain = folder / party / f".{Path(sealed).name}.opened"
-    open_file(folder / party / sealed, plain, recipient_identity=identity,
-              keyring=Keyring(folder / party / "keyring"))
+    open_file(
+        folder / party / sealed,
+        plain,
+        recipient_identity=identity,
+        keyring=Keyring(folder / party / "keyring"),
+    )
     table = pd.read_parquet(plain)
     plain.unlink()
     return table
@@ -257,9 +298,14 @@ def test_the_analyst_receives_only_the_people_the_study_needs(demo):
         pseudonyms = contacts.merge(tokens, on="record_id").merge(links, on="token").pseudonym
         index_persons |= set(person.reindex([(trust, p) for p in pseudonyms]))
     uncertain = opened(folder, "analyst", "inbox/uncertain_links")
-    sides = [pd.Series(person.reindex(list(zip(uncertain[f"party_{s}"],
-                                                uncertain[f"pseudonym_{s}"], strict=True)))
-                       .to_numpy()) for s in "ab"]
+    sides = [
+        pd.Series(
+            person.reindex(
+                list(zip(uncertain[f"party_{s}"], uncertain[f"pseudonym_{s}"], strict=True))
+            ).to_numpy()
+        )
+        for s in "ab"
+    ]
     # each uncertain link touches an index person, and brings in at most the other side
     assert (sides[0].isin(index_persons) | sides[1].isin(index_persons)).all()
     allowed = index_persons | set(sides[0]) | set(sides[1])
@@ -280,17 +326,26 @@ def test_ttp_packages_carry_no_trace_of_extract_order(demo):
     identity = load_identity(folder / "ttp" / "ttp.key", PASSPHRASE)
     for custodian in CUSTODIANS:
         opened = folder / "ttp" / f".{custodian}.order.parquet"
-        open_file(folder / "ttp" / "inbox" / f"{custodian}.pkg", opened,
-                  recipient_identity=identity, keyring=Keyring(folder / "ttp" / "keyring"))
+        open_file(
+            folder / "ttp" / "inbox" / f"{custodian}.pkg",
+            opened,
+            recipient_identity=identity,
+            keyring=Keyring(folder / "ttp" / "keyring"),
+        )
         package = pq.read_table(opened, columns=["token"]).to_pandas()
         opened.unlink()
-        token_map = pd.read_csv(folder / custodian / "outbox" / f"{custodian}.pkg.tokens.csv",
-                                dtype=str)
-        extract = pd.read_csv(scenario / custodian / "identifiers.csv", dtype=str,
-                              keep_default_na=False)
+        token_map = pd.read_csv(
+            folder / custodian / "outbox" / f"{custodian}.pkg.tokens.csv", dtype=str
+        )
+        extract = pd.read_csv(
+            scenario / custodian / "identifiers.csv", dtype=str, keep_default_na=False
+        )
         first_row = extract.reset_index().groupby("record_id")["index"].min()
-        record = package["token"].map(bytes.hex).map(
-            dict(zip(token_map.token, token_map.record_id, strict=True)))
+        record = (
+            package["token"]
+            .map(bytes.hex)
+            .map(dict(zip(token_map.token, token_map.record_id, strict=True)))
+        )
         position = record.map(first_row)
         assert position.notna().all()
         rho = pd.Series(np.arange(len(position))).corr(position, method="spearman")

@@ -20,8 +20,19 @@ from pprl.errors import PprlError
 from pprl.files import FolderExistsError
 
 
-@pytest.mark.parametrize("error", [KeysError, ExtractError, OutputError, ReleaseError,
-                                   PackageProblem, StudyError, ConfigError, FolderExistsError])
+@pytest.mark.parametrize(
+    "error",
+    [
+        KeysError,
+        ExtractError,
+        OutputError,
+        ReleaseError,
+        PackageProblem,
+        StudyError,
+        ConfigError,
+        FolderExistsError,
+    ],
+)
 def test_every_refusal_is_a_pprl_error(error: type) -> None:
     assert issubclass(error, PprlError)
 
@@ -33,8 +44,10 @@ def test_an_unwritable_output_is_one_line(project, tmp_path: Path) -> None:
     packages = []
     for party in ("trust_north", "police_north"):
         out = tmp_path / f"{party}.pkg"
-        assert project.hash(DEFAULT_SCENARIO / party / "identifiers.csv", out,
-                            party=party).exit_code == 0
+        assert (
+            project.hash(DEFAULT_SCENARIO / party / "identifiers.csv", out, party=party).exit_code
+            == 0
+        )
         packages.append(str(out))
     result = project.link(*packages, "-o", "/proc/x/out")
     lines = result.output.strip().splitlines()
@@ -46,20 +59,33 @@ def test_an_unwritable_output_is_one_line(project, tmp_path: Path) -> None:
 def test_sample_into_an_existing_folder_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "file").write_text("x")
-    result = CliRunner().invoke(main, ["sample", "--out", str(tmp_path / "taken"),
-                                       "--people", "10"])
+    result = CliRunner().invoke(
+        main, ["sample", "--out", str(tmp_path / "taken"), "--people", "10"]
+    )
     lines = result.output.strip().splitlines()
     assert result.exit_code == 1 and len(lines) == 1 and "already exists" in lines[0]
 
 
-@pytest.mark.parametrize("command", [
-    ["sample", "--out", "scenario", "--people", "10", "--config"],
-    ["outcomes", "x.released", "--quality", "x.released", "--key", "x.released", "-o", "out",
-     "--study"],
-])
-def test_a_broken_settings_file_is_one_line_naming_it(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch,
-                                                      command: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sample", "--out", "scenario", "--people", "10", "--config"],
+        [
+            "outcomes",
+            "x.released",
+            "--quality",
+            "x.released",
+            "--key",
+            "x.released",
+            "-o",
+            "out",
+            "--study",
+        ],
+    ],
+)
+def test_a_broken_settings_file_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
     """Every TOML settings file goes through one loader: invalid TOML is refused, naming it."""
     monkeypatch.chdir(tmp_path)
     Path("x.released").write_bytes(b"")
@@ -76,8 +102,13 @@ def test_a_hash_configuration_with_an_unknown_setting_is_one_line(project, tmp_p
 
     config = tmp_path / "encoding.toml"
     config.write_text("[standardise]\ncolour = 'blue'\n")
-    result = project.hash(DEFAULT_SCENARIO / "trust_north" / "identifiers.csv",
-                          tmp_path / "t.pkg", "--config", str(config), party="trust_north")
+    result = project.hash(
+        DEFAULT_SCENARIO / "trust_north" / "identifiers.csv",
+        tmp_path / "t.pkg",
+        "--config",
+        str(config),
+        party="trust_north",
+    )
     lines = result.output.strip().splitlines()
     assert result.exit_code == 1 and len(lines) == 1, result.output
     assert str(config) in lines[0] and "colour" in lines[0]

@@ -40,14 +40,27 @@ def refused(result: Result, *needles: str) -> None:
         assert needle in lines[0], lines[0]
 
 
-def sealed(project: Project, folder: Path, sender: str, recipient: str, content_type: str,
-           name: str, payload: bytes = b"anything") -> Path:
+def sealed(
+    project: Project,
+    folder: Path,
+    sender: str,
+    recipient: str,
+    content_type: str,
+    name: str,
+    payload: bytes = b"anything",
+) -> Path:
     """A file sealed and signed by `sender` (a real, trusted party) to `recipient`."""
     plain = folder / f".{name}.plain"
     plain.write_bytes(payload)
     out = folder / name
-    seal_file(plain, out, sender=me(project, sender), recipient=me(project, recipient).card,
-              project=PROJECT, content_type=content_type)
+    seal_file(
+        plain,
+        out,
+        sender=me(project, sender),
+        recipient=me(project, recipient).card,
+        project=PROJECT,
+        content_type=content_type,
+    )
     plain.unlink()
     return out
 
@@ -61,8 +74,18 @@ def extract(tmp_path: Path) -> Path:
 
 def test_hash_seals_only_to_a_ttp(project, extract, tmp_path) -> None:
     out = tmp_path / "out" / "trust_north.pkg"
-    result = run("hash", extract, "--secret", project.secret("trust_north"), "--key",
-                 project.key("trust_north"), "--to", "analyst", "-o", out)
+    result = run(
+        "hash",
+        extract,
+        "--secret",
+        project.secret("trust_north"),
+        "--key",
+        project.key("trust_north"),
+        "--to",
+        "analyst",
+        "-o",
+        out,
+    )
     refused(result, "'analyst'", "role 'analyst'", "'ttp'")
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
@@ -80,19 +103,20 @@ def packages(project, tmp_path) -> list[Path]:
 
 def test_link_sends_results_only_to_an_analyst(project, packages, tmp_path) -> None:
     out = tmp_path / "linked"
-    result = run("link", *packages, "--key", project.key("ttp"), "--to", "police_south",
-                 "-o", out)
+    result = run("link", *packages, "--key", project.key("ttp"), "--to", "police_south", "-o", out)
     refused(result, "'police_south'", "role 'custodian'", "'analyst'")
     assert not out.exists()
 
 
 def test_link_takes_packages_only_from_custodians(project, packages, tmp_path) -> None:
     plain = project.open_package(packages[1])
-    from_analyst = sealed(project, tmp_path, "analyst", "ttp", PACKAGE, "analyst.pkg",
-                          plain.read_bytes())
+    from_analyst = sealed(
+        project, tmp_path, "analyst", "ttp", PACKAGE, "analyst.pkg", plain.read_bytes()
+    )
     out = tmp_path / "linked"
-    result = run("link", packages[0], from_analyst, "--key", project.key("ttp"), "--to",
-                 "analyst", "-o", out)
+    result = run(
+        "link", packages[0], from_analyst, "--key", project.key("ttp"), "--to", "analyst", "-o", out
+    )
     refused(result, "analyst.pkg", "'analyst'", "role 'analyst'", "'custodian'")
     assert not out.exists()
 
@@ -122,12 +146,18 @@ def test_a_custodian_cannot_send_a_package_as_another(project, packages, tmp_pat
     writer.close(dataclasses.replace(info, party="trust_north"))
     police = me(project, "police_north")
     forged = tmp_path / "trust_north.pkg"
-    seal_file(forged_plain, forged, sender=Posing("trust_north", police.fingerprint,
-                                                  police.signer),
-              recipient=me(project, "ttp").card, project=PROJECT, content_type=PACKAGE)
+    seal_file(
+        forged_plain,
+        forged,
+        sender=Posing("trust_north", police.fingerprint, police.signer),
+        recipient=me(project, "ttp").card,
+        project=PROJECT,
+        content_type=PACKAGE,
+    )
     out = tmp_path / "linked"
-    result = run("link", forged, packages[1], "--key", project.key("ttp"), "--to", "analyst",
-                 "-o", out)
+    result = run(
+        "link", forged, packages[1], "--key", project.key("ttp"), "--to", "analyst", "-o", out
+    )
     refused(result, "trust_north.pkg", "'trust_north'", "'police_north'")
     assert not out.exists()
 
@@ -139,8 +169,20 @@ def test_release_seals_only_to_an_analyst(project, tmp_path) -> None:
     tokens = tmp_path / "tokens.csv"
     tokens.write_text("record_id,token\n")
     out = tmp_path / "released"
-    result = run("release", content, "--links", links, "--tokens", tokens, "--key",
-                 project.key("police_north"), "--to", "ttp", "-o", out)
+    result = run(
+        "release",
+        content,
+        "--links",
+        links,
+        "--tokens",
+        tokens,
+        "--key",
+        project.key("police_north"),
+        "--to",
+        "ttp",
+        "-o",
+        out,
+    )
     refused(result, "'ttp'", "role 'ttp'", "'analyst'")
     assert not out.exists()
 
@@ -148,13 +190,24 @@ def test_release_seals_only_to_an_analyst(project, tmp_path) -> None:
 def test_release_takes_a_link_map_only_from_the_ttp(project, tmp_path) -> None:
     content = tmp_path / "offences.csv"
     content.write_text("record_id,offence_date\nNP001,2012-01-05\n")
-    links = sealed(project, tmp_path, "police_south", "police_north", LINKS,
-                   "police_north.links")
+    links = sealed(project, tmp_path, "police_south", "police_north", LINKS, "police_north.links")
     tokens = tmp_path / "tokens.csv"
     tokens.write_text("record_id,token\n")
     out = tmp_path / "released"
-    result = run("release", content, "--links", links, "--tokens", tokens, "--key",
-                 project.key("police_north"), "--to", "analyst", "-o", out)
+    result = run(
+        "release",
+        content,
+        "--links",
+        links,
+        "--tokens",
+        tokens,
+        "--key",
+        project.key("police_north"),
+        "--to",
+        "analyst",
+        "-o",
+        out,
+    )
     refused(result, "'police_south'", "role 'custodian'", "'ttp'")
     assert not out.exists()
 
@@ -163,30 +216,54 @@ def test_release_takes_a_link_map_only_from_the_ttp(project, tmp_path) -> None:
     "released_by, quality_by, needles",
     [
         ("ttp", "ttp", ["released.bin", "'ttp'", "role 'ttp'", "'custodian'"]),
-        ("trust_north", "police_north", ["quality.bin", "'police_north'", "role 'custodian'",
-                                         "'ttp'"]),
+        (
+            "trust_north",
+            "police_north",
+            ["quality.bin", "'police_north'", "role 'custodian'", "'ttp'"],
+        ),
     ],
 )
 def test_outcomes_takes_content_from_custodians_and_quality_from_the_ttp(
-        project, tmp_path, released_by, quality_by, needles) -> None:
+    project, tmp_path, released_by, quality_by, needles
+) -> None:
     import pyarrow.parquet as pq
 
     frame = pd.DataFrame({"pseudonym": ["p1"], "match_probability": [1.0]})
     pq.write_table(to_table(frame, "offences", released_by), tmp_path / "released.parquet")
-    released = sealed(project, tmp_path, released_by, "analyst", RELEASED, "released.bin",
-                      (tmp_path / "released.parquet").read_bytes())
+    released = sealed(
+        project,
+        tmp_path,
+        released_by,
+        "analyst",
+        RELEASED,
+        "released.bin",
+        (tmp_path / "released.parquet").read_bytes(),
+    )
     frame.to_parquet(tmp_path / "quality.parquet")
-    quality = sealed(project, tmp_path, quality_by, "analyst", QUALITY, "quality.bin",
-                     (tmp_path / "quality.parquet").read_bytes())
+    quality = sealed(
+        project,
+        tmp_path,
+        quality_by,
+        "analyst",
+        QUALITY,
+        "quality.bin",
+        (tmp_path / "quality.parquet").read_bytes(),
+    )
     out = tmp_path / "results"
-    result = run("outcomes", released, "--quality", quality, "--key", project.key("analyst"),
-                 "-o", out)
+    result = run(
+        "outcomes", released, "--quality", quality, "--key", project.key("analyst"), "-o", out
+    )
     refused(result, *needles)
     assert not out.exists()
 
 
 def test_keyring_cards_all_carry_their_roles(project) -> None:
     roles = {card.name: card.role for card in Keyring().cards()}
-    assert roles == {"analyst": "analyst", "ttp": "ttp", "police_north": "custodian",
-                     "police_south": "custodian", "trust_north": "custodian",
-                     "trust_south": "custodian"}
+    assert roles == {
+        "analyst": "analyst",
+        "ttp": "ttp",
+        "police_north": "custodian",
+        "police_south": "custodian",
+        "trust_north": "custodian",
+        "trust_south": "custodian",
+    }

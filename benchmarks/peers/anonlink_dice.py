@@ -50,8 +50,11 @@ def main() -> None:
         cpu_seconds.append(time.process_time() - cpu)
         pairs, checksum = len(sims), float(np.frombuffer(sims, dtype=np.float64).sum())
         del sims, rows_a, rows_b
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "pairs": pairs,
-                      "checksum": checksum}))
+    print(
+        json.dumps(
+            {"seconds": seconds, "cpu_seconds": cpu_seconds, "pairs": pairs, "checksum": checksum}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -16,25 +16,41 @@ from clkhash import clk
 from clkhash.schema import from_json_dict
 
 FIELDS = ["forename", "middle_names", "surname", "dob", "sex", "postcode", "address"]
-BITS_PER_TOKEN = {"forename": 25, "middle_names": 10, "surname": 25, "dob": 15, "sex": 5,
-                  "postcode": 15, "address": 10}
+BITS_PER_TOKEN = {
+    "forename": 25,
+    "middle_names": 10,
+    "surname": 25,
+    "dob": 15,
+    "sex": 5,
+    "postcode": 15,
+    "address": 10,
+}
 
 
 def feature(name: str) -> dict:
     return {
         "identifier": name,
         "format": {"type": "string", "encoding": "utf-8", "case": "mixed"},
-        "hashing": {"comparison": {"type": "ngram", "n": 2, "positional": False},
-                    "strategy": {"bitsPerToken": BITS_PER_TOKEN[name]},
-                    "hash": {"type": "doubleHash"}},
+        "hashing": {
+            "comparison": {"type": "ngram", "n": 2, "positional": False},
+            "strategy": {"bitsPerToken": BITS_PER_TOKEN[name]},
+            "hash": {"type": "doubleHash"},
+        },
     }
 
 
 SCHEMA = {
     "version": 3,
-    "clkConfig": {"l": 1024, "kdf": {"type": "HKDF", "hash": "SHA256", "keySize": 64,
-                                     "salt": base64.b64encode(b"pprl benchmark salt").decode(),
-                                     "info": base64.b64encode(b"pprl benchmark").decode()}},
+    "clkConfig": {
+        "l": 1024,
+        "kdf": {
+            "type": "HKDF",
+            "hash": "SHA256",
+            "keySize": 64,
+            "salt": base64.b64encode(b"pprl benchmark salt").decode(),
+            "info": base64.b64encode(b"pprl benchmark").decode(),
+        },
+    },
     "features": [feature(name) for name in FIELDS],
 }
 

@@ -32,20 +32,28 @@ FIELDS = ["forename", "middle_names", "surname", "dob", "sex", "postcode", "addr
 
 def clean(path: str, name: str) -> pd.DataFrame:
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    out = pd.DataFrame({"unique_id": [f"{name}{i}" for i in range(len(df))],
-                        "record_id": df["record_id"]})
+    out = pd.DataFrame(
+        {"unique_id": [f"{name}{i}" for i in range(len(df))], "record_id": df["record_id"]}
+    )
     for field in ("forename", "middle_names", "surname", "address"):
-        text = (df[field].str.lower().str.replace(r"[^\w\s'-]", " ", regex=True)
-                .str.replace(r"\s+", " ", regex=True).str.strip())
+        text = (
+            df[field]
+            .str.lower()
+            .str.replace(r"[^\w\s'-]", " ", regex=True)
+            .str.replace(r"\s+", " ", regex=True)
+            .str.strip()
+        )
         out[field] = text
     out["sex"] = df["sex"].str.strip().str.upper().str[:1]
     postcode = df["postcode"].str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
-    out["postcode"] = postcode.where(postcode.str.len() < 5,
-                                     postcode.str[:-3] + " " + postcode.str[-3:])
+    out["postcode"] = postcode.where(
+        postcode.str.len() < 5, postcode.str[:-3] + " " + postcode.str[-3:]
+    )
     raw = df["dob"].str.strip()
     iso = pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce")
-    dayfirst = pd.to_datetime(raw.str.replace(r"[.-]", "/", regex=True), format="%d/%m/%Y",
-                              errors="coerce")
+    dayfirst = pd.to_datetime(
+        raw.str.replace(r"[.-]", "/", regex=True), format="%d/%m/%Y", errors="coerce"
+    )
     out["dob"] = iso.fillna(dayfirst).dt.strftime("%Y-%m-%d")
     out = out.replace({"": None}).astype(object)
     return out.where(out.notna(), None)
@@ -54,8 +62,9 @@ def clean(path: str, name: str) -> pd.DataFrame:
 def one_to_one(pairs: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """Greedy one-to-one assignment of record pairs by decreasing probability."""
     pairs = pairs[pairs.match_probability >= threshold]
-    pairs = pairs.sort_values(["match_probability", "record_id_a", "record_id_b"],
-                              ascending=[False, True, True])
+    pairs = pairs.sort_values(
+        ["match_probability", "record_id_a", "record_id_b"], ascending=[False, True, True]
+    )
     used_a, used_b, keep = set(), set(), []
     for a, b in zip(pairs.record_id_a.to_numpy(), pairs.record_id_b.to_numpy(), strict=True):
         keep.append(a not in used_a and b not in used_b)
@@ -103,22 +112,24 @@ def main() -> None:
         ],
         retain_intermediate_calculation_columns=False,
     )
-    linker = Linker([db.register(a, dataset_display_name="a"),
-                     db.register(b, dataset_display_name="b")], settings,
-                    log_level=logging.WARNING)
+    linker = Linker(
+        [db.register(a, dataset_display_name="a"), db.register(b, dataset_display_name="b")],
+        settings,
+        log_level=logging.WARNING,
+    )
     linker.training.estimate_probability_two_random_records_match(
-        [block_on("forename", "surname", "dob"), block_on("surname", "dob", "postcode")],
-        recall=0.7)
+        [block_on("forename", "surname", "dob"), block_on("surname", "dob", "postcode")], recall=0.7
+    )
     linker.training.estimate_u_using_random_sampling(max_pairs=args.u_pairs, seed=args.seed)
     linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("forename", "surname"))
+        block_on("forename", "surname")
+    )
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
     stages["train"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     predictions = linker.inference.predict(threshold_match_probability=0.01)
-    rows = predictions.as_pandas_dataframe()[["unique_id_l", "unique_id_r",
-                                              "match_probability"]]
+    rows = predictions.as_pandas_dataframe()[["unique_id_l", "unique_id_r", "match_probability"]]
     stages["predict"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -127,16 +138,27 @@ def main() -> None:
     left_is_a = rows.unique_id_l.str.startswith("a")
     ids_a = rows.unique_id_l.where(left_is_a, rows.unique_id_r)
     ids_b = rows.unique_id_r.where(left_is_a, rows.unique_id_l)
-    pairs = pd.DataFrame({"record_id_a": ids_a.map(record_a), "record_id_b": ids_b.map(record_b),
-                          "match_probability": rows.match_probability})
+    pairs = pd.DataFrame(
+        {
+            "record_id_a": ids_a.map(record_a),
+            "record_id_b": ids_b.map(record_b),
+            "match_probability": rows.match_probability,
+        }
+    )
     pairs = pairs.groupby(["record_id_a", "record_id_b"], as_index=False).match_probability.max()
     links = one_to_one(pairs, args.threshold)
     links.to_csv(args.pairs, index=False)
     stages["one-to-one"] = time.perf_counter() - mark
 
-    report = json.dumps({"seconds": time.perf_counter() - start, "stages": stages,
-                         "rows": [len(a), len(b)], "scored_pairs": len(rows),
-                         "links": len(links)})
+    report = json.dumps(
+        {
+            "seconds": time.perf_counter() - start,
+            "stages": stages,
+            "rows": [len(a), len(b)],
+            "scored_pairs": len(rows),
+            "links": len(links),
+        }
+    )
     print(report)
     if args.report:
         with open(args.report, "w") as f:

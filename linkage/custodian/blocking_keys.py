@@ -50,38 +50,41 @@ class _Vocabulary:
         """The id of each variant's text(value) of a coded field; 0 where it is missing."""
         return self.of([text(v) for v in coded.values])[coded.codes]
 
-    def of_numbers(self, numbers: np.ndarray, known: np.ndarray,
-                   text: Callable[[int], str] = str) -> np.ndarray:
+    def of_numbers(
+        self, numbers: np.ndarray, known: np.ndarray, text: Callable[[int], str] = str
+    ) -> np.ndarray:
         """The id of each variant's text(number) ('1987'); 0 where not known."""
         unique, inverse = np.unique(np.where(known, numbers, -1), return_inverse=True)
         return self.of([text(int(n)) if n >= 0 else "" for n in unique])[inverse]
 
 
-def _blocking_parts(variants: Variants, dates: DateParts, country: str,
-                    words: _Vocabulary) -> dict[str, np.ndarray]:
+def _blocking_parts(
+    variants: Variants, dates: DateParts, country: str, words: _Vocabulary
+) -> dict[str, np.ndarray]:
     """Per part that blocking keys join (`linkage.config.BLOCKING_KEYS`): a word id per
     variant, 0 where the part cannot be formed."""
     known, day, month, year = dates
     low, high = np.minimum(day, month), np.maximum(day, month)
     return {
         "forename_soundex": words.of_coded(variants.forename, jellyfish.soundex),
-        "surname_soundex": words.of_coded(variants.surname,
-                                          lambda n: jellyfish.soundex(n.whole)),
+        "surname_soundex": words.of_coded(variants.surname, lambda n: jellyfish.soundex(n.whole)),
         "forename_initial": words.of_coded(variants.forename, lambda v: v[0]),
         "postcode_sector": words.of_coded(
-            variants.postcode, lambda p: std.postcode_parts(p, country).sector),
-        "postcode": words.of_coded(variants.postcode,
-                                   lambda p: std.postcode_parts(p, country).full),
+            variants.postcode, lambda p: std.postcode_parts(p, country).sector
+        ),
+        "postcode": words.of_coded(
+            variants.postcode, lambda p: std.postcode_parts(p, country).full
+        ),
         "street_soundex": words.of_coded(variants.address, _street_word),
         # day and month in either order, so that a swapped date still meets its partner
-        "dob_daymonth": words.of_numbers(low * 32 + high, known,
-                                         lambda v: f"{v // 32}-{v % 32}"),
+        "dob_daymonth": words.of_numbers(low * 32 + high, known, lambda v: f"{v // 32}-{v % 32}"),
         "dob_year": words.of_numbers(year, known),
     }
 
 
-def blocking_digests(variants: Variants, dates: DateParts, secret: bytes,
-                     config: EncodingConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def blocking_digests(
+    variants: Variants, dates: DateParts, secret: bytes, config: EncodingConfig
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per blocking key of the configuration: each variant's keyed digest (BLAKE2b under a
     key of its own), and whether the key could be formed. Each distinct value once."""
     plain = blocking_values(variants, dates, config.standardise.postcode_country)
@@ -89,27 +92,29 @@ def blocking_digests(variants: Variants, dates: DateParts, secret: bytes,
     for name in config.blocking:
         keys, text_of = plain[name]
         unique, inverse = np.unique(keys, return_inverse=True)
-        keyed = keyed_digests(derive_key(secret, f"block:{name}"),
-                              [text_of(int(k)) for k in unique], BLOCK_KEY_BYTES)
+        keyed = keyed_digests(
+            derive_key(secret, f"block:{name}"), [text_of(int(k)) for k in unique], BLOCK_KEY_BYTES
+        )
         digests[name] = (keyed[inverse], keys != 0)
     return digests
 
 
-def blocking_values(variants: Variants, dates: DateParts,
-                    country: str) -> dict[str, tuple[np.ndarray, Callable[[int], str]]]:
+def blocking_values(
+    variants: Variants, dates: DateParts, country: str
+) -> dict[str, tuple[np.ndarray, Callable[[int], str]]]:
     """Per blocking key: an integer per variant (0 where the key cannot be formed), and a
     function giving the plain text that is keyed for one such integer ('value|value')."""
     words = _Vocabulary()
     parts = _blocking_parts(variants, dates, country, words)
     base = len(words.words)
-    if base ** max(len(k.parts) for k in BLOCKING_KEYS.values()) >= 2 ** 62:
+    if base ** max(len(k.parts) for k in BLOCKING_KEYS.values()) >= 2**62:
         raise ValueError("too many distinct blocking values to combine into one integer")
-    return {name: _combined(key, parts, words.words, base)
-            for name, key in BLOCKING_KEYS.items()}
+    return {name: _combined(key, parts, words.words, base) for name, key in BLOCKING_KEYS.items()}
 
 
-def _combined(key: BlockingKey, parts: dict[str, np.ndarray], words: list[str],
-              base: int) -> tuple[np.ndarray, Callable[[int], str]]:
+def _combined(
+    key: BlockingKey, parts: dict[str, np.ndarray], words: list[str], base: int
+) -> tuple[np.ndarray, Callable[[int], str]]:
     """One key's integer per variant (its parts' ids as digits in `base`) and its text."""
     ids = np.stack([parts[p] for p in key.parts])
     if key.either_order:

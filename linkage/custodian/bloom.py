@@ -26,8 +26,9 @@ _SALT_BITS = 12
 
 def derive_key(secret: bytes, label: str) -> bytes:
     """A 32-byte key for one purpose (a field's domain, a blocking key), by HKDF-SHA256."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=_HKDF_INFO + label.encode()).derive(secret)
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO + label.encode()
+    ).derive(secret)
 
 
 class Hmac:
@@ -55,7 +56,7 @@ class Hmac:
 def padded_bigrams(value: str) -> list[str]:
     """'ann' -> ['_a', 'an', 'nn', 'n_']: padding lets first and last letters count."""
     padded = f"_{value}_"
-    return [padded[i:i + 2] for i in range(len(padded) - 1)]
+    return [padded[i : i + 2] for i in range(len(padded) - 1)]
 
 
 class FieldEncoder:
@@ -66,13 +67,20 @@ class FieldEncoder:
     per value), every token is prefixed by it.
     """
 
-    def __init__(self, secret: bytes, field: str, shape: FilterShape, hardening: Hardening,
-                 rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self,
+        secret: bytes,
+        field: str,
+        shape: FilterShape,
+        hardening: Hardening,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         self.shape = shape
         self._hmac = Hmac(derive_key(secret, f"filter:{KEY_DOMAINS[field]}"))
         self._positions: dict[str, np.ndarray] = {}
-        self._flip = (1 / (1 + math.exp(hardening.blip_epsilon))
-                      if hardening.blip_epsilon > 0 else 0.0)
+        self._flip = (
+            1 / (1 + math.exp(hardening.blip_epsilon)) if hardening.blip_epsilon > 0 else 0.0
+        )
         self._rng = rng or np.random.default_rng()
         self._permutation = None
         if hardening.balance:
@@ -88,14 +96,20 @@ class FieldEncoder:
         """The bits one token sets: successive 16-bit slices of HMAC-SHA256 blocks."""
         found = self._positions.get(token)
         if found is None:
-            raw = b"".join(self._hmac.digest(token.encode() + bytes([block]))
-                           for block in range(math.ceil(self.shape.hashes / 16)))
+            raw = b"".join(
+                self._hmac.digest(token.encode() + bytes([block]))
+                for block in range(math.ceil(self.shape.hashes / 16))
+            )
             slices = np.frombuffer(raw, dtype="<u2")[: self.shape.hashes]
             found = self._positions[token] = (slices % self.shape.bits).astype(np.int64)
         return found
 
-    def encode(self, text: Sequence[str] | None = None, tokens: Sequence[Sequence[str]] = (),
-               salt: np.ndarray | None = None) -> np.ndarray:
+    def encode(
+        self,
+        text: Sequence[str] | None = None,
+        tokens: Sequence[Sequence[str]] = (),
+        salt: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Filters for n distinct values, as an (n, width) uint8 array.
 
         text: n strings whose padded bigrams are tokens; tokens: columns of n whole tokens
@@ -135,8 +149,10 @@ class FieldEncoder:
         valid = np.arange(width - 1)[None, :] < (lengths - 1)[:, None]
         rows = np.nonzero(valid)[0]
         unique, inverse = np.unique(codes[valid], return_inverse=True)
-        table = np.array([self.positions(self._bigram_token(int(c), salt is not None))
-                          for c in unique], dtype=np.int64).reshape(len(unique), -1)
+        table = np.array(
+            [self.positions(self._bigram_token(int(c), salt is not None)) for c in unique],
+            dtype=np.int64,
+        ).reshape(len(unique), -1)
         return np.repeat(rows, self.shape.hashes), table[inverse].ravel()
 
     @staticmethod
@@ -151,11 +167,18 @@ class FieldEncoder:
         """(row, bit) pairs for one whole token per value ('' sets none)."""
         values = np.asarray(column, dtype=object)
         if salt is not None:
-            values = np.array([f"{s % (1 << _SALT_BITS)}|{v}" if v else ""
-                               for v, s in zip(values, salt, strict=True)], dtype=object)
+            values = np.array(
+                [
+                    f"{s % (1 << _SALT_BITS)}|{v}" if v else ""
+                    for v, s in zip(values, salt, strict=True)
+                ],
+                dtype=object,
+            )
         unique, inverse = np.unique(values.astype(str), return_inverse=True)
-        table = np.array([self.positions(t) if t else np.full(self.shape.hashes, -1)
-                          for t in unique], dtype=np.int64).reshape(len(unique), -1)
+        table = np.array(
+            [self.positions(t) if t else np.full(self.shape.hashes, -1) for t in unique],
+            dtype=np.int64,
+        ).reshape(len(unique), -1)
         cols = table[inverse].ravel()
         rows = np.repeat(np.arange(len(values)), self.shape.hashes)
         keep = cols >= 0

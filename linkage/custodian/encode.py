@@ -28,8 +28,16 @@ from linkage.custodian.bloom import FieldEncoder
 # The longest value of each field that is standardised, in characters: far above any real
 # name, date, code or address line, and low enough that no row can make a chunk's tables of
 # distinct values (padded to their longest) large. A row with a longer value is left out.
-FIELD_LIMITS = {"record_id": 100, "forename": 100, "middle_names": 200, "surname": 100,
-                "dob": 30, "sex": 30, "postcode": 30, "address": 500}
+FIELD_LIMITS = {
+    "record_id": 100,
+    "forename": 100,
+    "middle_names": 200,
+    "surname": 100,
+    "dob": 30,
+    "sex": 30,
+    "postcode": 30,
+    "address": 500,
+}
 MISSING = -1
 _NUMBERS = [str(i) for i in range(10_000)]
 _SALTS = 10_000  # salts are years of birth, below this
@@ -45,8 +53,9 @@ class Rejects:
         self.rows.append((row, field_name, reason, action))
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=["row", "field", "reason", "action"]) \
-            .sort_values(["row", "field"], kind="stable")
+        return pd.DataFrame(self.rows, columns=["row", "field", "reason", "action"]).sort_values(
+            ["row", "field"], kind="stable"
+        )
 
 
 @dataclass
@@ -68,6 +77,7 @@ def code(values: np.ndarray) -> Coded:
 
 def _each(function: Callable) -> Callable:
     """An array version of a one-value standardiser: (results, refusals by index)."""
+
     def apply(values: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
         results = np.empty(len(values), dtype=object)
         problems: dict[int, str] = {}
@@ -77,11 +87,13 @@ def _each(function: Callable) -> Callable:
             except std.FieldProblem as e:
                 problems[i] = str(e)
         return results, problems
+
     return apply
 
 
-def _standardise(raw: np.ndarray, rows: np.ndarray, name: str, function: Callable,
-                 rejects: Rejects) -> np.ndarray:
+def _standardise(
+    raw: np.ndarray, rows: np.ndarray, name: str, function: Callable, rejects: Rejects
+) -> np.ndarray:
     """The standard value of each row (None where missing or refused), with `function`
     (an array standardiser) applied once per distinct value; rows holding a refused value
     are rejected for that field."""
@@ -114,10 +126,16 @@ class Variants:
         return len(self.record_id)
 
     def take(self, index: np.ndarray) -> Variants:
-        return Variants(self.record_id[index], self.forename.take(index),
-                        self.middle_names.take(index), self.surname.take(index),
-                        self.dob[index], self.sex.take(index), self.postcode.take(index),
-                        self.address.take(index))
+        return Variants(
+            self.record_id[index],
+            self.forename.take(index),
+            self.middle_names.take(index),
+            self.surname.take(index),
+            self.dob[index],
+            self.sex.take(index),
+            self.postcode.take(index),
+            self.address.take(index),
+        )
 
 
 @lru_cache(maxsize=1 << 16)
@@ -126,17 +144,22 @@ def _middle_names(value: str) -> str | None:
     return " ".join(names) or None
 
 
-def standardise_rows(table: pa.Table, config: EncodingConfig, rejects: Rejects,
-                     today: dt.date | None = None) -> tuple[Variants, np.ndarray]:
+def standardise_rows(
+    table: pa.Table, config: EncodingConfig, rejects: Rejects, today: dt.date | None = None
+) -> tuple[Variants, np.ndarray]:
     """The usable identity rows of a chunk, standardised, as variants (one per row), and
     their data row numbers."""
     table = _within_limits(table, rejects)
     # Every standardiser ignores case and surrounding spaces: folding them first leaves far
     # fewer distinct values to standardise (SMITH, Smith and smith are one).
-    folded = {name: pc.utf8_lower(pc.utf8_trim_whitespace(table[name]))
-              for name in ("forename", "middle_names", "surname", "sex", "postcode", "address")}
-    columns = {name: folded.get(name, table[name]).to_numpy(zero_copy_only=False)
-               for name in table.column_names}
+    folded = {
+        name: pc.utf8_lower(pc.utf8_trim_whitespace(table[name]))
+        for name in ("forename", "middle_names", "surname", "sex", "postcode", "address")
+    }
+    columns = {
+        name: folded.get(name, table[name]).to_numpy(zero_copy_only=False)
+        for name in table.column_names
+    }
     rows = columns["row"]
     record_id = np.char.strip(columns["record_id"].astype(str)).astype(object)
     no_id = record_id == ""
@@ -151,24 +174,33 @@ def standardise_rows(table: pa.Table, config: EncodingConfig, rejects: Rejects,
     first = np.array([f[0] if f else None for f in forename], dtype=object)
     extra = np.array([f[1] if f else "" for f in forename], dtype=object)
     middle = standard("middle_names", _each(_middle_names))
-    middle = np.array([" ".join(p for p in (e, m) if p) or None
-                       for e, m in zip(extra, middle, strict=True)], dtype=object)
+    middle = np.array(
+        [" ".join(p for p in (e, m) if p) or None for e, m in zip(extra, middle, strict=True)],
+        dtype=object,
+    )
     dob = standard("dob", lambda values: std.standardise_dobs(values, today))
     dob = np.where(dob == None, std.NO_DATE, dob).astype(np.int64)  # noqa: E711
     variants = Variants(
-        record_id=record_id, forename=code(first), middle_names=code(middle),
+        record_id=record_id,
+        forename=code(first),
+        middle_names=code(middle),
         surname=code(standard("surname", _each(std.standardise_name))),
-        dob=dob, sex=code(standard("sex", _each(std.standardise_sex))),
-        postcode=code(standard("postcode",
-                               lambda values: std.standardise_postcodes(values, country))),
-        address=code(standard("address", lambda values: (std.standardise_addresses(values),
-                                                         {}))),
+        dob=dob,
+        sex=code(standard("sex", _each(std.standardise_sex))),
+        postcode=code(
+            standard("postcode", lambda values: std.standardise_postcodes(values, country))
+        ),
+        address=code(standard("address", lambda values: (std.standardise_addresses(values), {}))),
     )
-    unusable = (variants.forename.codes == MISSING) & (variants.surname.codes == MISSING) & \
-        (dob == std.NO_DATE)
+    unusable = (
+        (variants.forename.codes == MISSING)
+        & (variants.surname.codes == MISSING)
+        & (dob == std.NO_DATE)
+    )
     for row in rows[unusable & ~no_id]:
-        rejects.add(int(row), "forename, surname, dob", "no name and no date of birth",
-                    "row left out")
+        rejects.add(
+            int(row), "forename, surname, dob", "no name and no date of birth", "row left out"
+        )
     keep = np.flatnonzero(~(unusable | no_id))
     return variants.take(keep), rows[keep]
 
@@ -200,25 +232,40 @@ def expand_variants(variants: Variants, config: EncodingConfig) -> Variants:
     limit = config.standardise.nickname_variants
     copies = []
     if limit:
-        copies.append(_with_alternatives(
-            variants, "forename", lambda f: std.formal_forenames(f, limit)))
-    copies.append(_with_alternatives(
-        variants, "surname", lambda n: tuple(std.Name(part, ()) for part in n.parts)))
+        copies.append(
+            _with_alternatives(variants, "forename", lambda f: std.formal_forenames(f, limit))
+        )
+    copies.append(
+        _with_alternatives(
+            variants, "surname", lambda n: tuple(std.Name(part, ()) for part in n.parts)
+        )
+    )
     parts = [variants, *[c for c in copies if c is not None]]
     merged = Variants(
         record_id=np.concatenate([p.record_id for p in parts]),
         dob=np.concatenate([p.dob for p in parts]),
         # alternatives only ever append to a column's table, so the longest table serves all
-        **{name: Coded(np.concatenate([getattr(p, name).codes for p in parts]),
-                       max((getattr(p, name).values for p in parts), key=len))
-           for name in _CODED})
-    key = pd.DataFrame({"record": pd.factorize(merged.record_id)[0], "dob": merged.dob,
-                        **{name: getattr(merged, name).codes for name in _CODED}})
+        **{
+            name: Coded(
+                np.concatenate([getattr(p, name).codes for p in parts]),
+                max((getattr(p, name).values for p in parts), key=len),
+            )
+            for name in _CODED
+        },
+    )
+    key = pd.DataFrame(
+        {
+            "record": pd.factorize(merged.record_id)[0],
+            "dob": merged.dob,
+            **{name: getattr(merged, name).codes for name in _CODED},
+        }
+    )
     return merged.take(np.flatnonzero(~key.duplicated().to_numpy()))
 
 
-def _with_alternatives(variants: Variants, column: str,
-                       alternatives: Callable[[object], tuple]) -> Variants | None:
+def _with_alternatives(
+    variants: Variants, column: str, alternatives: Callable[[object], tuple]
+) -> Variants | None:
     """Copies of the rows whose value in `column` has alternatives, one per alternative.
 
     The alternatives join the column's table of values (in `variants` too), so that equal
@@ -260,16 +307,18 @@ def _date_parts(dob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return known, day, month, years.astype(np.int64) + 1970
 
 
-def encode_variants(variants: Variants, secret: bytes,
-                    config: EncodingConfig) -> dict[str, pa.Array]:
+def encode_variants(
+    variants: Variants, secret: bytes, config: EncodingConfig
+) -> dict[str, pa.Array]:
     """Filters and blocking keys of each variant as fixed-width binary arrow columns."""
     country = config.standardise.postcode_country
     known, day, month, year = _date_parts(variants.dob)
     salt = np.where(known, year, 0)
     salted = set(config.hardening.salt_with_year)
 
-    def field(name: str, coded: Coded, text: Callable | None = None,
-              tokens: Callable | None = None) -> pa.Array:
+    def field(
+        name: str, coded: Coded, text: Callable | None = None, tokens: Callable | None = None
+    ) -> pa.Array:
         """Encode each distinct (value, salt) once and gather the rows."""
         row_salt = salt if name in salted else np.zeros(len(variants), dtype=np.int64)
         unique, inverse = np.unique((coded.codes + 1) * _SALTS + row_salt, return_inverse=True)
@@ -278,7 +327,8 @@ def encode_variants(variants: Variants, secret: bytes,
         filters = encoder.encode(
             text=[text(v) if v is not None else "" for v in values] if text else None,
             tokens=tokens(values) if tokens else (),
-            salt=unique % _SALTS if name in salted else None)
+            salt=unique % _SALTS if name in salted else None,
+        )
         return _fixed_binary(filters[inverse], coded.codes != MISSING)
 
     def whole(values: list) -> list[list[str]]:
@@ -287,45 +337,59 @@ def encode_variants(variants: Variants, secret: bytes,
     def postcode_tokens(values: list) -> list[list[str]]:
         """The coarser parts as whole tokens; the full code is in its bigrams."""
         parts = [std.postcode_parts(v, country) if v else None for v in values]
-        return [[f"{kind}:{getattr(p, kind)}" if p else "" for p in parts]
-                for kind in ("outward", "sector", "area")]
+        return [
+            [f"{kind}:{getattr(p, kind)}" if p else "" for p in parts]
+            for kind in ("outward", "sector", "area")
+        ]
 
     columns = {
         "forename": field("forename", variants.forename, text=str),
-        "middle_names": field("middle_names", variants.middle_names,
-                              text=lambda v: v.replace(" ", "_")),
+        "middle_names": field(
+            "middle_names", variants.middle_names, text=lambda v: v.replace(" ", "_")
+        ),
         "surname": field("surname", variants.surname, text=lambda n: n.whole),
         "sex": field("sex", variants.sex, tokens=whole),
-        "postcode": field("postcode", variants.postcode, text=lambda v: v.replace(" ", ""),
-                          tokens=postcode_tokens),
+        "postcode": field(
+            "postcode", variants.postcode, text=lambda v: v.replace(" ", ""), tokens=postcode_tokens
+        ),
         "address": field("address", variants.address, text=str),
     }
+
     def year_tokens(values: list) -> list[list[str]]:
         """The year, and tokens a mistyped year shares with the true one: the pair of years
         either side (one year out), the year with its tens digit masked (ten years out),
         and its digits sorted (two digits transposed)."""
         years = [int(v) if v else None for v in values]
-        return [[v or "" for v in values],
-                [f"pair:{y}" if y else "" for y in years],
-                [f"pair:{y - 1}" if y else "" for y in years],
-                [f"tens:{y // 100}_{y % 10}" if y else "" for y in years],
-                [f"digits:{''.join(sorted(str(y)))}" if y else "" for y in years]]
+        return [
+            [v or "" for v in values],
+            [f"pair:{y}" if y else "" for y in years],
+            [f"pair:{y - 1}" if y else "" for y in years],
+            [f"tens:{y // 100}_{y % 10}" if y else "" for y in years],
+            [f"digits:{''.join(sorted(str(y)))}" if y else "" for y in years],
+        ]
 
     # a date part's code is the number itself
-    for name, values, tokens in (("dob_day", day, whole), ("dob_month", month, whole),
-                                 ("dob_year", year, year_tokens)):
-        columns[name] = field(name, Coded(np.where(known, values, MISSING), _NUMBERS),
-                              tokens=tokens)
+    for name, values, tokens in (
+        ("dob_day", day, whole),
+        ("dob_month", month, whole),
+        ("dob_year", year, year_tokens),
+    ):
+        columns[name] = field(
+            name, Coded(np.where(known, values, MISSING), _NUMBERS), tokens=tokens
+        )
     blocks = blocking_digests(variants, (known, day, month, year), secret, config)
     columns.update({f"block_{name}": _fixed_binary(*block) for name, block in blocks.items()})
-    return {name: columns[name] for name in (*config.filters,
-                                             *(f"block_{b}" for b in config.blocking))}
+    return {
+        name: columns[name] for name in (*config.filters, *(f"block_{b}" for b in config.blocking))
+    }
 
 
 def _fixed_binary(array: np.ndarray, present: np.ndarray) -> pa.Array:
     """Rows of bytes as an arrow fixed-size binary column, null where not present."""
-    validity = None if present.all() else pa.py_buffer(
-        np.packbits(present, bitorder="little").tobytes())
+    validity = (
+        None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little").tobytes())
+    )
     data = pa.py_buffer(np.ascontiguousarray(array, dtype=np.uint8).tobytes())
-    return pa.Array.from_buffers(pa.binary(array.shape[1]), len(array), [validity, data],
-                                 null_count=int((~present).sum()))
+    return pa.Array.from_buffers(
+        pa.binary(array.shape[1]), len(array), [validity, data], null_count=int((~present).sum())
+    )

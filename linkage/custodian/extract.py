@@ -36,8 +36,10 @@ def parse_column_map(pairs: tuple[str, ...]) -> dict[str, str | None]:
     for pair in pairs:
         field, sep, column = pair.partition("=")
         if not sep or field not in STANDARD_FIELDS:
-            raise ExtractError(f"--column {pair!r}: expected FIELD=COLUMN with FIELD one of "
-                               f"{', '.join(STANDARD_FIELDS)}")
+            raise ExtractError(
+                f"--column {pair!r}: expected FIELD=COLUMN with FIELD one of "
+                f"{', '.join(STANDARD_FIELDS)}"
+            )
         if field == "record_id" and not column:
             raise ExtractError("--column record_id= : every extract needs a record_id column")
         mapping[field] = column or None
@@ -53,8 +55,9 @@ class Extract:
     bad_rows: list[tuple[int, str]] = field(default_factory=list)
 
 
-def read_extract(path: Path, columns: Mapping[str, str | None] | None = None,
-                 encoding: str = "utf-8") -> Extract:
+def read_extract(
+    path: Path, columns: Mapping[str, str | None] | None = None, encoding: str = "utf-8"
+) -> Extract:
     path = Path(path)
     columns = dict(columns or {})
     source = {f: columns.get(f, f) for f in STANDARD_FIELDS}
@@ -63,13 +66,29 @@ def read_extract(path: Path, columns: Mapping[str, str | None] | None = None,
     except LookupError:
         raise ExtractError(f"unknown encoding {encoding!r}") from None
     bad_rows: list[tuple[int, str]] = []
-    table = _read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else \
-        _read_csv(path, encoding, bad_rows)
-    missing = [f"{field} (column {col!r})" for field, col in source.items()
-               if col is not None and col not in table.column_names]
+    table = (
+        _read_parquet(path)
+        if path.suffix.lower() in (".parquet", ".pq")
+        else _read_csv(path, encoding, bad_rows)
+    )
+    missing = [
+        f"{field} (column {col!r})"
+        for field, col in source.items()
+        if col is not None and col not in table.column_names
+    ]
     if missing:
-        raise ExtractError(f"{path}: missing column(s) {', '.join(missing)}; map them with "
-                           "--column FIELD=COLUMN, or declare a field not held with FIELD=")
+        raise ExtractError(
+            f"{path}: missing column(s) {', '.join(missing)}; map them with "
+            "--column FIELD=COLUMN, or declare a field not held with FIELD="
+        )
+    repeated = sorted(
+        {col for col in source.values() if col is not None and table.column_names.count(col) > 1}
+    )
+    if repeated:
+        raise ExtractError(
+            f"{path}: column(s) {', '.join(map(repr, repeated))} appear more than once in the "
+            "header; keep one of each, or map the field to another column with --column"
+        )
     out = {}
     for name, col in source.items():
         if col is None:
@@ -86,8 +105,9 @@ def _as_text(values: pa.ChunkedArray, path: Path, column: str) -> pa.ChunkedArra
     try:
         return pc.cast(values, pa.string())
     except pa.ArrowException:
-        raise ExtractError(f"{path}: column {column!r} holds {values.type} values, which "
-                           "cannot be read as text") from None
+        raise ExtractError(
+            f"{path}: column {column!r} holds {values.type} values, which cannot be read as text"
+        ) from None
 
 
 def _row_numbers(kept: int, bad_rows: list[tuple[int, str]]) -> np.ndarray:
@@ -108,21 +128,35 @@ def _read_csv(path: Path, encoding: str, bad_rows: list[tuple[int, str]]) -> pa.
     read = pacsv.ReadOptions(encoding=encoding, block_size=1 << 24, use_threads=False)
 
     def skip(row: pacsv.InvalidRow) -> str:
-        bad_rows.append((row.number - 1, f"{row.actual_columns} columns where the header has "
-                                         f"{row.expected_columns}"))
+        bad_rows.append(
+            (
+                row.number - 1,
+                f"{row.actual_columns} columns where the header has {row.expected_columns}",
+            )
+        )
         return "skip"
 
     try:
         with _quiet_row_handlers():
-            header = pacsv.open_csv(path, read_options=read, parse_options=pacsv.ParseOptions(
-                invalid_row_handler=lambda row: "skip")).schema.names
-            convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in header},
-                                           strings_can_be_null=False)
-            return pacsv.read_csv(path, read_options=read, convert_options=convert,
-                                  parse_options=pacsv.ParseOptions(invalid_row_handler=skip))
+            header = pacsv.open_csv(
+                path,
+                read_options=read,
+                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
+            ).schema.names
+            convert = pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in header}, strings_can_be_null=False
+            )
+            return pacsv.read_csv(
+                path,
+                read_options=read,
+                convert_options=convert,
+                parse_options=pacsv.ParseOptions(invalid_row_handler=skip),
+            )
     except (pa.ArrowException, UnicodeError, OSError) as e:
-        raise ExtractError(f"{path}: not a readable {encoding} CSV file ({_first_line(e)}); "
-                           "try --encoding cp1252 for files saved by spreadsheets") from None
+        raise ExtractError(
+            f"{path}: not a readable {encoding} CSV file ({_first_line(e)}); "
+            "try --encoding cp1252 for files saved by spreadsheets"
+        ) from None
 
 
 @contextmanager

@@ -128,8 +128,14 @@ class AliasCheck:
         self._sex = np.empty(0, dtype=np.int8)
         self.records: set[int] = set()
 
-    def check(self, index: np.ndarray, dob: np.ndarray, sex: np.ndarray, rows: np.ndarray,
-              rejects: Rejects) -> None:
+    def check(
+        self,
+        index: np.ndarray,
+        dob: np.ndarray,
+        sex: np.ndarray,
+        rows: np.ndarray,
+        rejects: Rejects,
+    ) -> None:
         """Rows in file order; `index` their records' indices in the token map."""
         new = len(self._dob)
         if index.size and index.max() >= new:
@@ -140,8 +146,14 @@ class AliasCheck:
             first, fresh = first[fresh >= new], fresh[fresh >= new]
             self._dob[fresh], self._sex[fresh] = dob[first], sex[first]
         their_dob, their_sex = self._dob[index], self._sex[index]
-        conflict = (dob != NO_DATE) & (their_dob != NO_DATE) & (dob != their_dob) & \
-            (sex != 0) & (their_sex != 0) & (sex != their_sex)
+        conflict = (
+            (dob != NO_DATE)
+            & (their_dob != NO_DATE)
+            & (dob != their_dob)
+            & (sex != 0)
+            & (their_sex != 0)
+            & (sex != their_sex)
+        )
         for row, record in zip(rows[conflict], index[conflict], strict=True):
             rejects.add(int(row), "dob, sex", CONFLICT_REASON, "kept as an alias")
             self.records.add(int(record))
@@ -170,16 +182,27 @@ class _Chunk:
 def _encode_chunk(chunk: pa.Table, secret: bytes, config: EncodingConfig) -> _Chunk:
     rejects = Rejects()
     rows, numbers = standardise_rows(chunk, config, rejects)
-    missing = {name: int((rows.dob == NO_DATE).sum()) if name == "dob" else
-               int((getattr(rows, name).codes == MISSING).sum()) for name in IDENTIFIER_FIELDS}
+    missing = {
+        name: int((rows.dob == NO_DATE).sum())
+        if name == "dob"
+        else int((getattr(rows, name).codes == MISSING).sum())
+        for name in IDENTIFIER_FIELDS
+    }
     sex_table = np.array([_SEX_CODES.get(v, 0) for v in rows.sex.values] + [0], dtype=np.int8)
     identity = (rows.record_id, numbers, rows.dob, sex_table[rows.sex.codes])
     if not len(rows):
-        return _Chunk(np.empty(0, dtype=object), {}, rejects.rows, missing, chunk.num_rows,
-                      *identity)
+        return _Chunk(
+            np.empty(0, dtype=object), {}, rejects.rows, missing, chunk.num_rows, *identity
+        )
     variants = expand_variants(rows, config)
-    return _Chunk(variants.record_id, encode_variants(variants, secret, config), rejects.rows,
-                  missing, chunk.num_rows, *identity)
+    return _Chunk(
+        variants.record_id,
+        encode_variants(variants, secret, config),
+        rejects.rows,
+        missing,
+        chunk.num_rows,
+        *identity,
+    )
 
 
 def _end_with_parent(parent: int | None) -> None:
@@ -195,8 +218,9 @@ def _end_with_parent(parent: int | None) -> None:
         os._exit(1)
 
 
-def _chunks(table: pa.Table, secret: bytes, config: EncodingConfig,
-            workers: int) -> Iterator[_Chunk]:
+def _chunks(
+    table: pa.Table, secret: bytes, config: EncodingConfig, workers: int
+) -> Iterator[_Chunk]:
     """Encoded chunks in file order, on `workers` processes when there is more than one."""
     count = math.ceil(table.num_rows / CHUNK_ROWS)
     count = max(1, math.ceil(count / workers) * workers) if workers > 1 else count
@@ -206,8 +230,11 @@ def _chunks(table: pa.Table, secret: bytes, config: EncodingConfig,
         yield from (_encode_chunk(piece, secret, config) for piece in pieces)
         return
     forked = multiprocessing.get_start_method() == "fork"
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_end_with_parent,
-                               initargs=(os.getpid() if forked else None,))
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        initializer=_end_with_parent,
+        initargs=(os.getpid() if forked else None,),
+    )
     try:
         # keep only a few chunks in flight, so that memory does not grow with the extract
         pending: deque[Future] = deque()
@@ -240,15 +267,14 @@ class _Shuffle:
         self._writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
 
     def add(self, tokens: np.ndarray, columns: dict[str, pa.Array]) -> None:
-        token_array = pa.Array.from_buffers(pa.binary(TOKEN_BYTES), len(tokens),
-                                            [None, pa.py_buffer(tokens.tobytes())])
+        token_array = pa.Array.from_buffers(
+            pa.binary(TOKEN_BYTES), len(tokens), [None, pa.py_buffer(tokens.tobytes())]
+        )
         bucket = np.ascontiguousarray(tokens[:, :8]).view("<u8").ravel() % self.count
         order = np.argsort(bucket, kind="stable")
         batch = pa.record_batch({"token": token_array, **columns}).take(pa.array(order))
-        buckets, starts, sizes = np.unique(bucket[order], return_index=True,
-                                           return_counts=True)
-        for b, start, size in zip(buckets.tolist(), starts.tolist(), sizes.tolist(),
-                                  strict=True):
+        buckets, starts, sizes = np.unique(bucket[order], return_index=True, return_counts=True)
+        for b, start, size in zip(buckets.tolist(), starts.tolist(), sizes.tolist(), strict=True):
             part = batch.slice(start, size)
             if b not in self._writers:
                 self._writers[b] = pa.ipc.new_file(self._path(b), part.schema)
@@ -271,11 +297,20 @@ class _Shuffle:
         return self.folder / f"bucket-{bucket}.arrow"
 
 
-def hash_extract(extract: Extract, package_path: Path, *, secret: bytes, secret_fingerprint: str,
-                 config: EncodingConfig, party: str, project: str,
-                 progress: Callable[[int], None] | None = None,
-                 workers: int | None = None, scratch: Path | None = None,
-                 in_study: frozenset[str] = frozenset()) -> HashResult:
+def hash_extract(
+    extract: Extract,
+    package_path: Path,
+    *,
+    secret: bytes,
+    secret_fingerprint: str,
+    config: EncodingConfig,
+    party: str,
+    project: str,
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+    scratch: Path | None = None,
+    in_study: frozenset[str] = frozenset(),
+) -> HashResult:
     """Encode every usable row of `extract` into a plaintext package at `package_path`, its
     rows in random order; `scratch` (default: beside the package) holds the buckets.
 
@@ -296,22 +331,34 @@ def hash_extract(extract: Extract, package_path: Path, *, secret: bytes, secret_
         missing.update(chunk.missing)
         rows_used += chunk.rows_used
         if chunk.rows_used:
-            aliases.check(tokens.indices(chunk.row_record_id), chunk.row_dob, chunk.row_sex,
-                          chunk.row_number, rejects)
+            aliases.check(
+                tokens.indices(chunk.row_record_id),
+                chunk.row_dob,
+                chunk.row_sex,
+                chunk.row_number,
+                rejects,
+            )
             marked = pa.array(pd.Series(chunk.record_id).isin(in_study).to_numpy())
-            shuffle.add(tokens.tokens_for(chunk.record_id),
-                        {**chunk.columns, "in_study": marked})
+            shuffle.add(tokens.tokens_for(chunk.record_id), {**chunk.columns, "in_study": marked})
             variants_written += len(chunk.record_id)
         if progress:
             progress(chunk.rows_read)
     if not len(tokens):
         raise NoUsableRows(rejects)
     info = PackageInfo(
-        party=party, project=project, config=config.to_dict(),
-        config_fingerprint=config.fingerprint, secret_fingerprint=secret_fingerprint,
-        counts={"rows_read": table.num_rows + len(extract.bad_rows), "rows_used": rows_used,
-                "records": len(tokens), "variants": variants_written,
-                "records_in_study": tokens.count_known(in_study)})
+        party=party,
+        project=project,
+        config=config.to_dict(),
+        config_fingerprint=config.fingerprint,
+        secret_fingerprint=secret_fingerprint,
+        counts={
+            "rows_read": table.num_rows + len(extract.bad_rows),
+            "rows_used": rows_used,
+            "records": len(tokens),
+            "variants": variants_written,
+            "records_in_study": tokens.count_known(in_study),
+        },
+    )
     writer = PackageWriter(package_path)
     shuffle.write(writer)
     writer.close(info)

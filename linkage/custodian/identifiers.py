@@ -13,26 +13,85 @@ from __future__ import annotations
 import re
 
 # Runs of words that name an identifier wherever they stand in a column name.
-IDENTIFIER_WORDS = frozenset({
-    # name parts
-    "forename", "forenames", "firstname", "firstnames", "givenname", "givennames",
-    "christianname", "surname", "surnames", "lastname", "familyname", "middlename",
-    "middlenames", "fullname", "maidenname", "maidensurname", "birthname", "previousname",
-    "alias", "aliases", "aka", "initials",
-    # date of birth
-    "dob", "dateofbirth", "birthdate", "birthday", "dtofbirth",
-    # postcode and address
-    "postcode", "postcodes", "postalcode", "zip", "zipcode", "address", "addresses", "addr",
-    "addressline", "streetaddress", "streetname", "housenumber", "housename",
-    # national numbers
-    "nhsnumber", "nhsno", "nhsnum", "nhsid", "chinumber", "nino", "nationalinsurancenumber",
-    "pnc", "pncid", "pncnumber", "pncno", "cro", "cronumber", "crono",
-    # contact details
-    "phone", "phones", "phonenumber", "telephone", "telephonenumber", "tel", "telno",
-    "mobile", "mobilenumber", "mobileno", "email", "emails", "emailaddress",
-    # the linkage's own artefact
-    "token", "tokens",
-})
+IDENTIFIER_WORDS = frozenset(
+    {
+        # name parts
+        "forename",
+        "forenames",
+        "firstname",
+        "firstnames",
+        "givenname",
+        "givennames",
+        "christianname",
+        "surname",
+        "surnames",
+        "lastname",
+        "familyname",
+        "middlename",
+        "middlenames",
+        "fullname",
+        "maidenname",
+        "maidensurname",
+        "birthname",
+        "previousname",
+        "alias",
+        "aliases",
+        "aka",
+        "initials",
+        # date of birth
+        "dob",
+        "dateofbirth",
+        "birthdate",
+        "birthday",
+        "dtofbirth",
+        # postcode and address
+        "postcode",
+        "postcodes",
+        "postalcode",
+        "zip",
+        "zipcode",
+        "address",
+        "addresses",
+        "addr",
+        "addressline",
+        "streetaddress",
+        "streetname",
+        "housenumber",
+        "housename",
+        # national numbers
+        "nhsnumber",
+        "nhsno",
+        "nhsnum",
+        "nhsid",
+        "chinumber",
+        "nino",
+        "nationalinsurancenumber",
+        "pnc",
+        "pncid",
+        "pncnumber",
+        "pncno",
+        "cro",
+        "cronumber",
+        "crono",
+        # contact details
+        "phone",
+        "phones",
+        "phonenumber",
+        "telephone",
+        "telephonenumber",
+        "tel",
+        "telno",
+        "mobile",
+        "mobilenumber",
+        "mobileno",
+        "email",
+        "emails",
+        "emailaddress",
+        # the linkage's own artefact
+        "token",
+        "tokens",
+    }
+)
 # Words that are an identifier only as the whole column name (`name`, but not `suite_name`).
 WHOLE_NAMES = frozenset({"name", "names", "personname", "patientname", "nhs"})
 _LONGEST_RUN = 4  # words; `national insurance number` is the longest run above
@@ -50,5 +109,8 @@ def looks_like_identifier(column: str) -> bool:
     parts = words(column)
     if "".join(parts) in WHOLE_NAMES:
         return True
-    return any("".join(parts[i:i + n]) in IDENTIFIER_WORDS
-               for n in range(1, _LONGEST_RUN + 1) for i in range(len(parts) - n + 1))
+    return any(
+        "".join(parts[i : i + n]) in IDENTIFIER_WORDS
+        for n in range(1, _LONGEST_RUN + 1)
+        for i in range(len(parts) - n + 1)
+    )

@@ -53,8 +53,7 @@ class OutputExists(OutputError):
 
 def final_paths(out: Path) -> dict[str, Path]:
     """Where each output goes: OUT, OUT.tokens.csv, OUT.rejects.csv."""
-    return {PACKAGE: out, TOKENS: Path(f"{out}.tokens.csv"),
-            REJECTS: Path(f"{out}.rejects.csv")}
+    return {PACKAGE: out, TOKENS: Path(f"{out}.tokens.csv"), REJECTS: Path(f"{out}.rejects.csv")}
 
 
 def refuse_existing(out: Path) -> None:
@@ -62,8 +61,10 @@ def refuse_existing(out: Path) -> None:
     recover_interrupted(out.parent)
     for path in final_paths(out).values():
         if os.path.lexists(path):
-            raise OutputExists(f"{path} already exists: pprl hash never replaces a package, "
-                               "token map or rejects file; move it away or choose another -o")
+            raise OutputExists(
+                f"{path} already exists: pprl hash never replaces a package, "
+                "token map or rejects file; move it away or choose another -o"
+            )
 
 
 def recover_interrupted(folder: Path) -> list[Path]:
@@ -160,12 +161,13 @@ class HashOutputs:
             try:
                 os.link(self.path(name), self.finals[name])
             except FileExistsError:
-                raise OutputExists(f"{self.finals[name]} appeared while hashing: pprl hash "
-                                   "never replaces it; nothing was written") from None
+                raise OutputExists(
+                    f"{self.finals[name]} appeared while hashing: pprl hash "
+                    "never replaces it; nothing was written"
+                ) from None
             except OSError as e:
                 if e.errno not in _NO_HARD_LINKS:
-                    raise OutputError(f"cannot write {self.finals[name]}: {e.strerror}") \
-                        from None
+                    raise OutputError(f"cannot write {self.finals[name]}: {e.strerror}") from None
                 self._move(name)
         _sync_folder(self.out.parent)
         done = self.work.with_name(self.work.name + ".done")
@@ -177,13 +179,19 @@ class HashOutputs:
         """Place an output by renaming, on a file system without hard links (FAT, some
         network shares): checked first, marked so that a roll-back knows it as ours."""
         if os.path.lexists(self.finals[name]):
-            raise OutputExists(f"{self.finals[name]} appeared while hashing: pprl hash never "
-                               "replaces it; nothing was written")
+            raise OutputExists(
+                f"{self.finals[name]} appeared while hashing: pprl hash never "
+                "replaces it; nothing was written"
+            )
         self.path(name + _MOVED).touch()
         os.rename(self.path(name), self.finals[name])
 
-    def __exit__(self, error_type: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        error_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         if self.work.exists() and not self.work.name.endswith(".done"):
             _roll_back(self.work, self.finals)
             shutil.rmtree(self.work, ignore_errors=True)

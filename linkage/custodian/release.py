@@ -76,33 +76,40 @@ def read_content(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
                 encoding = "utf-8-sig"  # a byte-order mark is not part of the first column
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                frame = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False,
-                                    encoding=encoding)
+                frame = pd.read_csv(
+                    path, dtype=str, keep_default_na=False, index_col=False, encoding=encoding
+                )
     except UnicodeDecodeError:
-        raise ReleaseError(f"{path}: not readable as {encoding} text; give its encoding with "
-                           "--encoding (cp1252 for files saved by spreadsheets)") from None
+        raise ReleaseError(
+            f"{path}: not readable as {encoding} text; give its encoding with "
+            "--encoding (cp1252 for files saved by spreadsheets)"
+        ) from None
     except pd.errors.EmptyDataError:
-        raise ReleaseError(f"{path}: empty file (no header, no rows); nothing to release") \
-            from None
+        raise ReleaseError(f"{path}: empty file (no header, no rows); nothing to release") from None
     except pd.errors.ParserWarning:
         raise ReleaseError(f"{path}: a row has more fields than the header") from None
     except OSError as e:
         raise ReleaseError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
     except (ValueError, pa.ArrowException) as e:  # ParserError, ArrowInvalid and the like
-        raise ReleaseError(f"{path}: not a readable CSV or Parquet file "
-                           f"({_first_line(e)})") from None
+        raise ReleaseError(
+            f"{path}: not a readable CSV or Parquet file ({_first_line(e)})"
+        ) from None
     columns = [str(c) for c in frame.columns]
     identifiers = [c for c in columns if looks_like_identifier(c)]
     if identifiers:
-        raise ReleaseError(f"{path}: column(s) {_names(identifiers)} look like identifiers "
-                           "or tokens, which are never released; remove them from the extract; "
-                           "nothing was written")
+        raise ReleaseError(
+            f"{path}: column(s) {_names(identifiers)} look like identifiers "
+            "or tokens, which are never released; remove them from the extract; "
+            "nothing was written"
+        )
     if "record_id" not in columns:
         raise ReleaseError(f"{path}: missing column record_id")
     reserved = [c for c in columns if c in RESERVED_COLUMNS]
     if reserved:
-        raise ReleaseError(f"{path}: column(s) {_names(reserved)} are reserved for the "
-                           "release itself; rename them in the extract")
+        raise ReleaseError(
+            f"{path}: column(s) {_names(reserved)} are reserved for the "
+            "release itself; rename them in the extract"
+        )
     if frame.empty:
         raise ReleaseError(f"{path}: a header but no rows; nothing to release")
     frame.columns = columns
@@ -114,24 +121,29 @@ def check_kinds(paths: dict[str, list[Path]], study: StudyConfig) -> None:
     used = study.columns_used()
     for kind in paths:
         if kind not in used:
-            raise ReleaseError(f"{paths[kind][0]}: kind {kind!r} is not used by the study "
-                               f"(it uses {', '.join(sorted(used))}); leave the file out, "
-                               "or name its kind with --kind")
+            raise ReleaseError(
+                f"{paths[kind][0]}: kind {kind!r} is not used by the study "
+                f"(it uses {', '.join(sorted(used))}); leave the file out, "
+                "or name its kind with --kind"
+            )
 
 
-def study_columns(frame: pd.DataFrame, path: Path, kind: str,
-                  study: StudyConfig) -> tuple[pd.DataFrame, list[str]]:
+def study_columns(
+    frame: pd.DataFrame, path: Path, kind: str, study: StudyConfig
+) -> tuple[pd.DataFrame, list[str]]:
     """The record_id and the columns of `kind` that the study uses, dates parsed, the rest as
     text; and the names of the columns left out. A required column missing is refused."""
     used = study.columns_used()[kind]
     missing = [c for c, required in used.items() if required and c not in frame.columns]
     if missing:
-        raise ReleaseError(f"{path}: missing column(s) {_names(missing)}, which the study "
-                           f"uses for kind {kind}")
+        raise ReleaseError(
+            f"{path}: missing column(s) {_names(missing)}, which the study uses for kind {kind}"
+        )
     kept = ["record_id"] + [c for c in frame.columns if c in used]
     if len(kept) == 1:
-        raise ReleaseError(f"{path}: none of the columns the study uses for kind {kind} "
-                           f"({_names(list(used))})")
+        raise ReleaseError(
+            f"{path}: none of the columns the study uses for kind {kind} ({_names(list(used))})"
+        )
     left_out = [c for c in frame.columns if c not in kept]
     frame = frame[kept].copy()
     dates = study.date_columns(kind)
@@ -159,7 +171,8 @@ def free_text_columns(frame: pd.DataFrame, dates: frozenset[str]) -> list[str]:
         distinct = values.nunique()
         several_words = values.str.strip().str.contains(r"\s").mean() > 0.5
         if values.str.len().max() > FREE_TEXT_LENGTH or (
-                distinct >= FREE_TEXT_DISTINCT and distinct > len(values) / 2 and several_words):
+            distinct >= FREE_TEXT_DISTINCT and distinct > len(values) / 2 and several_words
+        ):
             flagged.append(column)
     return flagged
 
@@ -186,9 +199,11 @@ def _dates(values: pd.Series, path: Path, column: str) -> pd.Series:
     bad = parsed.isna() & (text != "")
     if bad.any():
         row = int(bad.to_numpy().argmax()) + 1
-        raise ReleaseError(f"{path}: row {row}, field {column}: not a date (expected "
-                           f"YYYY-MM-DD or DD/MM/YYYY); {int(bad.sum()):,} such row(s); "
-                           "nothing was written")
+        raise ReleaseError(
+            f"{path}: row {row}, field {column}: not a date (expected "
+            f"YYYY-MM-DD or DD/MM/YYYY); {int(bad.sum()):,} such row(s); "
+            "nothing was written"
+        )
     return parsed.dt.date.where(parsed.notna(), None)
 
 
@@ -200,16 +215,21 @@ def read_tokens(path: Path) -> pd.DataFrame:
         raise ReleaseError(f"{path}: not a readable token map ({type(e).__name__})") from None
     missing = [c for c in ("record_id", "token") if c not in tokens.columns]
     if missing:
-        raise ReleaseError(f"{path}: missing column(s) {', '.join(missing)} (is this the "
-                           "OUT.tokens.csv that pprl hash wrote?)")
+        raise ReleaseError(
+            f"{path}: missing column(s) {', '.join(missing)} (is this the "
+            "OUT.tokens.csv that pprl hash wrote?)"
+        )
     if tokens.record_id.duplicated().any():
-        raise ReleaseError(f"{path}: a record_id appears more than once; this is not a token "
-                           "map written by pprl hash")
+        raise ReleaseError(
+            f"{path}: a record_id appears more than once; this is not a token "
+            "map written by pprl hash"
+        )
     return tokens
 
 
-def join_content(frame: pd.DataFrame, source: str, tokens: pd.DataFrame,
-                 links: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, int, str]]]:
+def join_content(
+    frame: pd.DataFrame, source: str, tokens: pd.DataFrame, links: pd.DataFrame
+) -> tuple[pd.DataFrame, list[tuple[str, int, str]]]:
     """Content rows of the study keyed by pseudonym, and the rows not released, with why."""
     rows = pd.RangeIndex(1, len(frame) + 1)
     token = frame.record_id.map(tokens.set_index("record_id").token)
@@ -221,12 +241,15 @@ def join_content(frame: pd.DataFrame, source: str, tokens: pd.DataFrame,
     reason[pseudonym.isna()] = NO_LINK
     reason[token.isna()] = NO_TOKEN
     reason[frame.record_id == ""] = NO_RECORD_ID
-    rejects = [(source, int(r), why) for r, why in zip(rows[reason != ""], reason[reason != ""],
-                                                       strict=True)]
+    rejects = [
+        (source, int(r), why)
+        for r, why in zip(rows[reason != ""], reason[reason != ""], strict=True)
+    ]
     kept = reason == ""
     content = frame.loc[kept].drop(columns=["record_id"])
-    released = pd.concat([pd.DataFrame({"pseudonym": pseudonym[kept].astype(str)}), content],
-                         axis=1)
+    released = pd.concat(
+        [pd.DataFrame({"pseudonym": pseudonym[kept].astype(str)}), content], axis=1
+    )
     return released.reset_index(drop=True), rejects
 
 
@@ -234,15 +257,24 @@ def check_maps(tokens: pd.DataFrame, links: pd.DataFrame, tokens_path: Path) -> 
     """Refuse a token map and link map that do not belong together (another run or party)."""
     missing = [c for c in LINK_COLUMNS if c not in links.columns]
     if missing:
-        raise ReleaseError(f"the link map lacks column(s) {', '.join(missing)} (is it from "
-                           "an older pprl link?)")
+        raise ReleaseError(
+            f"the link map lacks column(s) {', '.join(missing)} (is it from an older pprl link?)"
+        )
     if not tokens.token.isin(links.token).any():
-        raise ReleaseError(f"{tokens_path}: no token in it is in the link map; the token map "
-                           "and the link map come from different hashing runs or parties")
+        raise ReleaseError(
+            f"{tokens_path}: no token in it is in the link map; the token map "
+            "and the link map come from different hashing runs or parties"
+        )
 
 
-def release_kind(kind: str, paths: list[Path], tokens: pd.DataFrame, links: pd.DataFrame,
-                 study: StudyConfig, encoding: str = "utf-8") -> ReleaseResult:
+def release_kind(
+    kind: str,
+    paths: list[Path],
+    tokens: pd.DataFrame,
+    links: pd.DataFrame,
+    study: StudyConfig,
+    encoding: str = "utf-8",
+) -> ReleaseResult:
     """Read and join every content file of one kind, keeping only the columns the study uses;
     all files must share their columns."""
     frames, rejects, rows_read, columns, left_out = [], [], 0, None, []
@@ -257,5 +289,11 @@ def release_kind(kind: str, paths: list[Path], tokens: pd.DataFrame, links: pd.D
         rejects += bad
         rows_read += len(frame)
     frame = pd.concat(frames, ignore_index=True)
-    return ReleaseResult(kind, frame, rows_read, rejects, left_out,
-                         free_text_columns(frame, study.date_columns(kind)))
+    return ReleaseResult(
+        kind,
+        frame,
+        rows_read,
+        rejects,
+        left_out,
+        free_text_columns(frame, study.date_columns(kind)),
+    )

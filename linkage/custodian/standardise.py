@@ -26,14 +26,53 @@ class FieldProblem(ValueError):
 
 
 # Letters NFKD leaves whole: fold them by hand.
-_FOLD = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ß": "ss", "ı": "i", "đ": "d",
-                       "Đ": "D", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "þ": "th",
-                       "ð": "d"})
-_TITLES = frozenset({"mr", "mrs", "miss", "ms", "mx", "dr", "prof", "rev", "sir", "lady",
-                     "lord", "dame", "master"})
+_FOLD = str.maketrans(
+    {
+        "ł": "l",
+        "Ł": "L",
+        "ø": "o",
+        "Ø": "O",
+        "ß": "ss",
+        "ı": "i",
+        "đ": "d",
+        "Đ": "D",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "þ": "th",
+        "ð": "d",
+    }
+)
+_TITLES = frozenset(
+    {"mr", "mrs", "miss", "ms", "mx", "dr", "prof", "rev", "sir", "lady", "lord", "dame", "master"}
+)
 # Short parts of surnames that are particles, not names in their own right.
-_PARTICLES = frozenset({"o", "mc", "mac", "de", "da", "di", "du", "la", "le", "van", "von",
-                        "der", "den", "del", "dos", "st", "al", "el", "bin", "ibn", "ap"})
+_PARTICLES = frozenset(
+    {
+        "o",
+        "mc",
+        "mac",
+        "de",
+        "da",
+        "di",
+        "du",
+        "la",
+        "le",
+        "van",
+        "von",
+        "der",
+        "den",
+        "del",
+        "dos",
+        "st",
+        "al",
+        "el",
+        "bin",
+        "ibn",
+        "ap",
+    }
+)
 _NOT_LETTERS = re.compile(r"[^a-z\s-]+")
 _SPACES = re.compile(r"\s+")
 
@@ -107,8 +146,11 @@ def formal_forenames(forename: str, limit: int = 3) -> tuple[str, ...]:
     def related(formal: str) -> bool:
         return formal[0] == forename[0] or (len(rest) >= 2 and 0 <= formal.find(rest) <= 6)
 
-    formal = [c for c in namer.canonicals_of(forename)
-              if len(c) >= len(forename) and c != forename and related(c)]
+    formal = [
+        c
+        for c in namer.canonicals_of(forename)
+        if len(c) >= len(forename) and c != forename and related(c)
+    ]
     formal.sort(key=lambda c: (-len(namer.nicknames_of(c)), c))
     return tuple(formal[:limit])
 
@@ -125,8 +167,9 @@ EARLIEST_BIRTH = dt.date(1900, 1, 1)
 NO_DATE = np.iinfo(np.int64).min  # days since 1970 of a missing date
 
 
-def standardise_dobs(values: Sequence[str],
-                     today: dt.date | None = None) -> tuple[np.ndarray, dict[int, str]]:
+def standardise_dobs(
+    values: Sequence[str], today: dt.date | None = None
+) -> tuple[np.ndarray, dict[int, str]]:
     """Dates of birth in ISO (1985-03-07, 19850307) or UK day-first (07/03/1985, 7.3.1985)
     form, as days since 1970 (NO_DATE where empty or refused), and the refusals by index."""
     text = pc.utf8_trim_whitespace(pa.array(values, pa.string()))
@@ -150,14 +193,19 @@ def standardise_dobs(values: Sequence[str],
     lowest = (EARLIEST_BIRTH - dt.date(1970, 1, 1)).days
     highest = ((today or dt.date.today()) - dt.date(1970, 1, 1)).days
     plausible = real & (days >= lowest) & (days <= highest)
-    empty = (pc.utf8_length(text).to_numpy(zero_copy_only=False) == 0)
+    empty = pc.utf8_length(text).to_numpy(zero_copy_only=False) == 0
     two_digit = pc.match_substring_regex(text, _TWO_DIGIT_YEAR).to_numpy(zero_copy_only=False)
     problems = {}
     for i in np.flatnonzero(~plausible & ~empty):
-        problems[int(i)] = ("date of birth outside 1900 to today" if real[i] else
-                            "impossible date" if matched[i] else
-                            "two-digit year is ambiguous" if two_digit[i] else
-                            "not a date in ISO or UK day-first form")
+        problems[int(i)] = (
+            "date of birth outside 1900 to today"
+            if real[i]
+            else "impossible date"
+            if matched[i]
+            else "two-digit year is ambiguous"
+            if two_digit[i]
+            else "not a date in ISO or UK day-first form"
+        )
     return np.where(plausible, days, NO_DATE), problems
 
 
@@ -170,11 +218,23 @@ def standardise_dob(value: str, today: dt.date | None = None) -> dt.date | None:
 
 
 _SEX_CODES = {
-    "m": "m", "male": "m", "man": "m", "1": "m",
-    "f": "f", "female": "f", "woman": "f", "2": "f",
+    "m": "m",
+    "male": "m",
+    "man": "m",
+    "1": "m",
+    "f": "f",
+    "female": "f",
+    "woman": "f",
+    "2": "f",
     # unknown or not stated: the NHS Data Dictionary's 0 and 9, and their words
-    "u": None, "unknown": None, "0": None, "9": None, "x": None, "not known": None,
-    "not specified": None, "indeterminate": None,
+    "u": None,
+    "unknown": None,
+    "0": None,
+    "9": None,
+    "x": None,
+    "not known": None,
+    "not specified": None,
+    "indeterminate": None,
 }
 
 
@@ -202,13 +262,15 @@ class Postcode(NamedTuple):
     area: str
 
 
-def standardise_postcodes(values: Sequence[str],
-                          country: str = "GB") -> tuple[np.ndarray, dict[int, str]]:
+def standardise_postcodes(
+    values: Sequence[str], country: str = "GB"
+) -> tuple[np.ndarray, dict[int, str]]:
     """Postcodes upper-cased with spacing fixed ('LN2 1HR'), None where empty or a pseudo-
     postcode (ZZ99), and the refusals by index. With a country other than GB, codes are
     only upper-cased and stripped of spaces."""
-    text = pc.utf8_upper(pc.replace_substring_regex(pa.array(values, pa.string()),
-                                                    r"[^A-Za-z0-9]", ""))
+    text = pc.utf8_upper(
+        pc.replace_substring_regex(pa.array(values, pa.string()), r"[^A-Za-z0-9]", "")
+    )
     empty = pc.utf8_length(text).to_numpy(zero_copy_only=False) == 0
     if country != "GB":
         return np.where(empty, None, text.to_numpy(zero_copy_only=False)), {}
@@ -227,8 +289,7 @@ def postcode_parts(full: str, country: str = "GB") -> Postcode:
         coarse = full[:-1] or full
         return Postcode(full, coarse, coarse, full[:1])
     outward, inward = full.split(" ")
-    return Postcode(full, outward, f"{outward} {inward[0]}",
-                    re.match(r"[A-Z]+", outward).group(0))
+    return Postcode(full, outward, f"{outward} {inward[0]}", re.match(r"[A-Z]+", outward).group(0))
 
 
 def standardise_postcode(value: str, country: str = "GB") -> Postcode | None:
@@ -239,12 +300,34 @@ def standardise_postcode(value: str, country: str = "GB") -> Postcode | None:
     return None if full[0] is None else postcode_parts(full[0], country)
 
 
-_NO_ADDRESS = ["nfa", "no fixed abode", "no fixed address", "homeless", "unknown",
-               "not known", "none"]
-_ADDRESS_WORDS = {"rd": "road", "ln": "lane", "ave": "avenue", "av": "avenue", "cl": "close",
-                  "dr": "drive", "cres": "crescent", "ct": "court", "gdns": "gardens",
-                  "pl": "place", "terr": "terrace", "ter": "terrace", "gr": "grove",
-                  "sq": "square", "pde": "parade", "hse": "house", "cir": "circuit"}
+_NO_ADDRESS = [
+    "nfa",
+    "no fixed abode",
+    "no fixed address",
+    "homeless",
+    "unknown",
+    "not known",
+    "none",
+]
+_ADDRESS_WORDS = {
+    "rd": "road",
+    "ln": "lane",
+    "ave": "avenue",
+    "av": "avenue",
+    "cl": "close",
+    "dr": "drive",
+    "cres": "crescent",
+    "ct": "court",
+    "gdns": "gardens",
+    "pl": "place",
+    "terr": "terrace",
+    "ter": "terrace",
+    "gr": "grove",
+    "sq": "square",
+    "pde": "parade",
+    "hse": "house",
+    "cir": "circuit",
+}
 
 
 def standardise_addresses(values: Sequence[str]) -> np.ndarray:
@@ -260,8 +343,9 @@ def standardise_addresses(values: Sequence[str]) -> np.ndarray:
     text = pc.replace_substring_regex(text, r"\bst\b", "street")
     for short, full in _ADDRESS_WORDS.items():
         text = pc.replace_substring_regex(text, rf"\b{short}\b", full)
-    none = pc.or_(pc.is_in(text, pa.array(_NO_ADDRESS)),
-                  pc.equal(pc.utf8_length(text), 0)).to_numpy(zero_copy_only=False)
+    none = pc.or_(
+        pc.is_in(text, pa.array(_NO_ADDRESS)), pc.equal(pc.utf8_length(text), 0)
+    ).to_numpy(zero_copy_only=False)
     return np.where(none, None, text.to_numpy(zero_copy_only=False))
 
 

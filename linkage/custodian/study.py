@@ -24,7 +24,9 @@ def read_marked(path: Path, encoding: str = "utf-8") -> frozenset[str]:
     except ExtractError as e:
         if "missing column" not in str(e):
             raise
-        raise ExtractError(f"{path}: missing column record_id (--in-study reads the record "
-                           "ids of your index records from it)") from None
+        raise ExtractError(
+            f"{path}: missing column record_id (--in-study reads the record "
+            "ids of your index records from it)"
+        ) from None
     ids = pc.utf8_trim_whitespace(table["record_id"]).to_pylist()
     return frozenset(i for i in ids if i)

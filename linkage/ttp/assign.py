@@ -24,8 +24,12 @@ class Assignment:
     person_ids: np.ndarray  # person index -> random pseudonymous id
 
 
-def assign(sizes: list[int], links: pd.DataFrame, threshold: float,
-           duplicates: frozenset[int] = frozenset()) -> Assignment:
+def assign(
+    sizes: list[int],
+    links: pd.DataFrame,
+    threshold: float,
+    duplicates: frozenset[int] = frozenset(),
+) -> Assignment:
     """links: columns source_a, record_a, source_b, record_b, probability."""
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     parent = np.arange(offsets[-1])
@@ -55,6 +59,7 @@ def assign(sizes: list[int], links: pd.DataFrame, threshold: float,
             accepted[i] = True
     roots = np.array([root(x) for x in range(offsets[-1])])
     person = pd.factorize(roots)[0]
-    person_ids = np.array([secrets.token_hex(8) for _ in range(person.max() + 1)]
-                          if len(person) else [], dtype=object)
+    person_ids = np.array(
+        [secrets.token_hex(8) for _ in range(person.max() + 1)] if len(person) else [], dtype=object
+    )
     return Assignment(person, accepted, person_ids)

@@ -35,17 +35,26 @@ class Candidates:
     @property
     def passes(self) -> np.ndarray:
         """(pairs, keys) bool: which passes found each pair."""
-        return ((self.pass_bits[:, None] >> np.arange(len(self.keys), dtype=np.uint8))
-                & 1).astype(bool)
+        return ((self.pass_bits[:, None] >> np.arange(len(self.keys), dtype=np.uint8)) & 1).astype(
+            bool
+        )
 
     def subset(self, keep: np.ndarray) -> Candidates:
         """The candidates where keep is true, with the same blocking figures."""
-        return Candidates(self.a[keep], self.b[keep], self.pass_bits[keep], self.keys,
-                          self.max_block_pairs, self.capped_blocks, self.capped_pairs)
+        return Candidates(
+            self.a[keep],
+            self.b[keep],
+            self.pass_bits[keep],
+            self.keys,
+            self.max_block_pairs,
+            self.capped_blocks,
+            self.capped_pairs,
+        )
 
 
-def candidate_pairs(a: Source, b: Source, keys: list[str],
-                    max_block_pairs: int | None = None) -> Candidates:
+def candidate_pairs(
+    a: Source, b: Source, keys: list[str], max_block_pairs: int | None = None
+) -> Candidates:
     """Record pairs that share a value of at least one blocking key, sorted by (a, b).
 
     Each pass yields sorted pair codes (record of A times records of B plus record of B),
@@ -62,7 +71,8 @@ def candidate_pairs(a: Source, b: Source, keys: list[str],
         key_b, record_b = _distinct_keys(b.blocks[key], b.record)
         walk = (key_a, record_a, key_b, record_b, b.records, max_block_pairs)
         total, capped_blocks[key], capped_pairs[key] = _block_pairs(
-            *walk, np.empty(0, dtype=np.int64))
+            *walk, np.empty(0, dtype=np.int64)
+        )
         found = np.empty(total, dtype=np.int64)
         _block_pairs(*walk, found)
         found.sort()  # (np.unique's hashing is many times slower on tens of millions)
@@ -80,8 +90,9 @@ def candidate_pairs(a: Source, b: Source, keys: list[str],
 
 
 @njit(cache=True, nogil=True)
-def _merge(codes: np.ndarray, flags: np.ndarray, new: np.ndarray,
-           bit: np.uint8) -> tuple[np.ndarray, np.ndarray]:
+def _merge(
+    codes: np.ndarray, flags: np.ndarray, new: np.ndarray, bit: np.uint8
+) -> tuple[np.ndarray, np.ndarray]:
     """The union of two sorted code arrays, each code's pass bits or-ed: one pass over
     both, so memory is the two inputs and the output, never a sort of all passes at once."""
     out = np.empty(len(codes) + len(new), dtype=np.int64)
@@ -108,15 +119,24 @@ def _distinct_keys(keys: np.ndarray, records: np.ndarray) -> tuple[np.ndarray, n
     keys, records = keys[held], records[held]
     order = np.lexsort((records, keys))
     keys, records = keys[order], records[order]
-    new = np.r_[True, (keys[1:] != keys[:-1]) | (records[1:] != records[:-1])] if len(keys) \
+    new = (
+        np.r_[True, (keys[1:] != keys[:-1]) | (records[1:] != records[:-1])]
+        if len(keys)
         else np.zeros(0, bool)
+    )
     return keys[new], records[new]
 
 
 @njit(cache=True, nogil=True)
-def _block_pairs(key_a: np.ndarray, record_a: np.ndarray, key_b: np.ndarray,
-                 record_b: np.ndarray, records_b: int, cap: int,
-                 out: np.ndarray) -> tuple[int, int, int]:
+def _block_pairs(
+    key_a: np.ndarray,
+    record_a: np.ndarray,
+    key_b: np.ndarray,
+    record_b: np.ndarray,
+    records_b: int,
+    cap: int,
+    out: np.ndarray,
+) -> tuple[int, int, int]:
     """Walk the blocks both sides share (keys sorted): the pairs in blocks under the cap,
     and the blocks and pairs over it. With an empty `out` it only counts; called again
     with `out` of that size it writes the pair codes."""

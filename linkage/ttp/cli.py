@@ -27,27 +27,54 @@ from pprl.options import key_option, load_key, out_folder_option, to_option
 
 
 @click.command("link")
-@click.argument("packages", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "packages",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
 @key_option
 @to_option("analyst", "analyst")
 @out_folder_option
-@click.option("--threshold", default=0.5, show_default=True,
-              type=click.FloatRange(0, 1, min_open=True),
-              help="Posterior probability at or above which a pair is linked.")
-@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False,
-                                                        path_type=Path),
-              help="A model.json from an earlier run, used instead of fitting a new one.")
-@click.option("--term-frequencies/--no-term-frequencies", default=True, show_default=True,
-              help="Weight exact agreement on a name by how rare it is (Splink's term-frequency "
-                   "adjustment).")
-@click.option("--seed", default=0, show_default=True, type=int,
-              help="Seed of the random record pairs that estimate u: the same packages and "
-                   "seed give the same model.")
+@click.option(
+    "--threshold",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Posterior probability at or above which a pair is linked.",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A model.json from an earlier run, used instead of fitting a new one.",
+)
+@click.option(
+    "--term-frequencies/--no-term-frequencies",
+    default=True,
+    show_default=True,
+    help="Weight exact agreement on a name by how rare it is (Splink's term-frequency adjustment).",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seed of the random record pairs that estimate u: the same packages and "
+    "seed give the same model.",
+)
 @click.option("--project", help="Refuse packages that are not for this project.")
-def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: Path,
-                 threshold: float, model_path: Path | None, term_frequencies: bool,
-                 seed: int, project: str | None) -> None:
+def link_command(
+    packages: tuple[Path, ...],
+    key_path: Path,
+    analyst: str,
+    out: Path,
+    threshold: float,
+    model_path: Path | None,
+    term_frequencies: bool,
+    seed: int,
+    project: str | None,
+) -> None:
     """Link custodians' encodings into persons (run by the TTP).
 
     Opens every PACKAGE (sealed to you by a trusted custodian), checks that all share one
@@ -75,62 +102,103 @@ def link_command(packages: tuple[Path, ...], key_path: Path, analyst: str, out: 
     except (ValueError, KeyError) as e:
         raise click.ClickException(f"{model_path}: {e}") from None
     with atomic_folder(out) as work:
-        _link_into(work, packages, key_path, analyst, threshold, model, term_frequencies,
-                   seed, project)
+        _link_into(
+            work, packages, key_path, analyst, threshold, model, term_frequencies, seed, project
+        )
     figures = json.loads((out / "quality.json").read_text())
     links = figures["links"]
-    click.echo(f"Linked {len(packages)} packages into {figures['persons']['total']:,} persons "
-               f"in {out}")
+    click.echo(
+        f"Linked {len(packages)} packages into {figures['persons']['total']:,} persons in {out}"
+    )
     for source in figures["sources"]:
-        click.echo(f"  {source['party']:<16} {source['records']:>9,} records "
-                   f"{source['linked']:>9,} linked")
+        click.echo(
+            f"  {source['party']:<16} {source['records']:>9,} records {source['linked']:>9,} linked"
+        )
     study = figures["study"]
     if study["everyone"]:
-        click.echo("  study          no package marks any record (pprl hash --in-study): "
-                   f"every person ({study['persons']:,}) is in the study")
+        click.echo(
+            "  study          no package marks any record (pprl hash --in-study): "
+            f"every person ({study['persons']:,}) is in the study"
+        )
     else:
-        click.echo(f"  study          {study['persons']:,} persons: "
-                   f"{study['persons_with_an_index_record']:,} with a marked index record, "
-                   f"{study['persons_added_by_uncertain_links']:,} in an uncertain link with one")
-    click.echo(f"  accepted links {links['accepted']:,} of {links['candidate_pairs']:,} "
-               f"candidates; expected false matches {links['expected_false_matches']:.1f}, "
-               f"estimated missed {links['estimated_missed_matches']:.1f}")
+        click.echo(
+            f"  study          {study['persons']:,} persons: "
+            f"{study['persons_with_an_index_record']:,} with a marked index record, "
+            f"{study['persons_added_by_uncertain_links']:,} in an uncertain link with one"
+        )
+    click.echo(
+        f"  accepted links {links['accepted']:,} of {links['candidate_pairs']:,} "
+        f"candidates; expected false matches {links['expected_false_matches']:.1f}, "
+        f"estimated missed {links['estimated_missed_matches']:.1f}"
+    )
     for pair in figures["blocking"]["pairs"]:
         for key, blocks in pair["capped_blocks"].items():
             if blocks:
-                click.echo(f"warning: {' x '.join(pair['sources'])}: {blocks:,} blocks of pass "
-                           f"{key} had more than {pair['max_block_pairs']:,} pairs and were "
-                           f"skipped ({pair['pairs_in_capped_blocks'][key]:,} pairs)", err=True)
+                click.echo(
+                    f"warning: {' x '.join(pair['sources'])}: {blocks:,} blocks of pass "
+                    f"{key} had more than {pair['max_block_pairs']:,} pairs and were "
+                    f"skipped ({pair['pairs_in_capped_blocks'][key]:,} pairs)",
+                    err=True,
+                )
     click.echo(f"  report: {out / 'quality.html'}")
 
 
-def _link_into(work: Path, packages: tuple[Path, ...], key_path: Path, analyst: str,
-               threshold: float, model: FellegiSunter | None, term_frequencies: bool,
-               seed: int, project: str | None) -> None:
+def _link_into(
+    work: Path,
+    packages: tuple[Path, ...],
+    key_path: Path,
+    analyst: str,
+    threshold: float,
+    model: FellegiSunter | None,
+    term_frequencies: bool,
+    seed: int,
+    project: str | None,
+) -> None:
     """Open the packages, link them, and write every output into `work`."""
     keyring = Keyring()
     identity = load_key(key_path)
     analyst_card = keyring.recipient(analyst, role="analyst")
     with tempfile.TemporaryDirectory(dir=work.parent, prefix=".pprl-link-") as opened:
-        sources = open_packages(list(packages), identity=identity, keyring=keyring,
-                                work=Path(opened), project=project)
+        sources = open_packages(
+            list(packages), identity=identity, keyring=keyring, work=Path(opened), project=project
+        )
     cards = {s.party: keyring.by_name(s.party) for s in sources}
     untrusted = [party for party, card in cards.items() if card is None]
     if untrusted:
-        raise PackageProblem(f"no trusted card for {', '.join(untrusted)}: their link maps "
-                             "could not be sealed to them")
+        raise PackageProblem(
+            f"no trusted card for {', '.join(untrusted)}: their link maps "
+            "could not be sealed to them"
+        )
     config = sources[0].info.config
-    with tqdm(total=len(sources) * (len(sources) - 1) // 2, desc="pprl link",
-              unit="source pairs", leave=False) as bar:
-        result = link_sources(sources, config["blocking"], threshold, model,
-                              seed=seed, term_frequencies=term_frequencies,
-                              progress=lambda _: bar.update())
-    _write_link_outputs(result, work, identity, cards, analyst_card,
-                        sources[0].info.project, sources[0].info.config_fingerprint)
+    with tqdm(
+        total=len(sources) * (len(sources) - 1) // 2,
+        desc="pprl link",
+        unit="source pairs",
+        leave=False,
+    ) as bar:
+        result = link_sources(
+            sources,
+            config["blocking"],
+            threshold,
+            model,
+            seed=seed,
+            term_frequencies=term_frequencies,
+            progress=lambda _: bar.update(),
+        )
+    _write_link_outputs(
+        result,
+        work,
+        identity,
+        cards,
+        analyst_card,
+        sources[0].info.project,
+        sources[0].info.config_fingerprint,
+    )
 
 
-def _write_link_outputs(result, folder: Path, identity, cards: dict, analyst_card,
-                        project: str, config_fingerprint: str) -> None:
+def _write_link_outputs(
+    result, folder: Path, identity, cards: dict, analyst_card, project: str, config_fingerprint: str
+) -> None:
     """Sealed link maps, person quality and uncertain links, the report, the model, the
     TTP's candidates."""
     plain = folder / ".plain"
@@ -144,8 +212,15 @@ def _write_link_outputs(result, folder: Path, identity, cards: dict, analyst_car
         table = table.replace_schema_metadata(metadata)
         path = plain / f"{name}.parquet"
         pq.write_table(table, path)
-        seal_file(path, folder / name, sender=identity, recipient=recipient, project=project,
-                  content_type=content_type, config_fingerprint=config_fingerprint)
+        seal_file(
+            path,
+            folder / name,
+            sender=identity,
+            recipient=recipient,
+            project=project,
+            content_type=content_type,
+            config_fingerprint=config_fingerprint,
+        )
 
     for party, links in outputs.maps.items():
         seal(links, f"{party}.links", cards[party], content_types.LINKS)
@@ -163,8 +238,9 @@ def _write_link_outputs(result, folder: Path, identity, cards: dict, analyst_car
             mine = links[f"source_{side}"].to_numpy() == s
             tokens[mine] = source.tokens[links[f"record_{side}"].to_numpy()[mine]]
         links[f"source_{side}"] = [result.sources[s].party for s in links[f"source_{side}"]]
-        links[f"token_{side}"] = pa.Array.from_buffers(pa.binary(16), len(links),
-                                                       [None, pa.py_buffer(tokens.tobytes())])
+        links[f"token_{side}"] = pa.Array.from_buffers(
+            pa.binary(16), len(links), [None, pa.py_buffer(tokens.tobytes())]
+        )
     links.drop(columns=["record_a", "record_b"]).assign(
-        accepted=result.assignment.accepted).to_parquet(folder / "candidates.parquet",
-                                                        index=False)
+        accepted=result.assignment.accepted
+    ).to_parquet(folder / "candidates.parquet", index=False)

@@ -67,12 +67,12 @@ class VariantPairs:
         """Whether two names were written the wrong way round: each close to the other's
         other name, and closer crossed than straight."""
         crossed_1, crossed_2 = self.dice(one, other), self.dice(other, one)
-        return (np.minimum(crossed_1, crossed_2) >= cut) & \
-            (crossed_1 + crossed_2 > self.dice(one) + self.dice(other))
+        return (np.minimum(crossed_1, crossed_2) >= cut) & (
+            crossed_1 + crossed_2 > self.dice(one) + self.dice(other)
+        )
 
 
-def cut_levels(similarity: np.ndarray, cuts: tuple[float, ...],
-               present: np.ndarray) -> np.ndarray:
+def cut_levels(similarity: np.ndarray, cuts: tuple[float, ...], present: np.ndarray) -> np.ndarray:
     """Level 0 is the best; `len(cuts)` is 'else'; MISSING where either side lacks it."""
     level = np.full(len(similarity), len(cuts), dtype=np.int8)
     for i, cut in reversed(list(enumerate(cuts))):
@@ -97,8 +97,10 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         """The definition as recorded in model.json (the labels go with each level's m and
         u): enough to see what a level meant, and to refuse a model fitted with others."""
-        return {"kind": type(self).__name__,
-                **{k: v for k, v in asdict(self).items() if k != "labels"}}
+        return {
+            "kind": type(self).__name__,
+            **{k: v for k, v in asdict(self).items() if k != "labels"},
+        }
 
 
 @dataclass(frozen=True)
@@ -125,10 +127,14 @@ class NameComparison(Comparison):
     def levels(self, pairs: VariantPairs) -> np.ndarray:
         swapped = pairs.swapped(self.name, self.other, self.swap_cut)
         crossed = pairs.dice(self.name, self.other)
-        level = cut_levels(np.where(swapped, crossed, pairs.dice(self.name)), self.cuts,
-                           pairs.both(self.name) | swapped)
-        half_swap = (level >= len(self.cuts) - 1) & \
-            (np.where(swapped, 0.0, crossed) >= self.swap_cut)
+        level = cut_levels(
+            np.where(swapped, crossed, pairs.dice(self.name)),
+            self.cuts,
+            pairs.both(self.name) | swapped,
+        )
+        half_swap = (level >= len(self.cuts) - 1) & (
+            np.where(swapped, 0.0, crossed) >= self.swap_cut
+        )
         level[level == len(self.cuts)] += 1  # 'else' moves down one
         level[half_swap] = len(self.cuts)
         return level
@@ -139,8 +145,9 @@ class ExactComparison(Comparison):
     """Two levels: the filters are bit for bit equal, or not."""
 
     def levels(self, pairs: VariantPairs) -> np.ndarray:
-        equal = (pairs.a.filters[self.name][pairs.va] ==
-                 pairs.b.filters[self.name][pairs.vb]).all(axis=1)
+        equal = (pairs.a.filters[self.name][pairs.va] == pairs.b.filters[self.name][pairs.vb]).all(
+            axis=1
+        )
         return np.where(pairs.both(self.name), np.where(equal, 0, 1), MISSING).astype(np.int8)
 
 
@@ -154,11 +161,17 @@ class DateComparison(Comparison):
     def levels(self, pairs: VariantPairs) -> np.ndarray:
         a, b = pairs.a, pairs.b
         parts = "dob_day", "dob_month", "dob_year"
-        return _dob_kernel(*(np.ascontiguousarray(a.filters[n]) for n in parts),
-                           *(np.ascontiguousarray(b.filters[n]) for n in parts),
-                           a.ones["dob_year"], b.ones["dob_year"], a.present["dob_day"],
-                           b.present["dob_day"], np.asarray(pairs.va, np.int64),
-                           np.asarray(pairs.vb, np.int64), self.year_close_cut)
+        return _dob_kernel(
+            *(np.ascontiguousarray(a.filters[n]) for n in parts),
+            *(np.ascontiguousarray(b.filters[n]) for n in parts),
+            a.ones["dob_year"],
+            b.ones["dob_year"],
+            a.present["dob_day"],
+            b.present["dob_day"],
+            np.asarray(pairs.va, np.int64),
+            np.asarray(pairs.vb, np.int64),
+            self.year_close_cut,
+        )
 
 
 @dataclass(frozen=True)
@@ -172,42 +185,80 @@ class LocationComparison(Comparison):
     rules: tuple[dict[str, tuple[int, ...]], ...] = field(default=())
 
     def levels(self, pairs: VariantPairs) -> np.ndarray:
-        cut = {"postcode": cut_levels(pairs.dice("postcode"), self.postcode_cuts,
-                                      pairs.both("postcode")),
-               "address": cut_levels(pairs.dice("address"), self.address_cuts,
-                                     pairs.both("address"))}
-        holds = [np.logical_and.reduce([np.isin(cut[f], accepted)
-                                        for f, accepted in rule.items()])
-                 for rule in self.rules]
+        cut = {
+            "postcode": cut_levels(
+                pairs.dice("postcode"), self.postcode_cuts, pairs.both("postcode")
+            ),
+            "address": cut_levels(pairs.dice("address"), self.address_cuts, pairs.both("address")),
+        }
+        holds = [
+            np.logical_and.reduce([np.isin(cut[f], accepted) for f, accepted in rule.items()])
+            for rule in self.rules
+        ]
         neither = (cut["postcode"] == MISSING) & (cut["address"] == MISSING)
-        return np.select([*holds, neither], [*range(len(holds)), MISSING],
-                         default=len(holds)).astype(np.int8)
+        return np.select(
+            [*holds, neither], [*range(len(holds)), MISSING], default=len(holds)
+        ).astype(np.int8)
+
 
 _NAME_CUTS = (1.0, 0.85, 0.7, 0.5)
 _DICE = ("dice >= 0.85", "dice >= 0.7", "dice >= 0.5")
 # The order is the column order of every levels array and of model.json's comparisons.
 COMPARISONS: tuple[Comparison, ...] = (
     # "is the other's surname": the names were swapped and one of them also changed
-    NameComparison("forename", ("exact", *_DICE, "is the other's surname", "else"),
-                   term_frequency=True, other="surname", cuts=_NAME_CUTS),
-    NameComparison("surname", ("exact", *_DICE, "is the other's forename", "else"),
-                   term_frequency=True, other="forename", cuts=_NAME_CUTS),
+    NameComparison(
+        "forename",
+        ("exact", *_DICE, "is the other's surname", "else"),
+        term_frequency=True,
+        other="surname",
+        cuts=_NAME_CUTS,
+    ),
+    NameComparison(
+        "surname",
+        ("exact", *_DICE, "is the other's forename", "else"),
+        term_frequency=True,
+        other="forename",
+        cuts=_NAME_CUTS,
+    ),
     DiceComparison("middle_names", ("dice >= 0.9", "dice >= 0.6", "else"), cuts=(0.9, 0.6)),
     # a mistyped year is one out, ten out or two digits transposed ("close"); a namesake
     # born on the same day of another year is "far"
-    DateComparison("dob", ("exact", "day and month swapped", "year close, day and month agree",
-                           "day or month differs", "year far, day and month agree",
-                           "year only", "else")),
+    DateComparison(
+        "dob",
+        (
+            "exact",
+            "day and month swapped",
+            "year close, day and month agree",
+            "day or month differs",
+            "year far, day and month agree",
+            "year only",
+            "else",
+        ),
+    ),
     ExactComparison("sex", ("agree", "disagree")),
     # Postcode and address are one comparison: a shared household would otherwise count
     # twice, and siblings at one address would look like one person. Postcode levels:
     # exact, same sector, same outward code; address levels: the same, similar.
-    LocationComparison("location", ("same address and postcode", "same postcode",
-                                    "similar address", "same postcode sector",
-                                    "same outward code", "else"),
-                       postcode_cuts=(0.95, 0.65, 0.45), address_cuts=(0.9, 0.7),
-                       rules=({"postcode": (0,), "address": (0,)}, {"postcode": (0,)},
-                              {"address": (0, 1)}, {"postcode": (1,)}, {"postcode": (2,)})),
+    LocationComparison(
+        "location",
+        (
+            "same address and postcode",
+            "same postcode",
+            "similar address",
+            "same postcode sector",
+            "same outward code",
+            "else",
+        ),
+        postcode_cuts=(0.95, 0.65, 0.45),
+        address_cuts=(0.9, 0.7),
+        rules=(
+            {"postcode": (0,), "address": (0,)},
+            {"postcode": (0,)},
+            {"address": (0, 1)},
+            {"postcode": (1,)},
+            {"postcode": (2,)},
+        ),
+    ),
 )
 # Term frequencies are declared per comparison; sources work them out by field name.
 TERM_FREQUENCY_FIELDS = tuple(c.name for c in COMPARISONS if c.term_frequency)
@@ -240,11 +291,21 @@ def _same(x: np.ndarray, i: int, y: np.ndarray, j: int) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def _dob_kernel(day_a: np.ndarray, month_a: np.ndarray, year_a: np.ndarray,
-                day_b: np.ndarray, month_b: np.ndarray, year_b: np.ndarray,
-                ones_a: np.ndarray, ones_b: np.ndarray, present_a: np.ndarray,
-                present_b: np.ndarray, va: np.ndarray, vb: np.ndarray,
-                close_cut: float) -> np.ndarray:
+def _dob_kernel(
+    day_a: np.ndarray,
+    month_a: np.ndarray,
+    year_a: np.ndarray,
+    day_b: np.ndarray,
+    month_b: np.ndarray,
+    year_b: np.ndarray,
+    ones_a: np.ndarray,
+    ones_b: np.ndarray,
+    present_a: np.ndarray,
+    present_b: np.ndarray,
+    va: np.ndarray,
+    vb: np.ndarray,
+    close_cut: float,
+) -> np.ndarray:
     """The dob level of each variant pair, read in place. Years that share one of the
     mistyping tokens have Dice about 0.25 ('close'), others about 0.03."""
     out = np.empty(len(va), dtype=np.int8)
@@ -314,8 +375,9 @@ def rarity_of(frequency: np.ndarray) -> np.ndarray:
     return np.clip(steps, 0, RARITY_BINS - 1).astype(np.int8)
 
 
-def record_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray,
-                  with_rarity: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+def record_levels(
+    a: Source, b: Source, ra: np.ndarray, rb: np.ndarray, with_rarity: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Levels of record pairs (ra[i] of A, rb[i] of B), (pairs, comparisons).
 
     Every variant of one record is compared with every variant of the other, and the pair
@@ -331,7 +393,7 @@ def record_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray,
     out = np.empty((len(ra), len(COMPARISONS)), dtype=np.int8)
     rarity = np.zeros((len(ra), len(TERM_FREQUENCY_FIELDS)), np.int8) if with_rarity else None
     for lo in range(0, len(ra), BATCH_PAIRS):
-        left, right = ra[lo:lo + BATCH_PAIRS], rb[lo:lo + BATCH_PAIRS]
+        left, right = ra[lo : lo + BATCH_PAIRS], rb[lo : lo + BATCH_PAIRS]
         nb = count_b[right]
         per_pair = count_a[left] * nb
         k = np.arange(per_pair.sum()) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
@@ -340,13 +402,14 @@ def record_levels(a: Source, b: Source, ra: np.ndarray, rb: np.ndarray,
         vb = order_b[np.repeat(start_b[right], per_pair) + k % nb_rep]
         levels = variant_levels(a, b, va, vb)
         best = _first_best(agreement(levels), np.cumsum(per_pair) - per_pair)
-        out[lo:lo + len(left)] = levels[best]
+        out[lo : lo + len(left)] = levels[best]
         if with_rarity:
             va, vb = va[best], vb[best]
             for f, name in enumerate(TERM_FREQUENCY_FIELDS):
                 level = levels[best, comparison_index(name)]
                 fa, fb = a.term_frequency(name)[va], b.term_frequency(name)[vb]
                 shared = np.where(level == 0, (fa + fb) / 2, np.maximum(fa, fb))
-                rarity[lo:lo + len(left), f] = np.where(
-                    (level >= 0) & (level < TERM_FREQUENCY_LEVELS), rarity_of(shared), 0)
+                rarity[lo : lo + len(left), f] = np.where(
+                    (level >= 0) & (level < TERM_FREQUENCY_LEVELS), rarity_of(shared), 0
+                )
     return out, rarity

@@ -26,8 +26,10 @@ class EmState:
         return posterior(level_weights(self.m, self.u, levels), self.prior)
 
     def distance(self, other: EmState) -> float:
-        return max(abs(self.prior - other.prior),
-                   *(np.abs(a - b).max() for a, b in zip(self.m, other.m, strict=True)))
+        return max(
+            abs(self.prior - other.prior),
+            *(np.abs(a - b).max() for a, b in zip(self.m, other.m, strict=True)),
+        )
 
 
 def level_weights(m: list[np.ndarray], u: list[np.ndarray], levels: np.ndarray) -> np.ndarray:
@@ -40,8 +42,13 @@ def level_weights(m: list[np.ndarray], u: list[np.ndarray], levels: np.ndarray) 
     return total
 
 
-def fit_prior(weights: np.ndarray, all_pairs: int, max_iterations: int = 100,
-              tolerance: float = 1e-6, counts: np.ndarray | None = None) -> tuple[float, int]:
+def fit_prior(
+    weights: np.ndarray,
+    all_pairs: int,
+    max_iterations: int = 100,
+    tolerance: float = 1e-6,
+    counts: np.ndarray | None = None,
+) -> tuple[float, int]:
     """The prior match rate over all pairs, with m and u fixed: the expected matches among
     the candidates (pairs outside them taken as non-matches), by fixed-point iteration.
     `counts`: how many pairs each weight stands for. Returns the prior and the iterations."""
@@ -65,14 +72,18 @@ def posterior(weights: np.ndarray, prior: float) -> np.ndarray:
 def frequencies(column: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
     """Share of (weighted) pairs at each level, ignoring missing, floored away from zero."""
     known = column != MISSING
-    counts = np.bincount(column[known].astype(np.int64), minlength=size,
-                         weights=None if weights is None else weights[known])[:size]
+    counts = np.bincount(
+        column[known].astype(np.int64),
+        minlength=size,
+        weights=None if weights is None else weights[known],
+    )[:size]
     counts = counts + FLOOR * max(counts.sum(), 1)
     return counts / counts.sum()
 
 
 def both_known_share(random_pairs: np.ndarray) -> float:
     """Share of pairs with both surname and location known: the household cells' base."""
-    known = (random_pairs[:, _NAMES.index("surname")] != MISSING) & \
-        (random_pairs[:, _NAMES.index("location")] != MISSING)
+    known = (random_pairs[:, _NAMES.index("surname")] != MISSING) & (
+        random_pairs[:, _NAMES.index("location")] != MISSING
+    )
     return float(known.mean()) if len(known) else 1.0

@@ -24,17 +24,29 @@ class PackageProblem(PprlError):
     """A package that cannot be linked; the message names it."""
 
 
-def open_packages(paths: list[Path], *, identity: Identity, keyring: Keyring, work: Path,
-                  project: str | None = None) -> list[Source]:
+def open_packages(
+    paths: list[Path],
+    *,
+    identity: Identity,
+    keyring: Keyring,
+    work: Path,
+    project: str | None = None,
+) -> list[Source]:
     if len(paths) < 2:
         raise PackageProblem("linkage needs packages from at least two custodians")
     opened = []
     for i, path in enumerate(paths):
         plain = work / f"package-{i}.parquet"
         try:
-            header = open_file(path, plain, recipient_identity=identity, keyring=keyring,
-                               project=project, content_type=content_types.PACKAGE,
-                               sender_roles="custodian")
+            header = open_file(
+                path,
+                plain,
+                recipient_identity=identity,
+                keyring=keyring,
+                project=project,
+                content_type=content_types.PACKAGE,
+                sender_roles="custodian",
+            )
         except KeysError as e:
             raise PackageProblem(str(e) if str(path) in str(e) else f"{path}: {e}") from None
         try:
@@ -42,15 +54,19 @@ def open_packages(paths: list[Path], *, identity: Identity, keyring: Keyring, wo
         except ValueError as e:
             raise PackageProblem(str(e)) from None
         if info.party != header.sender_card.name:
-            raise PackageProblem(f"{path}: says it is from {info.party!r} but was signed by "
-                                 f"{header.sender_card.name!r}")
+            raise PackageProblem(
+                f"{path}: says it is from {info.party!r} but was signed by "
+                f"{header.sender_card.name!r}"
+            )
         if file.metadata.num_rows == 0:
             raise PackageProblem(f"{path}: holds no records")
         opened.append((path, info, file))
     _same_party_twice(opened)
-    for what, attribute in (("project", "project"), ("encoding configuration",
-                                                    "config_fingerprint"),
-                            ("linkage secret", "secret_fingerprint")):
+    for what, attribute in (
+        ("project", "project"),
+        ("encoding configuration", "config_fingerprint"),
+        ("linkage secret", "secret_fingerprint"),
+    ):
         _all_equal(opened, what, attribute)
     sources = [source_from_table(info.party, info, file.read()) for _, info, file in opened]
     # the tables read are gone once their columns are copied into the sources; hand the

@@ -38,8 +38,10 @@ def _threads_for(pairs: int) -> Iterator[None]:
 @intrinsic
 def popcount(typingctx, word):
     """llvm.ctpop on a uint64: one `popcnt` instruction on x86-64."""
+
     def codegen(context, builder, signature, args):
         return builder.ctpop(args[0])
+
     return types.int64(types.uint64), codegen
 
 
@@ -88,9 +90,14 @@ def _ones(words: np.ndarray, ones: np.ndarray | None) -> np.ndarray:
     return np.ascontiguousarray(ones, dtype=np.int64)
 
 
-def pair_dice(words_a: np.ndarray, words_b: np.ndarray, left: np.ndarray, right: np.ndarray,
-              ones_a: np.ndarray | None = None,
-              ones_b: np.ndarray | None = None) -> np.ndarray:
+def pair_dice(
+    words_a: np.ndarray,
+    words_b: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    ones_a: np.ndarray | None = None,
+    ones_b: np.ndarray | None = None,
+) -> np.ndarray:
     """Dice of row `left[i]` of A with row `right[i]` of B, for every i.
 
     Reads the rows in place, so candidate pairs over a table of distinct values cost no
@@ -139,8 +146,7 @@ def _popcount_windows(needed, bits):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _score_chunk(words_a, ones_a, words_b, ones_b, first_b, last_b, needed, columns, shared,
-                 found):
+def _score_chunk(words_a, ones_a, words_b, ones_b, first_b, last_b, needed, columns, shared, found):
     """Rows of A against their window of B (sorted by popcount), four rows of B at a time so
     that each word of A is loaded once per four popcounts; passing pairs go to scratch."""
     width = words_a.shape[1]
@@ -175,8 +181,9 @@ def _score_chunk(words_a, ones_a, words_b, ones_b, first_b, last_b, needed, colu
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _collect_chunk(start, ones_a, ones_b, order_b, columns, shared, found, offsets, similarity,
-                   row_a, row_b):
+def _collect_chunk(
+    start, ones_a, ones_b, order_b, columns, shared, found, offsets, similarity, row_a, row_b
+):
     for i in prange(found.shape[0]):
         at = offsets[i]
         for n in range(found[i]):
@@ -187,8 +194,9 @@ def _collect_chunk(start, ones_a, ones_b, order_b, columns, shared, found, offse
             row_b[at + n] = order_b[j]
 
 
-def all_pairs_dice(words_a: np.ndarray, words_b: np.ndarray,
-                   threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def all_pairs_dice(
+    words_a: np.ndarray, words_b: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair (row of A, row of B) with Dice >= threshold, as (similarity, row_a, row_b).
 
     The workload anonlink's `dice_coefficient_accelerated` solves, for comparison with it;
@@ -221,17 +229,38 @@ def all_pairs_dice(words_a: np.ndarray, words_b: np.ndarray,
         found = np.zeros(stop - start, dtype=np.int64)
         window = last_b[start:stop] - first_b[start:stop]
         with _threads_for(int(window.sum())):
-            _score_chunk(words_a[start:stop], ones_a[start:stop], sorted_b, ones_b,
-                         first_b[start:stop], last_b[start:stop], needed, columns, shared,
-                         found)
+            _score_chunk(
+                words_a[start:stop],
+                ones_a[start:stop],
+                sorted_b,
+                ones_b,
+                first_b[start:stop],
+                last_b[start:stop],
+                needed,
+                columns,
+                shared,
+                found,
+            )
         offsets = np.cumsum(found) - found
         total = int(found.sum())
         if total:
-            part = (np.empty(total, dtype=np.float64), np.empty(total, dtype=np.uint32),
-                    np.empty(total, dtype=np.uint32))
+            part = (
+                np.empty(total, dtype=np.float64),
+                np.empty(total, dtype=np.uint32),
+                np.empty(total, dtype=np.uint32),
+            )
             with _threads_for(total):
-                _collect_chunk(start, ones_a[start:stop], ones_b, order_b, columns, shared,
-                               found, offsets, *part)
+                _collect_chunk(
+                    start,
+                    ones_a[start:stop],
+                    ones_b,
+                    order_b,
+                    columns,
+                    shared,
+                    found,
+                    offsets,
+                    *part,
+                )
             parts.append(part)
     if not parts:
         return (np.empty(0, np.float64), np.empty(0, np.uint32), np.empty(0, np.uint32))

@@ -57,48 +57,63 @@ class LinkResult:
     def record_table(self, s: int) -> pd.DataFrame:
         """The link map of source s: token, person_id, match_probability, match_weight."""
         offsets = np.concatenate([[0], np.cumsum([src.records for src in self.sources])])
-        person = self.assignment.person[offsets[s]:offsets[s + 1]]
+        person = self.assignment.person[offsets[s] : offsets[s + 1]]
         probability = np.ones(self.sources[s].records)
         weight = np.full(self.sources[s].records, np.nan)
         accepted = self.links[self.assignment.accepted]
         for side in ("a", "b"):
             mine = accepted[accepted[f"source_{side}"] == s]
             if len(mine):
-                worst = mine.groupby(f"record_{side}").agg(p=("probability", "min"),
-                                                           w=("weight", "min"))
+                worst = mine.groupby(f"record_{side}").agg(
+                    p=("probability", "min"), w=("weight", "min")
+                )
                 index = worst.index.to_numpy()
                 probability[index] = np.minimum(probability[index], worst.p.to_numpy())
                 weight[index] = np.fmin(weight[index], worst.w.to_numpy())
-        return pd.DataFrame({
-            "token": [t.tobytes().hex() for t in self.sources[s].tokens],
-            "person_id": self.assignment.person_ids[person],
-            "match_probability": probability,
-            "match_weight": weight,
-        })
+        return pd.DataFrame(
+            {
+                "token": [t.tobytes().hex() for t in self.sources[s].tokens],
+                "person_id": self.assignment.person_ids[person],
+                "match_probability": probability,
+                "match_weight": weight,
+            }
+        )
 
     def person_quality(self, tables: list[pd.DataFrame] | None = None) -> pd.DataFrame:
         """One row per person: sources present and the weakest accepted link; no tokens.
 
         `tables` are the sources' record tables, if already made."""
         tables = tables or [self.record_table(s) for s in range(len(self.sources))]
-        records = pd.concat([t.assign(source=s) for s, t in enumerate(tables)],
-                            ignore_index=True)
+        records = pd.concat([t.assign(source=s) for s, t in enumerate(tables)], ignore_index=True)
         # sources as a bit mask per person, spelled out once per distinct combination
         records["bit"] = np.left_shift(1, records["source"].to_numpy())
-        people = records.groupby("person_id").agg(
-            mask=("bit", "sum"), records=("token", "size"),
-            weakest_link_probability=("match_probability", "min")).reset_index()
+        people = (
+            records.groupby("person_id")
+            .agg(
+                mask=("bit", "sum"),
+                records=("token", "size"),
+                weakest_link_probability=("match_probability", "min"),
+            )
+            .reset_index()
+        )
         parties = sorted((src.party, s) for s, src in enumerate(self.sources))
-        names = {mask: ";".join(p for p, s in parties if mask >> s & 1)
-                 for mask in people["mask"].unique()}
+        names = {
+            mask: ";".join(p for p, s in parties if mask >> s & 1)
+            for mask in people["mask"].unique()
+        }
         people.insert(1, "sources", people.pop("mask").map(names))
         return people
 
 
-def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
-                 model: FellegiSunter | None = None, seed: int | None = None,
-                 term_frequencies: bool = True,
-                 progress: Callable[[str], None] | None = None) -> LinkResult:
+def link_sources(
+    sources: list[Source],
+    keys: list[str],
+    threshold: float = 0.5,
+    model: FellegiSunter | None = None,
+    seed: int | None = None,
+    term_frequencies: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> LinkResult:
     """Block, compare, fit (unless a model is given) and assign. With term_frequencies,
     exact or close name agreement is weighted by how rare the name is.
 
@@ -119,32 +134,56 @@ def link_sources(sources: list[Source], keys: list[str], threshold: float = 0.5,
         # records are indexed in token order (random, not the package's row order), so the
         # same packages and seed draw the same pairs whatever order their rows are in
         n = max(1, RANDOM_PAIRS // len(source_pairs))
-        randoms.append(record_levels(a, b, rng.integers(0, a.records, n),
-                                     rng.integers(0, b.records, n), with_rarity=False)[0])
+        randoms.append(
+            record_levels(
+                a,
+                b,
+                rng.integers(0, a.records, n),
+                rng.integers(0, b.records, n),
+                with_rarity=False,
+            )[0]
+        )
         all_pairs += a.records * b.records
-    random_levels = np.concatenate(randoms) if randoms else \
-        np.empty((0, len(COMPARISONS)), np.int8)
+    random_levels = np.concatenate(randoms) if randoms else np.empty((0, len(COMPARISONS)), np.int8)
     if model is None:  # each pair of sources' distinct patterns, merged: no copy of all
         found = [patterns(p.levels, p.rarity) for p in pairs]
         model = FellegiSunter().fit(
-            np.concatenate([d for d, _, _ in found]), random_levels, all_pairs,
+            np.concatenate([d for d, _, _ in found]),
+            random_levels,
+            all_pairs,
             rarity=np.concatenate([r for _, r, _ in found]) if term_frequencies else None,
             counts=np.concatenate([c for _, _, c in found]),
-            rescore=_rescoring(pairs, sources))
+            rescore=_rescoring(pairs, sources),
+        )
     scored = _score_pairs(model, pairs, sources)
     tables = []
     for p, (weight, probability) in zip(pairs, scored, strict=True):
-        tables.append(pd.DataFrame({
-            "source_a": np.int8(p.a), "record_a": p.candidates.a, "source_b": np.int8(p.b),
-            "record_b": p.candidates.b, "weight": weight, "probability": probability}))
-    links = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
-        columns=["source_a", "record_a", "source_b", "record_b", "weight", "probability"])
+        tables.append(
+            pd.DataFrame(
+                {
+                    "source_a": np.int8(p.a),
+                    "record_a": p.candidates.a,
+                    "source_b": np.int8(p.b),
+                    "record_b": p.candidates.b,
+                    "weight": weight,
+                    "probability": probability,
+                }
+            )
+        )
+    links = (
+        pd.concat(tables, ignore_index=True)
+        if tables
+        else pd.DataFrame(
+            columns=["source_a", "record_a", "source_b", "record_b", "weight", "probability"]
+        )
+    )
     assignment = assign([s.records for s in sources], links, threshold)
     return LinkResult(sources, model, pairs, links, assignment, threshold, random_levels)
 
 
-def _score_pairs(model: FellegiSunter, pairs: list[PairResult],
-                 sources: list[Source]) -> list[tuple[np.ndarray, np.ndarray]]:
+def _score_pairs(
+    model: FellegiSunter, pairs: list[PairResult], sources: list[Source]
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """One scoring round: each pair of sources' candidates pruned (in place) to those kept,
     with their weights and one-to-one posteriors."""
     scored = []
@@ -154,22 +193,23 @@ def _score_pairs(model: FellegiSunter, pairs: list[PairResult],
         p.candidates = p.candidates.subset(keep)
         p.levels = p.levels[keep]
         p.rarity = None if p.rarity is None else p.rarity[keep]
-        scored.append((weight, one_to_one_posterior(p, weight, probability,
-                                                    records_a, records_b)))
+        scored.append((weight, one_to_one_posterior(p, weight, probability, records_a, records_b)))
     return scored
 
 
 def _rescoring(pairs: list[PairResult], sources: list[Source]) -> Rescore:
     """How the model's fit scores the candidates between its rounds, as linkage does."""
+
     def rescore(model: FellegiSunter) -> tuple[np.ndarray, np.ndarray]:
         scored = _score_pairs(model, pairs, sources)
-        return (np.concatenate([p.levels for p in pairs]),
-                np.concatenate([q for _, q in scored]))
+        return (np.concatenate([p.levels for p in pairs]), np.concatenate([q for _, q in scored]))
+
     return rescore
 
 
-def _score(model: FellegiSunter, pair: PairResult,
-           all_pairs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _score(
+    model: FellegiSunter, pair: PairResult, all_pairs: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which candidates of a pair of sources to keep, and their weights and posteriors,
     under the pair's own prior: two forces share only the people who moved between
     counties, a force and its county's trust most of the cohort. Each distinct agreement
@@ -189,8 +229,9 @@ def _score(model: FellegiSunter, pair: PairResult,
     return keep, weight[index], probability[index]
 
 
-def one_to_one_posterior(pair: PairResult, weight: np.ndarray, probability: np.ndarray,
-                         records_a: int, records_b: int) -> np.ndarray:
+def one_to_one_posterior(
+    pair: PairResult, weight: np.ndarray, probability: np.ndarray, records_a: int, records_b: int
+) -> np.ndarray:
     """Posteriors that know each record has at most one partner in the other source.
 
     From A's side, record a either has no partner (probability 1 - share of A's records

@@ -70,8 +70,7 @@ SCORING_ROUNDS = 6
 # None is "any other level, or missing". Surname (exact, dice >= 0.85) by location (same
 # address, same postcode) are the household; date of birth (twins) and forename (a son
 # named after his father) exact or not within it.
-HOUSEHOLD = (("surname", (0, 1)), ("location", (0, 1)), ("dob", (0, None)),
-             ("forename", (0, None)))
+HOUSEHOLD = (("surname", (0, 1)), ("location", (0, 1)), ("dob", (0, None)), ("forename", (0, None)))
 # Where date of birth and forename agree exactly too, the pairs are nearly all one person:
 # a joint u read off their posteriors would feed on itself (at 250,000 records a side it
 # ran away to -28 bits and cost 3% of recall), so those cells keep independence.
@@ -120,9 +119,15 @@ class FellegiSunter:
     # u of the sex levels among pairs whose forename is at a SEX_GIVEN_FORENAME level
     sex_u_given_forename_: np.ndarray | None = field(default=None, init=False)
 
-    def fit(self, candidates: np.ndarray, random_pairs: np.ndarray, all_pairs: int,
-            rarity: np.ndarray | None = None, counts: np.ndarray | None = None,
-            rescore: Rescore | None = None) -> FellegiSunter:
+    def fit(
+        self,
+        candidates: np.ndarray,
+        random_pairs: np.ndarray,
+        all_pairs: int,
+        rarity: np.ndarray | None = None,
+        counts: np.ndarray | None = None,
+        rescore: Rescore | None = None,
+    ) -> FellegiSunter:
         """candidates: levels of the candidate pairs (and their `rarity`, for term
         frequencies), or with `counts` their distinct patterns and how many pairs have
         each. `rescore(model)` scores the candidates as the linkage loop does (one-to-one,
@@ -134,11 +139,13 @@ class FellegiSunter:
         random_distinct, _, random_counts = patterns(random_pairs)
         non_match = np.ones(len(random_distinct))
         for _ in range(self.u_rounds):
-            self.u_ = [frequencies(random_distinct[:, j], len(c.labels),
-                                    weights=non_match * random_counts)
-                       for j, c in enumerate(COMPARISONS)]
-            self.sex_u_given_forename_ = _sex_u_given_forename(random_distinct,
-                                                               non_match * random_counts)
+            self.u_ = [
+                frequencies(random_distinct[:, j], len(c.labels), weights=non_match * random_counts)
+                for j, c in enumerate(COMPARISONS)
+            ]
+            self.sex_u_given_forename_ = _sex_u_given_forename(
+                random_distinct, non_match * random_counts
+            )
             self._fit_m(distinct, counts)
             self._fit_prior(distinct, rarity, counts, all_pairs)
             non_match = 1 - self.probability(random_distinct)
@@ -161,17 +168,25 @@ class FellegiSunter:
             for name in estimates:
                 self.m_[_index(name)] = state.m[_index(name)]
 
-    def _fit_prior(self, distinct: np.ndarray, rarity: np.ndarray | None, counts: np.ndarray,
-                   all_pairs: int) -> np.ndarray:
+    def _fit_prior(
+        self, distinct: np.ndarray, rarity: np.ndarray | None, counts: np.ndarray, all_pairs: int
+    ) -> np.ndarray:
         """The prior over all pairs: expected matches among candidates, with m and u fixed.
         Returns the posteriors of the distinct patterns."""
         weights = self.weights(distinct, rarity)
-        self.prior_, self.iterations_ = fit_prior(weights, all_pairs, self.max_iterations,
-                                                  self.tolerance, counts)
+        self.prior_, self.iterations_ = fit_prior(
+            weights, all_pairs, self.max_iterations, self.tolerance, counts
+        )
         return posterior(weights, self.prior_)
 
-    def _fit_household(self, distinct: np.ndarray, rarity: np.ndarray | None,
-                       counts: np.ndarray, all_pairs: int, both_known: float) -> None:
+    def _fit_household(
+        self,
+        distinct: np.ndarray,
+        rarity: np.ndarray | None,
+        counts: np.ndarray,
+        all_pairs: int,
+        both_known: float,
+    ) -> None:
         """The joint u of each household cell: the candidates' expected non-matches in it,
         over all pairs with surname and location known. Blocking by surname and postcode
         sector puts every pair of a cell among the candidates. Non-matches depend on the
@@ -195,11 +210,15 @@ class FellegiSunter:
         independent = np.ones(self._household_shape())
         for axis, (name, rows) in enumerate(self.household):
             u = self.u_[_index(name)]
-            share = np.array([u[row] if row is not None else 1 - sum(u[r] for r in rows
-                                                                       if r is not None)
-                              for row in rows])
-            independent = independent * share.reshape([-1 if a == axis else 1
-                                                       for a in range(len(self.household))])
+            share = np.array(
+                [
+                    u[row] if row is not None else 1 - sum(u[r] for r in rows if r is not None)
+                    for row in rows
+                ]
+            )
+            independent = independent * share.reshape(
+                [-1 if a == axis else 1 for a in range(len(self.household))]
+            )
         # (one-person cells are never fitted: their joint u of 0 gives no correction)
         return np.minimum(np.log2(independent / np.maximum(self.household_u_, 1e-300)), 0.0)
 
@@ -209,10 +228,8 @@ class FellegiSunter:
     def _one_person(self, cell: tuple[int, ...]) -> bool:
         """Whether a household cell is one where relatives agree on all that tells them
         apart."""
-        rows = {name: choices[i] for (name, choices), i in zip(self.household, cell,
-                                                              strict=True)}
-        agreeing = [name in rows and rows[name] == level
-                    for name, level in self.one_person.items()]
+        rows = {name: choices[i] for (name, choices), i in zip(self.household, cell, strict=True)}
+        agreeing = [name in rows and rows[name] == level for name, level in self.one_person.items()]
         return bool(agreeing) and all(agreeing)
 
     def _household_weights(self, levels: np.ndarray) -> np.ndarray:
@@ -224,8 +241,10 @@ class FellegiSunter:
 
     def _refine_m(self, levels: np.ndarray, probability: np.ndarray) -> None:
         """m from the posteriors of the candidate pairs (an M-step)."""
-        self.m_ = [frequencies(levels[:, j], len(c.labels), weights=probability)
-                   for j, c in enumerate(COMPARISONS)]
+        self.m_ = [
+            frequencies(levels[:, j], len(c.labels), weights=probability)
+            for j, c in enumerate(COMPARISONS)
+        ]
 
     def _em(self, levels: np.ndarray, counts: np.ndarray) -> EmState:
         """EM with m, u and prior free, on distinct level patterns seen `counts` times."""
@@ -240,11 +259,16 @@ class FellegiSunter:
         for _ in range(self.max_iterations):
             p = state.probability(levels)
             new = EmState(
-                [frequencies(levels[:, j], len(c.labels), weights=p * counts)
-                 for j, c in enumerate(COMPARISONS)],
-                [frequencies(levels[:, j], len(c.labels), weights=(1 - p) * counts)
-                 for j, c in enumerate(COMPARISONS)],
-                float((p * counts).sum() / counts.sum()))
+                [
+                    frequencies(levels[:, j], len(c.labels), weights=p * counts)
+                    for j, c in enumerate(COMPARISONS)
+                ],
+                [
+                    frequencies(levels[:, j], len(c.labels), weights=(1 - p) * counts)
+                    for j, c in enumerate(COMPARISONS)
+                ],
+                float((p * counts).sum() / counts.sum()),
+            )
             change = new.distance(state)
             state = new
             if change < self.tolerance:
@@ -270,8 +294,9 @@ class FellegiSunter:
             for f, name in enumerate(TERM_FREQUENCY_FIELDS):
                 j = _index(name)
                 adjusted = (levels[:, j] >= 0) & (levels[:, j] < TERM_FREQUENCY_LEVELS)
-                total += np.where(adjusted,
-                                  np.log2(self.u_[j][0]) + rarity[:, f] * RARITY_STEP, 0.0)
+                total += np.where(
+                    adjusted, np.log2(self.u_[j][0]) + rarity[:, f] * RARITY_STEP, 0.0
+                )
         return total
 
     def probability(self, levels: np.ndarray, rarity: np.ndarray | None = None) -> np.ndarray:
@@ -281,8 +306,9 @@ class FellegiSunter:
     def _check_fitted(self) -> None:
         """Refuse in one line, not with an IndexError deep in the weights."""
         if len(self.m_) != len(COMPARISONS) or len(self.u_) != len(COMPARISONS):
-            raise NotFittedError("the Fellegi-Sunter model is not fitted: "
-                                 "fit it or load a saved model.json first")
+            raise NotFittedError(
+                "the Fellegi-Sunter model is not fitted: fit it or load a saved model.json first"
+            )
 
     def to_dict(self) -> dict:
         self._check_fitted()
@@ -293,27 +319,53 @@ class FellegiSunter:
             "term_frequency_adjusted": list(TERM_FREQUENCY_FIELDS),
             "iterations": self.iterations_,
             "comparisons": [
-                {**c.to_dict(), "levels": [
-                    {"label": label, "m": float(m), "u": float(u),
-                     "weight": float(np.log2(m / u))}
-                    for label, m, u in zip(c.labels, self.m_[j], self.u_[j], strict=True)]}
-                for j, c in enumerate(COMPARISONS)],
-            "household": None if self.household_u_ is None else {
+                {
+                    **c.to_dict(),
+                    "levels": [
+                        {
+                            "label": label,
+                            "m": float(m),
+                            "u": float(u),
+                            "weight": float(np.log2(m / u)),
+                        }
+                        for label, m, u in zip(c.labels, self.m_[j], self.u_[j], strict=True)
+                    ],
+                }
+                for j, c in enumerate(COMPARISONS)
+            ],
+            "household": None
+            if self.household_u_ is None
+            else {
                 "dimensions": [name for name, _ in self.household],
                 "cells": [
-                    {**{name: _row_label(name, rows[i]) for (name, rows), i
-                        in zip(self.household, cell, strict=True)},
-                     # one person, not relatives: independence stands, nothing learned
-                     "one_person": self._one_person(cell),
-                     "u": float(self.household_u_[cell]),
-                     # what agreement in the cell loses against independence, in bits
-                     "correction": float(corrections[cell])}
-                    for cell in np.ndindex(self._household_shape())]},
-            "sex_given_forename": None if self.sex_u_given_forename_ is None else {
-                "forename_levels": [COMPARISONS[_index("forename")].labels[level]
-                                    for level in SEX_GIVEN_FORENAME],
-                "u": dict(zip(COMPARISONS[_index("sex")].labels,
-                              self.sex_u_given_forename_.tolist(), strict=True))},
+                    {
+                        **{
+                            name: _row_label(name, rows[i])
+                            for (name, rows), i in zip(self.household, cell, strict=True)
+                        },
+                        # one person, not relatives: independence stands, nothing learned
+                        "one_person": self._one_person(cell),
+                        "u": float(self.household_u_[cell]),
+                        # what agreement in the cell loses against independence, in bits
+                        "correction": float(corrections[cell]),
+                    }
+                    for cell in np.ndindex(self._household_shape())
+                ],
+            },
+            "sex_given_forename": None
+            if self.sex_u_given_forename_ is None
+            else {
+                "forename_levels": [
+                    COMPARISONS[_index("forename")].labels[level] for level in SEX_GIVEN_FORENAME
+                ],
+                "u": dict(
+                    zip(
+                        COMPARISONS[_index("sex")].labels,
+                        self.sex_u_given_forename_.tolist(),
+                        strict=True,
+                    )
+                ),
+            },
         }
 
     def save(self, path: Path) -> None:
@@ -325,18 +377,23 @@ class FellegiSunter:
         _check_comparisons(path, data)
         household = data.get("household")
         # the dimensions saved, with the rows this version gives them
-        model = cls(household=HOUSEHOLD if not household else tuple(
-            d for d in HOUSEHOLD if d[0] in household["dimensions"]))
+        model = cls(
+            household=HOUSEHOLD
+            if not household
+            else tuple(d for d in HOUSEHOLD if d[0] in household["dimensions"])
+        )
         model.prior_ = float(data["prior"])
         model.iterations_ = int(data["iterations"])
         model.m_ = [np.array([lv["m"] for lv in c["levels"]]) for c in data["comparisons"]]
         model.u_ = [np.array([lv["u"] for lv in c["levels"]]) for c in data["comparisons"]]
         if data.get("sex_given_forename"):
             model.sex_u_given_forename_ = np.array(
-                list(data["sex_given_forename"]["u"].values()), dtype=float)
+                list(data["sex_given_forename"]["u"].values()), dtype=float
+            )
         if data.get("household"):
-            model.household_u_ = np.array([c["u"] for c in data["household"]["cells"]],
-                                          dtype=float).reshape(model._household_shape())
+            model.household_u_ = np.array(
+                [c["u"] for c in data["household"]["cells"]], dtype=float
+            ).reshape(model._household_shape())
         return model
 
 
@@ -346,9 +403,11 @@ def _check_comparisons(path: Path, data: dict) -> None:
     fmt = data.get("model")
     if fmt not in _READABLE_FORMATS:
         if str(fmt or "").startswith("fellegi-sunter/"):
-            raise ValueError(f"{path} was fitted by another version of pprl "
-                             f"({fmt}, this one reads {' or '.join(_READABLE_FORMATS)}): "
-                             "fit the model again")
+            raise ValueError(
+                f"{path} was fitted by another version of pprl "
+                f"({fmt}, this one reads {' or '.join(_READABLE_FORMATS)}): "
+                "fit the model again"
+            )
         raise ValueError(f"{path} is not a pprl Fellegi-Sunter model")
     names = [c["name"] for c in data["comparisons"]]
     if names != [c.name for c in COMPARISONS]:
@@ -358,8 +417,10 @@ def _check_comparisons(path: Path, data: dict) -> None:
         labels = [level["label"] for level in saved["levels"]]
         current = json.loads(json.dumps(comparison.to_dict()))
         if labels != list(comparison.labels) or (fmt == MODEL_FORMAT and definition != current):
-            raise ValueError(f"{path} was fitted with another definition of the "
-                             f"'{comparison.name}' comparison: fit the model again")
+            raise ValueError(
+                f"{path} was fitted with another definition of the "
+                f"'{comparison.name}' comparison: fit the model again"
+            )
 
 
 Rescore = Callable[[FellegiSunter], tuple[np.ndarray, np.ndarray]]  # levels, posteriors
@@ -369,15 +430,17 @@ def household_shape(household: Household = HOUSEHOLD) -> tuple[int, ...]:
     return tuple(len(rows) for _, rows in household)
 
 
-def household_cells(levels: np.ndarray, household: Household = HOUSEHOLD
-                    ) -> list[tuple[tuple[int, ...], np.ndarray]]:
+def household_cells(
+    levels: np.ndarray, household: Household = HOUSEHOLD
+) -> list[tuple[tuple[int, ...], np.ndarray]]:
     """(cell, which rows of levels are in it) for each household cell."""
     masks = []
     for name, rows in household:
         column = levels[:, _index(name)]
         listed = [row for row in rows if row is not None]
-        masks.append([column == row if row is not None else ~np.isin(column, listed)
-                      for row in rows])
+        masks.append(
+            [column == row if row is not None else ~np.isin(column, listed) for row in rows]
+        )
     out = []
     for cell in np.ndindex(household_shape(household)):
         members = np.logical_and.reduce([masks[axis][i] for axis, i in enumerate(cell)])
@@ -396,5 +459,4 @@ def _sex_u_given_forename(distinct: np.ndarray, weights: np.ndarray) -> np.ndarr
     chosen = np.isin(distinct[:, _index("forename")], SEX_GIVEN_FORENAME) & (sex != MISSING)
     if weights[chosen].sum() < _MIN_CONDITIONING_PAIRS:
         return None
-    return frequencies(sex[chosen], len(COMPARISONS[_index("sex")].labels),
-                        weights=weights[chosen])
+    return frequencies(sex[chosen], len(COMPARISONS[_index("sex")].labels), weights=weights[chosen])

@@ -21,22 +21,29 @@ from linkage.ttp.compare import (
 # The digits of an agreement pattern's code: MISSING is 0, then one per level; for a
 # term-frequency field each of its first TERM_FREQUENCY_LEVELS levels takes one digit per
 # step of rarity.
-_RARITY_COLUMN = np.array([TERM_FREQUENCY_FIELDS.index(c.name)
-                           if c.name in TERM_FREQUENCY_FIELDS else -1 for c in COMPARISONS])
-_PATTERN_SIZES = np.array([1 + len(c.labels) + (TERM_FREQUENCY_LEVELS * (RARITY_BINS - 1)
-                                                if f >= 0 else 0)
-                           for c, f in zip(COMPARISONS, _RARITY_COLUMN, strict=True)],
-                          dtype=np.int32)
+_RARITY_COLUMN = np.array(
+    [
+        TERM_FREQUENCY_FIELDS.index(c.name) if c.name in TERM_FREQUENCY_FIELDS else -1
+        for c in COMPARISONS
+    ]
+)
+_PATTERN_SIZES = np.array(
+    [
+        1 + len(c.labels) + (TERM_FREQUENCY_LEVELS * (RARITY_BINS - 1) if f >= 0 else 0)
+        for c, f in zip(COMPARISONS, _RARITY_COLUMN, strict=True)
+    ],
+    dtype=np.int32,
+)
 
-def patterns(levels: np.ndarray, rarity: np.ndarray | None = None,
-             counts: np.ndarray | None = None
-             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+
+def patterns(
+    levels: np.ndarray, rarity: np.ndarray | None = None, counts: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """(distinct rows of levels, their rarity, how many pairs have each).
 
     `counts`: how many pairs each row of levels already stands for (when merging the
     patterns of several pairs of sources)."""
-    distinct, distinct_rarity, tally, _ = distinct_patterns(pattern_codes(levels, rarity),
-                                                            counts)
+    distinct, distinct_rarity, tally, _ = distinct_patterns(pattern_codes(levels, rarity), counts)
     return distinct, None if rarity is None else distinct_rarity, tally
 
 
@@ -45,18 +52,23 @@ def pattern_codes(levels: np.ndarray, rarity: np.ndarray | None = None) -> np.nd
     pair."""
     if rarity is None:  # an empty table: every rarity 0, with no copy per pair
         rarity = np.zeros((0, len(TERM_FREQUENCY_FIELDS)), np.int8)
-    return _pattern_codes(levels, rarity, _PATTERN_SIZES, _RARITY_COLUMN, RARITY_BINS,
-                          TERM_FREQUENCY_LEVELS)
+    return _pattern_codes(
+        levels, rarity, _PATTERN_SIZES, _RARITY_COLUMN, RARITY_BINS, TERM_FREQUENCY_LEVELS
+    )
 
 
-def distinct_patterns(code: np.ndarray, counts: np.ndarray | None = None
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def distinct_patterns(
+    code: np.ndarray, counts: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(distinct patterns as rows of levels, their rarity, how many pairs have each, the
     row of each possible code): a count over all possible codes rather than a sort."""
     space = int(np.prod(_PATTERN_SIZES))
     # (np.bincount would first copy int32 codes to int64: a gigabyte at 150 million pairs)
-    tally = _count_codes(code, space) if counts is None else \
-        np.bincount(code, weights=counts, minlength=space).astype(np.int64)
+    tally = (
+        _count_codes(code, space)
+        if counts is None
+        else np.bincount(code, weights=counts, minlength=space).astype(np.int64)
+    )
     seen = np.flatnonzero(tally)
     distinct = np.empty((len(seen), len(_PATTERN_SIZES)), dtype=np.int8)
     rarity = np.zeros((len(seen), len(TERM_FREQUENCY_FIELDS)), dtype=np.int8)
@@ -70,9 +82,14 @@ def distinct_patterns(code: np.ndarray, counts: np.ndarray | None = None
         else:  # 0 missing, then RARITY_BINS digits per adjusted level, then the others
             adjusted = (digit >= 1) & (digit <= TERM_FREQUENCY_LEVELS * RARITY_BINS)
             distinct[:, j] = np.where(
-                digit == 0, MISSING,
-                np.where(adjusted, (digit - 1) // RARITY_BINS,
-                         digit - 1 - TERM_FREQUENCY_LEVELS * (RARITY_BINS - 1)))
+                digit == 0,
+                MISSING,
+                np.where(
+                    adjusted,
+                    (digit - 1) // RARITY_BINS,
+                    digit - 1 - TERM_FREQUENCY_LEVELS * (RARITY_BINS - 1),
+                ),
+            )
             rarity[:, f] = np.where(adjusted, (digit - 1) % RARITY_BINS, 0)
     lookup = np.full(len(tally), -1, dtype=np.int32)
     lookup[seen] = np.arange(len(seen), dtype=np.int32)
@@ -97,8 +114,14 @@ def flags_of(code: np.ndarray, by_code: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _pattern_codes(levels: np.ndarray, rarity: np.ndarray, sizes: np.ndarray,
-                   rarity_column: np.ndarray, bins: int, adjusted: int) -> np.ndarray:
+def _pattern_codes(
+    levels: np.ndarray,
+    rarity: np.ndarray,
+    sizes: np.ndarray,
+    rarity_column: np.ndarray,
+    bins: int,
+    adjusted: int,
+) -> np.ndarray:
     """Each row's mixed-radix code, in one pass with no temporaries."""
     code = np.empty(levels.shape[0], dtype=np.int32)
     for i in range(levels.shape[0]):

@@ -65,31 +65,44 @@ def link_outputs(result: LinkResult, tables: list[pd.DataFrame]) -> LinkOutputs:
     quality = result.person_quality(tables).set_index("person_id")
     maps, joins = {}, []
     for s, (source, table) in enumerate(zip(sources, tables, strict=True)):
-        mine = person[offsets[s]:offsets[s + 1]]
-        pseudonym = pseudonyms[offsets[s]:offsets[s + 1]]  # one per record
+        mine = person[offsets[s] : offsets[s + 1]]
+        pseudonym = pseudonyms[offsets[s] : offsets[s + 1]]  # one per record
         studied = in_study[mine]
-        maps[source.party] = pd.DataFrame({"token": table.token, "pseudonym": pseudonym,
-                                           "in_study": studied})
+        maps[source.party] = pd.DataFrame(
+            {"token": table.token, "pseudonym": pseudonym, "in_study": studied}
+        )
         person_id = result.assignment.person_ids[mine[studied]]
-        joins.append(pd.DataFrame({
-            "party": source.party, "pseudonym": pseudonym[studied], "person_id": person_id,
-            "match_probability": table.match_probability.to_numpy()[studied],
-            "sources": quality.sources.reindex(person_id).to_numpy(),
-            "weakest_link_probability":
-                quality.weakest_link_probability.reindex(person_id).to_numpy()}))
+        joins.append(
+            pd.DataFrame(
+                {
+                    "party": source.party,
+                    "pseudonym": pseudonym[studied],
+                    "person_id": person_id,
+                    "match_probability": table.match_probability.to_numpy()[studied],
+                    "sources": quality.sources.reindex(person_id).to_numpy(),
+                    "weakest_link_probability": quality.weakest_link_probability.reindex(
+                        person_id
+                    ).to_numpy(),
+                }
+            )
+        )
     join = pd.concat(joins, ignore_index=True)
     uncertain_links = _uncertain_links(result, maps, touching)
-    study = {"everyone": everyone, "index_records_marked": int(index_record.sum()),
-             "persons": int(in_study.sum()),
-             "persons_with_an_index_record": int(marked.sum()),
-             "persons_added_by_uncertain_links": int((in_study & ~marked).sum()),
-             "uncertain_links": len(uncertain_links),
-             "uncertain_link_floor": UNCERTAIN_FLOOR}
+    study = {
+        "everyone": everyone,
+        "index_records_marked": int(index_record.sum()),
+        "persons": int(in_study.sum()),
+        "persons_with_an_index_record": int(marked.sum()),
+        "persons_added_by_uncertain_links": int((in_study & ~marked).sum()),
+        "uncertain_links": len(uncertain_links),
+        "uncertain_link_floor": UNCERTAIN_FLOOR,
+    }
     return LinkOutputs(maps, join, uncertain_links, study)
 
 
-def _uncertain_links(result: LinkResult, maps: dict[str, pd.DataFrame],
-                     touching: np.ndarray) -> pd.DataFrame:
+def _uncertain_links(
+    result: LinkResult, maps: dict[str, pd.DataFrame], touching: np.ndarray
+) -> pd.DataFrame:
     """The uncertain pairs that touch the study, by each side's party and pseudonym."""
     links = result.links[touching]
     sides = {}

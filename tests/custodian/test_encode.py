@@ -25,8 +25,16 @@ SECRET = b"0123456789abcdef0123456789abcdef"
 
 
 def rows(*people: dict[str, str]) -> pa.Table:
-    fields = ["record_id", "forename", "middle_names", "surname", "dob", "sex", "postcode",
-              "address"]
+    fields = [
+        "record_id",
+        "forename",
+        "middle_names",
+        "surname",
+        "dob",
+        "sex",
+        "postcode",
+        "address",
+    ]
     columns = {f: [p.get(f, "") for p in people] for f in fields}
     return pa.table({"row": list(range(1, len(people) + 1)), **columns})
 
@@ -70,8 +78,13 @@ def test_salting_separates_birth_years():
 
 def test_blip_flips_about_the_stated_share_of_bits():
     epsilon = 2.0
-    encoder = FieldEncoder(SECRET, "surname", FilterShape(1024, 8),
-                           Hardening(blip_epsilon=epsilon), rng=np.random.default_rng(3))
+    encoder = FieldEncoder(
+        SECRET,
+        "surname",
+        FilterShape(1024, 8),
+        Hardening(blip_epsilon=epsilon),
+        rng=np.random.default_rng(3),
+    )
     clean = FieldEncoder(SECRET, "surname", FilterShape(1024, 8), Hardening())
     names = [f"name{i}" for i in range(400)]
     flipped = np.unpackbits(encoder.encode(names) ^ clean.encode(names)).mean()
@@ -86,8 +99,9 @@ def test_balanced_filters_have_half_their_bits_set():
 
 
 def test_nicknames_and_surname_parts_become_variants():
-    variants, _ = encoded({"record_id": "1", "forename": "Bob", "surname": "Smith-Jones",
-                           "dob": "1980-01-02"})
+    variants, _ = encoded(
+        {"record_id": "1", "forename": "Bob", "surname": "Smith-Jones", "dob": "1980-01-02"}
+    )
     forenames = {variants.forename.values[c] for c in variants.forename.codes}
     surnames = {variants.surname.values[c].whole for c in variants.surname.codes}
     assert {"bob", "robert"} <= forenames
@@ -110,13 +124,20 @@ def test_blocking_keys_survive_the_errors_they_are_for():
         {"record_id": "swapped_date", **base, "dob": "1970-06-05"},
         {"record_id": "swapped_names", **base, "forename": "Lee", "surname": "Ann"},
         {"record_id": "moved_married", **base, "surname": "Brown", "postcode": "PE1 4XY"},
-        {"record_id": "other", "forename": "Tom", "surname": "Hill", "dob": "1961-01-09",
-         "postcode": "DN15 7HQ"},
+        {
+            "record_id": "other",
+            "forename": "Tom",
+            "surname": "Hill",
+            "dob": "1961-01-09",
+            "postcode": "DN15 7HQ",
+        },
         config=every_key,
     )
     ids = ["base", "swapped_date", "swapped_names", "moved_married", "other"]
-    key = {name: dict(zip(ids, cols[f"block_{name}"], strict=False)) for name in
-           ("dob", "names", "surname_year", "sector_initial", "forename_daymonth")}
+    key = {
+        name: dict(zip(ids, cols[f"block_{name}"], strict=False))
+        for name in ("dob", "names", "surname_year", "sector_initial", "forename_daymonth")
+    }
     assert key["dob"]["swapped_date"] == key["dob"]["base"]
     assert key["names"]["swapped_names"] == key["names"]["base"]
     assert key["dob"]["moved_married"] == key["dob"]["base"]
@@ -129,16 +150,17 @@ def test_blocking_keys_survive_the_errors_they_are_for():
 
 def test_missing_fields_are_null_not_zero():
     no_nicknames = EncodingConfig(standardise=Standardise(nickname_variants=0))
-    _, cols = encoded({"record_id": "1", "forename": "Tom", "surname": "Lee"},
-                      config=no_nicknames)
+    _, cols = encoded({"record_id": "1", "forename": "Tom", "surname": "Lee"}, config=no_nicknames)
     assert cols["dob_day"] == [None] and cols["postcode"] == [None]
     assert cols["block_dob"] == [None] and cols["block_names"][0] is not None
     assert cols["forename"][0] is not None
 
 
 def test_day_and_month_share_a_key_so_swaps_can_be_seen():
-    _, cols = encoded({"record_id": "1", "forename": "A", "surname": "B", "dob": "1970-05-06"},
-                      {"record_id": "2", "forename": "A", "surname": "B", "dob": "1970-06-05"})
+    _, cols = encoded(
+        {"record_id": "1", "forename": "A", "surname": "B", "dob": "1970-05-06"},
+        {"record_id": "2", "forename": "A", "surname": "B", "dob": "1970-06-05"},
+    )
     assert cols["dob_day"][0] == cols["dob_month"][1]
     assert cols["dob_month"][0] == cols["dob_day"][1]
     assert cols["dob_day"][0] != cols["dob_day"][1]
@@ -146,19 +168,23 @@ def test_day_and_month_share_a_key_so_swaps_can_be_seen():
 
 def test_a_blocking_key_added_to_the_registry_alone_is_encoded(monkeypatch):
     # one place to add a key: its name and the parts it joins, nothing in the encoder
-    monkeypatch.setitem(BLOCKING_KEYS, "year_initial",
-                        BlockingKey("year_initial", ("dob_year", "forename_initial")))
+    monkeypatch.setitem(
+        BLOCKING_KEYS, "year_initial", BlockingKey("year_initial", ("dob_year", "forename_initial"))
+    )
     variants, cols = encoded(
         {"record_id": "ann", "forename": "Ann", "surname": "Lee", "dob": "1970-05-06"},
         {"record_id": "amy", "forename": "Amy", "surname": "Hill", "dob": "1970-11-30"},
         {"record_id": "tom", "forename": "Tom", "surname": "Lee", "dob": "1970-05-06"},
         {"record_id": "no_dob", "forename": "Ann", "surname": "Lee"},
-        config=EncodingConfig(blocking=["year_initial"],
-                              standardise=Standardise(nickname_variants=0)))
+        config=EncodingConfig(
+            blocking=["year_initial"], standardise=Standardise(nickname_variants=0)
+        ),
+    )
     key = dict(zip(variants.record_id, cols["block_year_initial"], strict=True))
     # the keyed text is the parts' values joined by '|' (keyed BLAKE2b, as for every key)
-    expected = hashlib.blake2b(b"1970|a", key=derive_key(SECRET, "block:year_initial"),
-                               digest_size=8, person=b"pprl-block").digest()
+    expected = hashlib.blake2b(
+        b"1970|a", key=derive_key(SECRET, "block:year_initial"), digest_size=8, person=b"pprl-block"
+    ).digest()
     assert key["ann"] == key["amy"] == expected
     assert key["tom"] != expected
     assert key["no_dob"] is None

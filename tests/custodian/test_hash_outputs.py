@@ -25,10 +25,25 @@ def pprl_hash(project, extract: Path, out: Path, *, patch: str = "") -> subproce
     """`pprl hash` in a process of its own (environment from the `project` fixture); `patch`
     is Python run first in that process, to inject a fault."""
     code = f"{patch}\nfrom pprl.cli import main\nmain()"
-    args = ["hash", str(extract), "--secret", str(project.secret("police_north")), "--key",
-            str(project.key("police_north")), "--to", "ttp", "-o", str(out)]
-    return subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    args = [
+        "hash",
+        str(extract),
+        "--secret",
+        str(project.secret("police_north")),
+        "--key",
+        str(project.key("police_north")),
+        "--to",
+        "ttp",
+        "-o",
+        str(out),
+    ]
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def all_or_no_package(project, out: Path) -> bool:
@@ -59,7 +74,8 @@ def big_extract(folder: Path, copies: int) -> Path:
 
 @pytest.mark.parametrize("existing", OUTPUTS)
 def test_an_existing_output_is_refused_before_the_extract_or_the_key(
-        project, tmp_path, monkeypatch, existing):
+    project, tmp_path, monkeypatch, existing
+):
     out = tmp_path / "police.pkg"
     Path(f"{out}{existing}").write_text("what the custodian holds\n")
     monkeypatch.delenv("PPRL_PASSPHRASE")  # a prompt would fail the run otherwise
@@ -69,10 +85,12 @@ def test_an_existing_output_is_refused_before_the_extract_or_the_key(
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         f"Error: {out}{existing} already exists: pprl hash never replaces a package, token map "
-        "or rejects file; move it away or choose another -o"]
+        "or rejects file; move it away or choose another -o"
+    ]
     assert Path(f"{out}{existing}").read_text() == "what the custodian holds\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["broken.csv", "ceremony", "home", f"police.pkg{existing}"])
+        ["broken.csv", "ceremony", "home", f"police.pkg{existing}"]
+    )
 
 
 def test_a_second_run_to_the_same_out_keeps_the_first(project, tmp_path):
@@ -122,13 +140,21 @@ os.link, os.rename = link, rename
 """
 
 
-@pytest.mark.parametrize("patch, committed", [
-    (KILL_AT_LINK.format(k=1), False), (KILL_AT_LINK.format(k=2), False),
-    (KILL_AT_LINK.format(k=3), True), (KILL_AFTER_DONE, True),
-    (KILL_AT_MOVE.format(k=1), False), (KILL_AT_MOVE.format(k=2), False),
-    (KILL_AT_MOVE.format(k=3), True)])
-def test_a_kill_during_the_commit_leaves_all_three_or_no_package(project, tmp_path, patch,
-                                                                  committed):
+@pytest.mark.parametrize(
+    "patch, committed",
+    [
+        (KILL_AT_LINK.format(k=1), False),
+        (KILL_AT_LINK.format(k=2), False),
+        (KILL_AT_LINK.format(k=3), True),
+        (KILL_AFTER_DONE, True),
+        (KILL_AT_MOVE.format(k=1), False),
+        (KILL_AT_MOVE.format(k=2), False),
+        (KILL_AT_MOVE.format(k=3), True),
+    ],
+)
+def test_a_kill_during_the_commit_leaves_all_three_or_no_package(
+    project, tmp_path, patch, committed
+):
     out = tmp_path / "police.pkg"
     run = pprl_hash(project, EXTRACT, out, patch=patch)
     run.communicate(timeout=120)
@@ -217,16 +243,21 @@ def test_workers_end_when_pprl_hash_is_killed(project, tmp_path, how, delay):
 
 
 def test_no_usable_rows_still_writes_the_rejects_file(project, tmp_path, write_extract):
-    extract = write_extract(tmp_path / "e.csv", [
-        {"record_id": "A1", "sex": "M"}, {"record_id": "", "forename": "Ann", "surname": "X"}])
+    extract = write_extract(
+        tmp_path / "e.csv",
+        [{"record_id": "A1", "sex": "M"}, {"record_id": "", "forename": "Ann", "surname": "X"}],
+    )
     out = tmp_path / "p.pkg"
     result = project.hash(extract, out)
     assert result.exit_code == 1
-    assert result.output.strip() == (f"Error: {extract}: no usable rows: every row was "
-                                     f"rejected (see {out}.rejects.csv)")
+    assert result.output.strip() == (
+        f"Error: {extract}: no usable rows: every row was rejected (see {out}.rejects.csv)"
+    )
     rejects = pd.read_csv(f"{out}.rejects.csv")
     assert list(zip(rejects.row, rejects.field, rejects.action, strict=True)) == [
-        (1, "forename, surname, dob", "row left out"), (2, "record_id", "row left out")]
+        (1, "forename, surname, dob", "row left out"),
+        (2, "record_id", "row left out"),
+    ]
     assert not out.exists() and not Path(f"{out}.tokens.csv").exists()
     assert work_folders(tmp_path) == []
 

@@ -93,9 +93,18 @@ def test_the_same_packages_in_any_row_order_give_the_same_model(project, tmp_pat
 
 
 def test_a_field_too_long_rejects_its_row_by_number(project, tmp_path, write_extract):
-    rows = [{"record_id": f"R{i}", "forename": "Ann", "surname": f"Lee{'x' * i}",
-             "dob": "1990-01-02", "sex": "F", "postcode": "LN2 1HR", "address": "1 Mill Lane"}
-            for i in range(1, 6)]
+    rows = [
+        {
+            "record_id": f"R{i}",
+            "forename": "Ann",
+            "surname": f"Lee{'x' * i}",
+            "dob": "1990-01-02",
+            "sex": "F",
+            "postcode": "LN2 1HR",
+            "address": "1 Mill Lane",
+        }
+        for i in range(1, 6)
+    ]
     rows[1]["address"] = "flat 1 " * 150_000  # about 1 MB
     rows[3]["surname"] = "y" * 101
     rows[4]["dob"] = "1" * 31
@@ -106,7 +115,8 @@ def test_a_field_too_long_rejects_its_row_by_number(project, tmp_path, write_ext
     assert list(rejects.itertuples(index=False, name=None)) == [
         (2, "address", "longer than 500 characters", "row left out"),
         (4, "surname", "longer than 100 characters", "row left out"),
-        (5, "dob", "longer than 30 characters", "row left out")]
+        (5, "dob", "longer than 30 characters", "row left out"),
+    ]
     assert pd.read_csv(f"{out}.tokens.csv").record_id.tolist() == ["R1", "R3"]
 
 
@@ -117,11 +127,23 @@ def peak_memory_mib(project, extract: Path, out: Path) -> float:
         "run = subprocess.run([sys.executable, '-c', 'from pprl.cli import main; main()', "
         "*sys.argv[1:]], capture_output=True)\n"
         "assert run.returncode == 0, run.stderr\n"
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    args = ["hash", str(extract), "--secret", str(project.secret("police_north")), "--key",
-            str(project.key("police_north")), "--to", "ttp", "-o", str(out)]
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          timeout=600)
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    args = [
+        "hash",
+        str(extract),
+        "--secret",
+        str(project.secret("police_north")),
+        "--key",
+        str(project.key("police_north")),
+        "--to",
+        "ttp",
+        "-o",
+        str(out),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr
     return int(done.stdout) / 1024
 
@@ -138,29 +160,45 @@ def test_one_huge_field_does_not_blow_up_memory(project, tmp_path):
         peak = peak_memory_mib(project, extract, tmp_path / f"huge{size}.pkg")
         rejects = pd.read_csv(tmp_path / f"huge{size}.pkg.rejects.csv")
         assert (101, "address", "row left out") in set(
-            zip(rejects.row, rejects.field, rejects.action, strict=True))
+            zip(rejects.row, rejects.field, rejects.action, strict=True)
+        )
         # the extract itself is read whole: a few copies of the field, nothing per value
         assert peak < plain + 6 * size / 2**20 + 64, (size, plain, peak)
 
 
 def test_rows_that_disagree_on_both_dob_and_sex_are_counted(project, tmp_path, write_extract):
     def row(record: str, dob: str, sex: str) -> dict:
-        return {"record_id": record, "forename": "Sam", "surname": "Hale", "dob": dob,
-                "sex": sex, "postcode": "LN2 1HR"}
+        return {
+            "record_id": record,
+            "forename": "Sam",
+            "surname": "Hale",
+            "dob": dob,
+            "sex": sex,
+            "postcode": "LN2 1HR",
+        }
 
-    rows = [row("A1", "1980-01-01", "M"), row("A2", "1981-02-02", "F"),
-            row("A3", "1982-03-03", "M"), row("A4", "1983-04-04", "F"),
-            row("A2", "1981-02-09", "F"),  # another dob only: a typo, an alias
-            row("A3", "1982-03-03", "F"),  # another sex only
-            row("A4", "1990-09-09", ""),  # sex not given
-            *[row(f"B{i}", "1970-01-01", "M") for i in range(8)],
-            row("A1", "1999-09-09", "F")]  # both: flagged, from another chunk than A1's first
+    rows = [
+        row("A1", "1980-01-01", "M"),
+        row("A2", "1981-02-02", "F"),
+        row("A3", "1982-03-03", "M"),
+        row("A4", "1983-04-04", "F"),
+        row("A2", "1981-02-09", "F"),  # another dob only: a typo, an alias
+        row("A3", "1982-03-03", "F"),  # another sex only
+        row("A4", "1990-09-09", ""),  # sex not given
+        *[row(f"B{i}", "1970-01-01", "M") for i in range(8)],
+        row("A1", "1999-09-09", "F"),
+    ]  # both: flagged, from another chunk than A1's first
     out = tmp_path / "p.pkg"
     result = project.hash(write_extract(tmp_path / "e.csv", rows), out)
     assert result.exit_code == 0, result.output
     assert "  conflicting             1   (records whose rows disagree" in result.output
     rejects = pd.read_csv(f"{out}.rejects.csv")
     assert list(rejects.itertuples(index=False, name=None)) == [
-        (16, "dob, sex", "rows of one record_id disagree on both date of birth and sex",
-         "kept as an alias")]
+        (
+            16,
+            "dob, sex",
+            "rows of one record_id disagree on both date of birth and sex",
+            "kept as an alias",
+        )
+    ]
     assert "A1" not in result.output and "1999" not in result.output

@@ -63,8 +63,10 @@ class Parties:
 def parties(tmp_path: Path) -> Parties:
     folder = tmp_path / "ids"
     folder.mkdir()
-    people = [create_identity(name, role) for name, role in
-              (("nhs", "custodian"), ("police", "custodian"), ("ttp", "ttp"))]
+    people = [
+        create_identity(name, role)
+        for name, role in (("nhs", "custodian"), ("police", "custodian"), ("ttp", "ttp"))
+    ]
     for person in people:
         save_identity(person, folder / f"{person.name}.key", PASSPHRASE)
         (folder / f"{person.name}.card").write_text(person.card.to_json(), encoding="utf-8")

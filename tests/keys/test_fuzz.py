@@ -23,13 +23,22 @@ from keys.sealed_format import MAGIC
 SENDER = create_identity("nhs", "custodian")
 RECIPIENT = create_identity("police", "custodian")
 GOOD_CARD = json.loads(SENDER.card.to_json())
-GOOD_SEALED = seal_bytes(b"payload " * 20, sender=SENDER, recipient=RECIPIENT.card, project="p",
-                         content_type="links", chunk_size=64)
+GOOD_SEALED = seal_bytes(
+    b"payload " * 20,
+    sender=SENDER,
+    recipient=RECIPIENT.card,
+    project="p",
+    content_type="links",
+    chunk_size=64,
+)
 GOOD_HEADER = json.loads(GOOD_SEALED[13 : 13 + int.from_bytes(GOOD_SEALED[9:13], "big")])
 MAX_PEAK = 4 * 2**20  # far below any chunk a hostile header could ask for
-FUZZ = settings(max_examples=250, deadline=2000, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=250,
+    deadline=2000,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture
@@ -55,20 +64,32 @@ def read_or_refuse(read) -> object:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False) | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
 
-def envelope(meta: bytes, sealed_key: bytes, rest: bytes, *, length: int | None = None,
-             version: int = 1) -> bytes:
+def envelope(
+    meta: bytes, sealed_key: bytes, rest: bytes, *, length: int | None = None, version: int = 1
+) -> bytes:
     """A sealed file's bytes with every part chosen by the fuzzer."""
     header_length = len(meta) if length is None else length
-    return (MAGIC + bytes([version]) + struct.pack(">I", header_length) + meta
-            + struct.pack(">H", len(sealed_key)) + sealed_key + rest)
+    return (
+        MAGIC
+        + bytes([version])
+        + struct.pack(">I", header_length)
+        + meta
+        + struct.pack(">H", len(sealed_key))
+        + sealed_key
+        + rest
+    )
 
 
 # --- the envelope parser ----------------------------------------------------------------------
@@ -87,7 +108,7 @@ def test_arbitrary_bytes_are_read_or_refused(keyring, data: bytes) -> None:
 @given(
     field=st.sampled_from(sorted(GOOD_HEADER)),
     value=json_values,
-    rest=st.sampled_from([GOOD_SEALED[-(64 + 200):], b"", b"\0" * 80]),
+    rest=st.sampled_from([GOOD_SEALED[-(64 + 200) :], b"", b"\0" * 80]),
 )
 @example(field="chunk_size", value=2**24 + 1, rest=b"\0" * 80)
 @example(field="chunk_size", value=2**62, rest=b"\0" * 80)
@@ -95,24 +116,27 @@ def test_arbitrary_bytes_are_read_or_refused(keyring, data: bytes) -> None:
 def test_headers_with_any_field_changed_are_read_or_refused(keyring, field, value, rest) -> None:
     meta = json.dumps({**GOOD_HEADER, field: value}).encode()
     data = envelope(meta, b"\0" * 1120, rest)
-    result = read_or_refuse(lambda: open_bytes(data, recipient_identity=RECIPIENT,
-                                                keyring=keyring))
+    result = read_or_refuse(lambda: open_bytes(data, recipient_identity=RECIPIENT, keyring=keyring))
     assert isinstance(result, KeysError)  # nothing forged this way may open
 
 
 @FUZZ
-@given(meta=st.binary(max_size=512) | st.text(max_size=512).map(str.encode),
-       length_delta=st.integers(min_value=-600, max_value=70_000),
-       version=st.integers(min_value=0, max_value=255),
-       sealed_key=st.binary(max_size=64), rest=st.binary(max_size=512))
+@given(
+    meta=st.binary(max_size=512) | st.text(max_size=512).map(str.encode),
+    length_delta=st.integers(min_value=-600, max_value=70_000),
+    version=st.integers(min_value=0, max_value=255),
+    sealed_key=st.binary(max_size=64),
+    rest=st.binary(max_size=512),
+)
 @example(meta=b"[" * 60_000, length_delta=0, version=1, sealed_key=b"", rest=b"")
 @example(meta=b"{" * 3 + b"1e999999", length_delta=0, version=1, sealed_key=b"", rest=b"")
-def test_malformed_prefixes_are_refused(keyring, tmp_path_factory, meta, length_delta, version,
-                                        sealed_key, rest) -> None:
-    data = envelope(meta, sealed_key, rest, length=max(0, len(meta) + length_delta),
-                    version=version)
-    result = read_or_refuse(lambda: open_bytes(data, recipient_identity=RECIPIENT,
-                                                keyring=keyring))
+def test_malformed_prefixes_are_refused(
+    keyring, tmp_path_factory, meta, length_delta, version, sealed_key, rest
+) -> None:
+    data = envelope(
+        meta, sealed_key, rest, length=max(0, len(meta) + length_delta), version=version
+    )
+    result = read_or_refuse(lambda: open_bytes(data, recipient_identity=RECIPIENT, keyring=keyring))
     assert isinstance(result, KeysError)
     path = tmp_path_factory.mktemp("sealed") / "file"
     path.write_bytes(data)
@@ -133,10 +157,27 @@ def test_arbitrary_card_text_is_read_or_refused(text: str) -> None:
 
 
 @FUZZ
-@given(path=st.lists(st.sampled_from(["signing_key", "encryption_key", "name", "role",
-                                      "pprl_card", "fingerprint", "public", "algorithm",
-                                      "x25519", "mlkem768"]), min_size=1, max_size=2),
-       value=json_values)
+@given(
+    path=st.lists(
+        st.sampled_from(
+            [
+                "signing_key",
+                "encryption_key",
+                "name",
+                "role",
+                "pprl_card",
+                "fingerprint",
+                "public",
+                "algorithm",
+                "x25519",
+                "mlkem768",
+            ]
+        ),
+        min_size=1,
+        max_size=2,
+    ),
+    value=json_values,
+)
 def test_cards_with_any_field_changed_are_read_or_refused(path: list[str], value) -> None:
     document = json.loads(json.dumps(GOOD_CARD))
     target = document

@@ -236,8 +236,15 @@ def test_the_role_survives_the_key_file_and_an_edit_to_it_is_refused(tmp_path, p
 
 @pytest.mark.parametrize(
     "weak",
-    ["x", "short-Pass1", "aaaaaaaaaaaaaaaa", "abababababababab", "abcdefghijklmnop",
-     "123456789012", "987654321098765"],
+    [
+        "x",
+        "short-Pass1",
+        "aaaaaaaaaaaaaaaa",
+        "abababababababab",
+        "abcdefghijklmnop",
+        "123456789012",
+        "987654321098765",
+    ],
 )
 def test_a_weak_passphrase_makes_no_key(tmp_path: Path, weak: str) -> None:
     with pytest.raises(KeysError, match="at least 12 characters") as refusal:
@@ -248,8 +255,12 @@ def test_a_weak_passphrase_makes_no_key(tmp_path: Path, weak: str) -> None:
 
 @pytest.mark.parametrize(
     "strong",
-    ["linkage-tests-Passphrase-7", "end-to-end-Passphrase-3", "correct horse battery",
-     "tangerine-Lighthouse-41"],
+    [
+        "linkage-tests-Passphrase-7",
+        "end-to-end-Passphrase-3",
+        "correct horse battery",
+        "tangerine-Lighthouse-41",
+    ],
 )
 def test_passphrases_a_user_would_choose_make_a_key(tmp_path: Path, strong: str) -> None:
     save_identity(create_identity("nhs", "custodian"), tmp_path / "nhs.key", strong)

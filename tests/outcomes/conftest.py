@@ -10,14 +10,15 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
-import keys.identity
 from keys import seal_file
 from outcomes.released import to_table
 from pprl.cli import main
 from pprl.content_types import PERSON_QUALITY as PERSON_QUALITY_CONTENT_TYPE
 from pprl.content_types import RELEASED as CONTENT_TYPE
 
-from ..conftest import PASSPHRASE, PROJECT, Project
+from ..conftest import PROJECT, Project, identity, run_release
+
+__all__ = ["identity", "run_release"]
 
 TRUSTS = ("trust_north", "trust_south")
 FORCES = ("police_north", "police_south")
@@ -28,20 +29,22 @@ def isolated(cheap_and_isolated: None) -> None:
     """Every outcomes test: cheap keys, a private keyring, the passphrase set."""
 
 
-def identity(project: Project, party: str) -> keys.identity.Identity:
-    return keys.identity.load_identity(project.key(party), PASSPHRASE)
-
-
-def seal_release(project: Project, party: str, kind: str, frame: pd.DataFrame,
-                 folder: Path) -> Path:
+def seal_release(
+    project: Project, party: str, kind: str, frame: pd.DataFrame, folder: Path
+) -> Path:
     """A released table as `pprl release` would seal it from `party` to the analyst."""
     folder.mkdir(parents=True, exist_ok=True)
     plain = folder / f"{party}.{kind}.parquet"
     pq.write_table(to_table(frame, kind, party), plain)
     out = folder / f"{party}.{kind}.released"
-    seal_file(plain, out, sender=identity(project, party),
-              recipient=identity(project, "analyst").card, project=PROJECT,
-              content_type=CONTENT_TYPE)
+    seal_file(
+        plain,
+        out,
+        sender=identity(project, party),
+        recipient=identity(project, "analyst").card,
+        project=PROJECT,
+        content_type=CONTENT_TYPE,
+    )
     return out
 
 
@@ -51,51 +54,65 @@ def seal_quality(project: Project, frame: pd.DataFrame, folder: Path) -> Path:
     plain = folder / "person_quality.parquet"
     frame.to_parquet(plain, index=False)
     out = folder / "person_quality"
-    seal_file(plain, out, sender=identity(project, "ttp"),
-              recipient=identity(project, "analyst").card, project=PROJECT,
-              content_type=PERSON_QUALITY_CONTENT_TYPE)
+    seal_file(
+        plain,
+        out,
+        sender=identity(project, "ttp"),
+        recipient=identity(project, "analyst").card,
+        project=PROJECT,
+        content_type=PERSON_QUALITY_CONTENT_TYPE,
+    )
     return out
 
 
-def run_outcomes(project: Project, released: list[Path], quality: Path, out: Path,
-                 config: Path | None = None) -> Result:
-    args = ["outcomes", *map(str, released), "--quality", str(quality), "--key",
-            str(project.key("analyst")), "-o", str(out)]
+def run_outcomes(
+    project: Project, released: list[Path], quality: Path, out: Path, config: Path | None = None
+) -> Result:
+    args = [
+        "outcomes",
+        *map(str, released),
+        "--quality",
+        str(quality),
+        "--key",
+        str(project.key("analyst")),
+        "-o",
+        str(out),
+    ]
     return CliRunner().invoke(main, args + (["--config", str(config)] if config else []))
-
-
-def run_release(project: Project, party: str, content: list[Path], links: Path, tokens: Path,
-                out: Path, *extra: str) -> Result:
-    return CliRunner().invoke(main, [
-        "release", *map(str, content), "--links", str(links), "--tokens", str(tokens),
-        "--key", str(project.key(party)), "--to", "analyst", "-o", str(out), *extra])
 
 
 def hash_all(project: Project, scenario: Path, work: Path) -> None:
     """Every custodian hashes its identifiers; the trusts mark their L&D contacts."""
     for party in (*TRUSTS, *FORCES):
-        mark = ["--in-study", str(scenario / party / "ld_contacts.csv")] if party in TRUSTS \
-            else []
-        result = project.hash(scenario / party / "identifiers.csv", work / "pkg" / f"{party}.pkg",
-                              *mark, party=party)
+        mark = ["--in-study", str(scenario / party / "ld_contacts.csv")] if party in TRUSTS else []
+        result = project.hash(
+            scenario / party / "identifiers.csv", work / "pkg" / f"{party}.pkg", *mark, party=party
+        )
         assert result.exit_code == 0, result.output
 
 
-def link_and_release(project: Project, scenario: Path, work: Path, packages: Path,
-                     name: str = "") -> tuple[list[Path], Path]:
+def link_and_release(
+    project: Project, scenario: Path, work: Path, packages: Path, name: str = ""
+) -> tuple[list[Path], Path]:
     """Link the packages in `packages` and release every custodian's content against the
     link maps: (released files, quality)."""
     linked = work / f"linked{name}"
-    result = project.link(*(str(packages / f"{p}.pkg") for p in (*TRUSTS, *FORCES)),
-                          "-o", str(linked))
+    result = project.link(
+        *(str(packages / f"{p}.pkg") for p in (*TRUSTS, *FORCES)), "-o", str(linked)
+    )
     assert result.exit_code == 0, result.output
     released = []
     for party in (*TRUSTS, *FORCES):
         files = ["ld_contacts.csv", "detentions.csv"] if party in TRUSTS else ["offences.csv"]
         out = work / f"released{name}" / party
-        result = run_release(project, party, [scenario / party / f for f in files],
-                             linked / f"{party}.links", work / "pkg" / f"{party}.pkg.tokens.csv",
-                             out)
+        result = run_release(
+            project,
+            party,
+            [scenario / party / f for f in files],
+            linked / f"{party}.links",
+            work / "pkg" / f"{party}.pkg.tokens.csv",
+            out,
+        )
         assert result.exit_code == 0, result.output
         released += sorted(out.iterdir())
     return released, linked / "person_quality"

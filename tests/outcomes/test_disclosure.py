@@ -15,13 +15,27 @@ def _table(parts: dict[str, int], years: float = 100.0) -> pd.DataFrame:
     """One kind's groups and its `all` row, in one window, as analysis builds them."""
     names = [*parts, "all"]
     events = [*parts.values(), sum(parts.values())]
-    return pd.DataFrame({"measure": names, "events": events, "years": years,
-                         "ratio": 0.8, GROUP: "all|offences", TOTAL: [False] * len(parts) + [True]})
+    return pd.DataFrame(
+        {
+            "measure": names,
+            "events": events,
+            "years": years,
+            "ratio": 0.8,
+            GROUP: "all|offences",
+            TOTAL: [False] * len(parts) + [True],
+        }
+    )
 
 
 def _publish(frame: pd.DataFrame) -> pd.DataFrame:
-    return control(frame, RULES, counts=["events"], additive=["events"],
-                   dependents={"ratio": ["events"]}, rates={"rate": ("events", "years")})
+    return control(
+        frame,
+        RULES,
+        counts=["events"],
+        additive=["events"],
+        dependents={"ratio": ["events"]},
+        rates={"rate": ("events", "years")},
+    )
 
 
 def _recoverable(frame: pd.DataFrame) -> list[str]:
@@ -51,8 +65,12 @@ def test_a_lone_small_cell_gets_a_secondary_partner():
     withheld = out[out.events.isna()].measure.tolist()
     assert withheld == ["robbery", "arson"]  # arson: the smallest cell that protects robbery
     assert out.set_index("measure").suppressed.to_dict() == {
-        "theft": "", "robbery": "events;ratio;rate", "fraud": "", "arson": "events*;ratio;rate",
-        "all": ""}
+        "theft": "",
+        "robbery": "events;ratio;rate",
+        "fraud": "",
+        "arson": "events*;ratio;rate",
+        "all": "",
+    }
     assert _recoverable(out) == []
     # the total less the shown parts leaves 64 events between the two withheld cells
     shown = out.set_index("measure").events
@@ -97,14 +115,32 @@ def test_a_part_that_is_not_a_count_is_never_chosen_to_protect_another():
 
 def test_rounding_is_to_the_nearest_multiple():
     assert round_counts(pd.Series([10, 12, 13, 17, 18, 1002]), RULES).tolist() == [
-        10, 10, 15, 15, 20, 1000]
+        10,
+        10,
+        15,
+        15,
+        20,
+        1000,
+    ]
 
 
 def test_hidden_counts_withhold_their_dependents_and_are_dropped():
-    frame = pd.DataFrame({"persons_any": [40, 50], "_discordant": [3, 30], "p": [0.01, 0.2],
-                          GROUP: [0, 1], TOTAL: True})
-    out = control(frame, RULES, counts=["persons_any"], dependents={"p": ["_discordant"]},
-                  hidden=["_discordant"])
+    frame = pd.DataFrame(
+        {
+            "persons_any": [40, 50],
+            "_discordant": [3, 30],
+            "p": [0.01, 0.2],
+            GROUP: [0, 1],
+            TOTAL: True,
+        }
+    )
+    out = control(
+        frame,
+        RULES,
+        counts=["persons_any"],
+        dependents={"p": ["_discordant"]},
+        hidden=["_discordant"],
+    )
     assert "_discordant" not in out.columns
     assert out.p.isna().tolist() == [True, False]
     assert out.suppressed.tolist() == ["p", ""]

@@ -21,16 +21,26 @@ TABLES = ("outcomes.csv", "sensitivity.csv", "linkage.csv", "rtm.csv")
 def unmark(project, sealed, out):
     """The same package with no record marked, sealed again by its custodian."""
     plain = out.with_suffix(".parquet")
-    header = open_file(sealed, plain, recipient_identity=identity(project, "ttp"),
-                       keyring=Keyring())
+    header = open_file(
+        sealed, plain, recipient_identity=identity(project, "ttp"), keyring=Keyring()
+    )
     footer = pq.read_metadata(plain).metadata  # the package's own description
     table = pq.read_table(plain).replace_schema_metadata(footer)
-    table = table.set_column(table.schema.get_field_index("in_study"), "in_study",
-                             pa.array(np.zeros(table.num_rows, dtype=bool)))
+    table = table.set_column(
+        table.schema.get_field_index("in_study"),
+        "in_study",
+        pa.array(np.zeros(table.num_rows, dtype=bool)),
+    )
     pq.write_table(table, plain)
-    seal_file(plain, out, sender=identity(project, header.sender_name),
-              recipient=identity(project, "ttp").card, project=PROJECT,
-              content_type=CONTENT_TYPE, config_fingerprint=header.config_fingerprint)
+    seal_file(
+        plain,
+        out,
+        sender=identity(project, header.sender_name),
+        recipient=identity(project, "ttp").card,
+        project=PROJECT,
+        content_type=CONTENT_TYPE,
+        config_fingerprint=header.config_fingerprint,
+    )
 
 
 def released_rows(project, released, tmp_path) -> dict[str, int]:
@@ -64,8 +74,10 @@ def test_minimisation_leaves_outcomes_unchanged(project, tmp_path):
     for table in TABLES:
         assert (study / table).read_text() == (full / table).read_text(), table
     # every L&D contact is released either way; offences of people outside the study are not
-    assert study_rows["trust_north.ld_contacts.released"] == \
-        full_rows["trust_north.ld_contacts.released"]
+    assert (
+        study_rows["trust_north.ld_contacts.released"]
+        == full_rows["trust_north.ld_contacts.released"]
+    )
     for force in ("police_north", "police_south"):
         name = f"{force}.offences.released"
         assert study_rows[name] < 0.8 * full_rows[name], (study_rows, full_rows)

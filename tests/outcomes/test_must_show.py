@@ -33,16 +33,22 @@ from ..conftest import PASSPHRASE
 from .conftest import chain, run_outcomes
 
 TOLERANCE = 0.15
-MUST_BE_PRECISE = {"offences/all", "detentions/all", "offences/theft",
-                   "offences/violence against the person"}
+MUST_BE_PRECISE = {
+    "offences/all",
+    "detentions/all",
+    "offences/theft",
+    "offences/violence against the person",
+}
 
 
 def truth(scenario) -> dict[str, float]:
     """The configured post/pre rate ratio of every measure."""
     effects = json.loads((scenario / "truth" / "effects.json").read_text())
     ratios = {}
-    for kind, rates, rr in (("offences", "offence_rates", "offence_rate_ratios"),
-                            ("detentions", "detention_rates", "detention_rate_ratios")):
+    for kind, rates, rr in (
+        ("offences", "offence_rates", "offence_rate_ratios"),
+        ("detentions", "detention_rates", "detention_rate_ratios"),
+    ):
         rates, rr = effects[rates], effects[rr]
         for group in rates:
             ratios[f"{kind}/{group}"] = rr[group]
@@ -82,8 +88,7 @@ def test_without_a_crisis_all_time_estimates_recover_the_truth(project, tmp_path
     assert_no_identifier_reaches_the_analyst(project, released, quality, out, tmp_path)
 
 
-def test_a_crisis_before_contact_is_caught_and_the_washout_recovers_the_truth(project,
-                                                                               tmp_path):
+def test_a_crisis_before_contact_is_caught_and_the_washout_recovers_the_truth(project, tmp_path):
     config = ScenarioConfig()
     config.effects.crisis_spike_months = 6
     scenario = tmp_path / "crisis"
@@ -114,8 +119,9 @@ def assert_no_identifier_reaches_the_analyst(project, released, quality, out, tm
         mapping = pd.read_csv(tmp_path / "pkg" / f"{party}.pkg.tokens.csv", dtype=str)
         tokens |= set(mapping.token)
         record_ids |= set(mapping.record_id)
-        ids = pd.read_csv(DEFAULT_SCENARIO / party / "identifiers.csv", dtype=str,
-                          keep_default_na=False)
+        ids = pd.read_csv(
+            DEFAULT_SCENARIO / party / "identifiers.csv", dtype=str, keep_default_na=False
+        )
         names |= {v for v in ids.surname if len(v) >= 7} | {v for v in ids.postcode if v}
     secret = tokens | record_ids | names
     analyst = keys.identity.load_identity(project.key("analyst"), PASSPHRASE)

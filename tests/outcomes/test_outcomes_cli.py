@@ -49,39 +49,69 @@ def sealed(project, tmp_path):
     def dates(n):
         return [start + dt.timedelta(days=int(d)) for d in rng.integers(0, 3287, n)]
 
-    contacts = pd.DataFrame({"person_id": people, "match_probability": 1.0,
-                             "contact_date": dates(80), "custody_suite": "Northam"})
+    contacts = pd.DataFrame(
+        {
+            "person_id": people,
+            "match_probability": 1.0,
+            "contact_date": dates(80),
+            "custody_suite": "Northam",
+        }
+    )
     n = 900
-    offences = pd.DataFrame({"person_id": rng.choice(people, n), "match_probability": 1.0,
-                             "offence_date": dates(n),
-                             "offence_group": rng.choice(["theft", "robbery", "fraud"], n,
-                                                         p=[0.8, 0.15, 0.05])})
+    offences = pd.DataFrame(
+        {
+            "person_id": rng.choice(people, n),
+            "match_probability": 1.0,
+            "offence_date": dates(n),
+            "offence_group": rng.choice(["theft", "robbery", "fraud"], n, p=[0.8, 0.15, 0.05]),
+        }
+    )
     starts = dates(200)
-    detentions = pd.DataFrame({"person_id": rng.choice(people, 200), "match_probability": 0.9,
-                               "section": rng.choice(["136", "2"], 200), "start_date": starts,
-                               "end_date": [d + dt.timedelta(days=10) for d in starts]})
+    detentions = pd.DataFrame(
+        {
+            "person_id": rng.choice(people, 200),
+            "match_probability": 0.9,
+            "section": rng.choice(["136", "2"], 200),
+            "start_date": starts,
+            "end_date": [d + dt.timedelta(days=10) for d in starts],
+        }
+    )
     folder = tmp_path / "inbox"
     # each custodian keys its content by pseudonyms of its own; the TTP's person quality
     # table joins them into the analyst's person_id
-    pseudonym = {party: {p: f"{party[0]}{p[::-1]}" for p in people}
-                 for party in ("trust_north", "police_north")}
+    pseudonym = {
+        party: {p: f"{party[0]}{p[::-1]}" for p in people}
+        for party in ("trust_north", "police_north")
+    }
 
     def keyed(frame, party):
-        return frame.assign(person_id=frame.person_id.map(pseudonym[party])).rename(
-            columns={"person_id": "pseudonym"}).drop(columns="match_probability")
+        return (
+            frame.assign(person_id=frame.person_id.map(pseudonym[party]))
+            .rename(columns={"person_id": "pseudonym"})
+            .drop(columns="match_probability")
+        )
 
-    files = [seal_release(project, "trust_north", "ld_contacts", keyed(contacts, "trust_north"),
-                          folder),
-             seal_release(project, "trust_north", "detentions",
-                          keyed(detentions, "trust_north"), folder),
-             seal_release(project, "police_north", "offences", keyed(offences, "police_north"),
-                          folder)]
-    quality = seal_quality(project, pd.DataFrame({
-        "party": [party for party in pseudonym for _ in people],
-        "pseudonym": [pseudonym[party][p] for party in pseudonym for p in people],
-        "person_id": people * 2, "match_probability": [0.9] * len(people) + [1.0] * len(people),
-        "sources": "police_north;trust_north",
-        "weakest_link_probability": 0.9}), folder)
+    files = [
+        seal_release(project, "trust_north", "ld_contacts", keyed(contacts, "trust_north"), folder),
+        seal_release(
+            project, "trust_north", "detentions", keyed(detentions, "trust_north"), folder
+        ),
+        seal_release(project, "police_north", "offences", keyed(offences, "police_north"), folder),
+    ]
+    quality = seal_quality(
+        project,
+        pd.DataFrame(
+            {
+                "party": [party for party in pseudonym for _ in people],
+                "pseudonym": [pseudonym[party][p] for party in pseudonym for p in people],
+                "person_id": people * 2,
+                "match_probability": [0.9] * len(people) + [1.0] * len(people),
+                "sources": "police_north;trust_north",
+                "weakest_link_probability": 0.9,
+            }
+        ),
+        folder,
+    )
     return files, quality, people
 
 
@@ -98,12 +128,24 @@ def test_outputs(project, sealed, tmp_path):
     result = run_outcomes(project, files, quality, out)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
-        "linkage.csv", "outcomes.csv", "report.html", "rtm.csv", "run.json", "sensitivity.csv"]
+        "linkage.csv",
+        "outcomes.csv",
+        "report.html",
+        "rtm.csv",
+        "run.json",
+        "sensitivity.csv",
+    ]
     main = pd.read_csv(out / "outcomes.csv", keep_default_na=False)
     assert list(main.columns) == MAIN_COLUMNS
-    assert set(main.measure) == {"offences/theft", "offences/robbery", "offences/fraud",
-                                 "offences/all", "detentions/136", "detentions/2",
-                                 "detentions/all"}
+    assert set(main.measure) == {
+        "offences/theft",
+        "offences/robbery",
+        "offences/fraud",
+        "offences/all",
+        "detentions/136",
+        "detentions/2",
+        "detentions/all",
+    }
     assert set(main.window) == {"all", "12m", "all-minus-6m"}
     # every count shown is rounded to 5 and at least 10; withheld cells are named
     for column in ("persons", "events_pre", "events_post"):
@@ -143,14 +185,22 @@ def _study(tmp_path, text):
     return path
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (("ld_contacts", "custody_contacts"), "the index kind 'custody_contacts' was not released "
-                                          "(released kinds: detentions, ld_contacts, offences)"),
-    (('group = "offence_group"', 'group = "offence_type"'),
-     "offences has no column 'offence_type'"),
-    (('start = "2009-01-01"', 'start = "2012-01-01"'), "events dated outside the study"),
-    (('date = "start_date"', 'date = "section"'), "detentions.section is not a date column"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("ld_contacts", "custody_contacts"),
+            "the index kind 'custody_contacts' was not released "
+            "(released kinds: detentions, ld_contacts, offences)",
+        ),
+        (
+            ('group = "offence_group"', 'group = "offence_type"'),
+            "offences has no column 'offence_type'",
+        ),
+        (('start = "2009-01-01"', 'start = "2012-01-01"'), "events dated outside the study"),
+        (('date = "start_date"', 'date = "section"'), "detentions.section is not a date column"),
+    ],
+)
 def test_refusals_before_any_output(project, sealed, tmp_path, change, message):
     files, quality, _ = sealed
     config = _study(tmp_path, ISSUE_TOML.replace(*change))
@@ -163,35 +213,52 @@ def test_refusals_before_any_output(project, sealed, tmp_path, change, message):
 
 def test_events_outside_the_study_may_be_left_out_on_request(project, sealed, tmp_path):
     files, quality, _ = sealed
-    text = ISSUE_TOML.replace('start = "2009-01-01"', 'start = "2012-01-01"\n'
-                              'events_outside = "ignore"')
+    text = ISSUE_TOML.replace(
+        'start = "2009-01-01"', 'start = "2012-01-01"\nevents_outside = "ignore"'
+    )
     result = run_outcomes(project, files, quality, tmp_path / "r", _study(tmp_path, text))
     assert result.exit_code == 0, result.output
 
 
 def test_person_quality_from_another_linkage_run_is_refused(project, sealed, tmp_path):
     files, _, _ = sealed
-    other = seal_quality(project, pd.DataFrame({
-        "party": ["trust_north"], "pseudonym": ["tffff"], "person_id": ["ffff"],
-        "match_probability": 1.0,
-        "sources": "trust_north", "weakest_link_probability": 1.0}), tmp_path / "other")
+    other = seal_quality(
+        project,
+        pd.DataFrame(
+            {
+                "party": ["trust_north"],
+                "pseudonym": ["tffff"],
+                "person_id": ["ffff"],
+                "match_probability": 1.0,
+                "sources": "trust_north",
+                "weakest_link_probability": 1.0,
+            }
+        ),
+        tmp_path / "other",
+    )
     result = run_outcomes(project, files, other, tmp_path / "r")
     assert result.exit_code != 0 and "different linkage runs" in result.output
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('[study]\nstart = "2012-01-01"\nend = "2011-01-01"\n', "must be before study.end"),
-    ('[study]\nstart = "2012-02-30"\n', "study.start is not a date"),
-    ('[study]\nbegin = "2012-01-01"\n', "unknown setting(s) study.begin"),
-    ("[windows]\nequal_months = [60]\n", "windows.equal_months: every window"),
-    ("[windows]\nwashout_months = 6\n", "windows.washout_months must be a list"),
-    ("[disclosure]\nmin_count = 0\n", "disclosure.min_count"),
-    ('[[measures]]\nkind = "offences"\ndate = "d"\n[[measures]]\nkind = "offences"\n'
-     'date = "e"\n', "kind offences given more than once"),
-    ('[[measures]]\nkind = "offences"\n', "measures[1] needs kind and date"),
-    ("[sensitivity]\ncuts = [0.5, 1.5]\n", "sensitivity.cuts"),
-    ("[study\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[study]\nstart = "2012-01-01"\nend = "2011-01-01"\n', "must be before study.end"),
+        ('[study]\nstart = "2012-02-30"\n', "study.start is not a date"),
+        ('[study]\nbegin = "2012-01-01"\n', "unknown setting(s) study.begin"),
+        ("[windows]\nequal_months = [60]\n", "windows.equal_months: every window"),
+        ("[windows]\nwashout_months = 6\n", "windows.washout_months must be a list"),
+        ("[disclosure]\nmin_count = 0\n", "disclosure.min_count"),
+        (
+            '[[measures]]\nkind = "offences"\ndate = "d"\n[[measures]]\nkind = "offences"\n'
+            'date = "e"\n',
+            "kind offences given more than once",
+        ),
+        ('[[measures]]\nkind = "offences"\n', "measures[1] needs kind and date"),
+        ("[sensitivity]\ncuts = [0.5, 1.5]\n", "sensitivity.cuts"),
+        ("[study\n", "not valid TOML"),
+    ],
+)
 def test_study_configuration_mistakes_are_named(tmp_path, text, message):
     with pytest.raises(ConfigError, match=None) as error:
         StudyConfig.from_toml(_study(tmp_path, text))

@@ -16,8 +16,14 @@ from outcomes.released import Released
 from outcomes.windows import Stays, person_years, placebo_window, study_windows
 
 D = dt.date
-CONFIG = StudyConfig(start=D(2010, 1, 1), end=D(2011, 12, 31), equal_months=(6,),
-                     washout_months=(3,), placebo_months=3, cuts=(0.9,))
+CONFIG = StudyConfig(
+    start=D(2010, 1, 1),
+    end=D(2011, 12, 31),
+    equal_months=(6,),
+    washout_months=(3,),
+    placebo_months=3,
+    cuts=(0.9,),
+)
 
 
 def _release(kind: str, party: str, rows: list[dict]) -> Released:
@@ -28,29 +34,69 @@ def _release(kind: str, party: str, rows: list[dict]) -> Released:
 
 
 def _content() -> Content:
-    return Content([
-        _release("ld_contacts", "trust", [
-            {"person_id": "a", "contact_date": D(2011, 1, 1)},
-            {"person_id": "a", "contact_date": D(2011, 6, 1)},  # later contacts do not matter
-            {"person_id": "b", "contact_date": D(2010, 3, 1)},
-            {"person_id": "c", "contact_date": D(2009, 12, 1)},  # first contact before the study
-            {"person_id": "c", "contact_date": D(2010, 5, 1)}]),
-        _release("detentions", "trust", [
-            # a: admitted 1 Mar, discharged 11 Mar 2010: 9 days strictly between
-            {"person_id": "a", "section": "2", "start_date": D(2010, 3, 1),
-             "end_date": D(2010, 3, 11)},
-            # a: overlapping s3 from 5 Mar to 21 Mar: the union is 2..20 Mar, 19 days
-            {"person_id": "a", "section": "3", "start_date": D(2010, 3, 5),
-             "end_date": D(2010, 3, 21)},
-            # a: after the index, no end date: cannot be taken out
-            {"person_id": "a", "section": "136", "start_date": D(2011, 2, 1), "end_date": None}]),
-        _release("offences", "police", [
-            {"person_id": "a", "offence_date": D(2010, 3, 10), "offence_group": "theft"},  # ward
-            {"person_id": "a", "offence_date": D(2010, 3, 21), "offence_group": "theft"},
-            {"person_id": "a", "offence_date": D(2010, 12, 31), "offence_group": "theft"},
-            {"person_id": "a", "offence_date": D(2011, 1, 1), "offence_group": "robbery"},
-            {"person_id": "b", "offence_date": D(2010, 2, 1), "offence_group": "theft"}]),
-    ])
+    return Content(
+        [
+            _release(
+                "ld_contacts",
+                "trust",
+                [
+                    {"person_id": "a", "contact_date": D(2011, 1, 1)},
+                    {
+                        "person_id": "a",
+                        "contact_date": D(2011, 6, 1),
+                    },  # later contacts do not matter
+                    {"person_id": "b", "contact_date": D(2010, 3, 1)},
+                    {
+                        "person_id": "c",
+                        "contact_date": D(2009, 12, 1),
+                    },  # first contact before the study
+                    {"person_id": "c", "contact_date": D(2010, 5, 1)},
+                ],
+            ),
+            _release(
+                "detentions",
+                "trust",
+                [
+                    # a: admitted 1 Mar, discharged 11 Mar 2010: 9 days strictly between
+                    {
+                        "person_id": "a",
+                        "section": "2",
+                        "start_date": D(2010, 3, 1),
+                        "end_date": D(2010, 3, 11),
+                    },
+                    # a: overlapping s3 from 5 Mar to 21 Mar: the union is 2..20 Mar, 19 days
+                    {
+                        "person_id": "a",
+                        "section": "3",
+                        "start_date": D(2010, 3, 5),
+                        "end_date": D(2010, 3, 21),
+                    },
+                    # a: after the index, no end date: cannot be taken out
+                    {
+                        "person_id": "a",
+                        "section": "136",
+                        "start_date": D(2011, 2, 1),
+                        "end_date": None,
+                    },
+                ],
+            ),
+            _release(
+                "offences",
+                "police",
+                [
+                    {
+                        "person_id": "a",
+                        "offence_date": D(2010, 3, 10),
+                        "offence_group": "theft",
+                    },  # ward
+                    {"person_id": "a", "offence_date": D(2010, 3, 21), "offence_group": "theft"},
+                    {"person_id": "a", "offence_date": D(2010, 12, 31), "offence_group": "theft"},
+                    {"person_id": "a", "offence_date": D(2011, 1, 1), "offence_group": "robbery"},
+                    {"person_id": "b", "offence_date": D(2010, 2, 1), "offence_group": "theft"},
+                ],
+            ),
+        ]
+    )
 
 
 def test_the_cohort_is_people_whose_first_contact_is_in_the_study():
@@ -85,8 +131,9 @@ def test_hospital_days_are_not_time_at_risk_of_offending():
     cohort = build_cohort(content, CONFIG)
     stays = Stays.from_content(content, CONFIG, cohort)
     assert stays.without_end == 1
-    assert stays.days_inside(np.array([day_of(D(2010, 1, 1)), 0]),
-                             np.array([day_of(D(2011, 1, 1)), 0])).tolist() == [19, 0]
+    assert stays.days_inside(
+        np.array([day_of(D(2010, 1, 1)), 0]), np.array([day_of(D(2011, 1, 1)), 0])
+    ).tolist() == [19, 0]
     offences = cohort_events(content, CONFIG.measures[0], cohort, stays, CONFIG)
     assert offences.in_hospital == 1  # 10 March, on the ward
     window = study_windows(cohort, CONFIG)[0]
@@ -103,14 +150,32 @@ def test_hospital_days_are_not_time_at_risk_of_offending():
 
 def test_a_link_below_the_cut_becomes_its_own_person():
     releases = [
-        _release("ld_contacts", "trust", [
-            {"person_id": "a", "contact_date": D(2011, 1, 1), "p": 0.85},
-            {"person_id": "b", "contact_date": D(2010, 6, 1), "p": 1.0}]),
-        _release("offences", "police", [
-            {"person_id": "a", "offence_date": D(2010, 5, 1), "offence_group": "theft",
-             "p": 0.85},
-            {"person_id": "b", "offence_date": D(2010, 5, 1), "offence_group": "theft",
-             "p": 0.97}]),
+        _release(
+            "ld_contacts",
+            "trust",
+            [
+                {"person_id": "a", "contact_date": D(2011, 1, 1), "p": 0.85},
+                {"person_id": "b", "contact_date": D(2010, 6, 1), "p": 1.0},
+            ],
+        ),
+        _release(
+            "offences",
+            "police",
+            [
+                {
+                    "person_id": "a",
+                    "offence_date": D(2010, 5, 1),
+                    "offence_group": "theft",
+                    "p": 0.85,
+                },
+                {
+                    "person_id": "b",
+                    "offence_date": D(2010, 5, 1),
+                    "offence_group": "theft",
+                    "p": 0.97,
+                },
+            ],
+        ),
     ]
     content = Content(releases)
     assert len(build_cohort(content, CONFIG, cut=0.8)) == 2
@@ -122,8 +187,14 @@ def test_a_link_below_the_cut_becomes_its_own_person():
 
 
 def test_analysis_tables_on_the_hand_made_people():
-    quality = pd.DataFrame({"person_id": ["a", "b", "c"], "sources": ["trust;police"] * 3,
-                            "records": 2, "weakest_link_probability": [1.0, 0.85, 1.0]})
+    quality = pd.DataFrame(
+        {
+            "person_id": ["a", "b", "c"],
+            "sources": ["trust;police"] * 3,
+            "records": 2,
+            "weakest_link_probability": [1.0, 0.85, 1.0],
+        }
+    )
     results = analyse(_content(), quality, CONFIG)
     main = results.outcomes.set_index(["measure", "window"])
     row = main.loc[("offences/all", "all")]

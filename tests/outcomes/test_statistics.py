@@ -21,8 +21,9 @@ def test_conditional_poisson_with_equal_person_time_is_the_ratio_of_totals():
     se = math.sqrt(1 / 60 + 1 / 30)
     assert result.lo == pytest.approx(0.5 * math.exp(-Z95 * se), rel=1e-8)
     assert result.hi == pytest.approx(0.5 * math.exp(Z95 * se), rel=1e-8)
-    assert result.p_value == pytest.approx(2 * 0.5 * math.erfc(math.log(2) / se / math.sqrt(2)),
-                                           rel=1e-6)
+    assert result.p_value == pytest.approx(
+        2 * 0.5 * math.erfc(math.log(2) / se / math.sqrt(2)), rel=1e-6
+    )
 
 
 def test_conditional_poisson_uses_each_persons_own_time():
@@ -52,9 +53,12 @@ def test_conditional_poisson_matches_a_binomial_glm_with_offset():
     post = rng.poisson(frailty * years_post * 0.4 * 0.7)
     ours = conditional_poisson(pre, post, years_pre, years_post)
     some = pre + post > 0
-    glm = sm.GLM(np.column_stack([post[some], pre[some]]), np.ones((some.sum(), 1)),
-                 family=sm.families.Binomial(),
-                 offset=np.log(years_post[some] / years_pre[some])).fit()
+    glm = sm.GLM(
+        np.column_stack([post[some], pre[some]]),
+        np.ones((some.sum(), 1)),
+        family=sm.families.Binomial(),
+        offset=np.log(years_post[some] / years_pre[some]),
+    ).fit()
     assert ours.estimate == pytest.approx(math.exp(glm.params[0]), rel=1e-8)
     lo, hi = np.exp(glm.conf_int()[0])
     assert (ours.lo, ours.hi) == (pytest.approx(lo, rel=1e-6), pytest.approx(hi, rel=1e-6))
@@ -73,7 +77,8 @@ def test_wilcoxon_on_darwins_zea_mays_differences():
     assert wilcoxon_rates(np.zeros(15), differences) == pytest.approx(0.04126, abs=1e-5)
     # people with no change are left out: adding them changes nothing
     assert wilcoxon_rates(np.zeros(20), np.r_[differences, np.zeros(5)]) == pytest.approx(
-        0.04126, abs=1e-5)
+        0.04126, abs=1e-5
+    )
     assert wilcoxon_rates(np.ones(4), np.ones(4)) is None
 
 

@@ -26,8 +26,9 @@ class Scenario:
         truth = self.read("truth/records.csv")
         truth = truth[truth.custodian == custodian]
         people = self.read("truth/people.csv").add_prefix("true_")
-        return (rows.merge(truth[["record_id", "person_id"]], on="record_id", how="left")
-                .merge(people, left_on="person_id", right_on="true_person_id", how="left"))
+        return rows.merge(truth[["record_id", "person_id"]], on="record_id", how="left").merge(
+            people, left_on="person_id", right_on="true_person_id", how="left"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,9 @@ from pprl.cli import main
 
 
 def test_sample_writes_a_full_scenario(tmp_path):
-    result = CliRunner().invoke(main, ["sample", "--out", str(tmp_path / "x"), "--people", "200",
-                                       "--seed", "3"])
+    result = CliRunner().invoke(
+        main, ["sample", "--out", str(tmp_path / "x"), "--people", "200", "--seed", "3"]
+    )
     assert result.exit_code == 0, result.output
     for custodian in ("trust_north", "trust_south", "police_north", "police_south"):
         assert (tmp_path / "x" / custodian / "identifiers.csv").stat().st_size > 0
@@ -29,18 +30,32 @@ def test_sample_refuses_an_existing_folder_and_writes_nothing(tmp_path):
 
 def test_config_overrides_and_unknown_settings(tmp_path):
     config = tmp_path / "scenario.toml"
-    config.write_text('[population]\ncohort_known_to_police = 0.5\n'
-                      '[effects.offence_rate_ratios]\ntheft = 0.5\n')
-    result = CliRunner().invoke(main, ["sample", "--out", str(tmp_path / "x"), "--people", "50",
-                                       "--config", str(config), "--crisis-spike", "6"])
+    config.write_text(
+        "[population]\ncohort_known_to_police = 0.5\n[effects.offence_rate_ratios]\ntheft = 0.5\n"
+    )
+    result = CliRunner().invoke(
+        main,
+        [
+            "sample",
+            "--out",
+            str(tmp_path / "x"),
+            "--people",
+            "50",
+            "--config",
+            str(config),
+            "--crisis-spike",
+            "6",
+        ],
+    )
     assert result.exit_code == 0, result.output
     written = (tmp_path / "x/scenario.json").read_text()
     assert '"cohort_known_to_police": 0.5' in written
     assert '"theft": 0.5' in written and '"crisis_spike_months": 6' in written
 
     config.write_text("[population]\ncohort_in_police = 0.5\n")
-    result = CliRunner().invoke(main, ["sample", "--out", str(tmp_path / "y"),
-                                       "--config", str(config)])
+    result = CliRunner().invoke(
+        main, ["sample", "--out", str(tmp_path / "y"), "--config", str(config)]
+    )
     assert result.exit_code != 0
     assert "population.cohort_in_police" in result.output
     assert not (tmp_path / "y").exists()

@@ -55,9 +55,15 @@ def test_every_row_belongs_to_a_true_person(trust_rows, police_rows):
     assert trust_rows.person_id.notna().all() and police_rows.person_id.notna().all()
 
 
-@pytest.mark.parametrize("field,rate_of", [
-    ("dob", "missing_dob"), ("sex", "missing_sex"), ("postcode", "missing_postcode"),
-    ("forename", "missing_forename")])
+@pytest.mark.parametrize(
+    "field,rate_of",
+    [
+        ("dob", "missing_dob"),
+        ("sex", "missing_sex"),
+        ("postcode", "missing_postcode"),
+        ("forename", "missing_forename"),
+    ],
+)
 def test_missing_values(trust_rows, police_rows, field, rate_of):
     assert_rate(int((trust_rows[field] == "").sum()), len(trust_rows), getattr(TRUST, rate_of))
     primary = first_rows(police_rows)
@@ -68,8 +74,10 @@ def test_day_month_swaps(trust_rows):
     true = trust_rows.true_dob.map(dt.date.fromisoformat)
     seen = trust_rows.dob.map(parse_dob)
     eligible = true.map(lambda d: d.day <= 12 and d.day != d.month) & seen.notna()
-    swapped = [s == dt.date(t.year, t.day, t.month)
-               for s, t in zip(seen[eligible], true[eligible], strict=True)]
+    swapped = [
+        s == dt.date(t.year, t.day, t.month)
+        for s, t in zip(seen[eligible], true[eligible], strict=True)
+    ]
     assert_rate(sum(swapped), int(eligible.sum()), TRUST.dob_day_month_swap)
 
 
@@ -86,19 +94,23 @@ def test_nicknames(police_rows):
     primary = first_rows(police_rows)
     has_nick = primary.true_forename.map(lambda f: bool(nicknames_of(f)))
     rows = primary[has_nick]
-    used = [f.casefold() in {n.casefold() for n in nicknames_of(t)}
-            for f, t in zip(rows.forename, rows.true_forename, strict=True)]
+    used = [
+        f.casefold() in {n.casefold() for n in nicknames_of(t)}
+        for f, t in zip(rows.forename, rows.true_forename, strict=True)
+    ]
     # A nickname can itself be mistyped, swapped or missing afterwards.
-    expected = POLICE.nickname * (1 - POLICE.forename_typo - POLICE.name_swap
-                                  - POLICE.missing_forename)
+    expected = POLICE.nickname * (
+        1 - POLICE.forename_typo - POLICE.name_swap - POLICE.missing_forename
+    )
     assert_rate(sum(used), len(rows), expected)
 
 
 def test_forename_surname_swaps(police_rows):
     primary = first_rows(police_rows)
     unmarried = primary[primary.true_marriage_date == ""]
-    swapped = ((unmarried.forename.str.casefold() == unmarried.true_surname.str.casefold())
-               & (unmarried.surname.str.casefold() == unmarried.true_forename.str.casefold()))
+    swapped = (unmarried.forename.str.casefold() == unmarried.true_surname.str.casefold()) & (
+        unmarried.surname.str.casefold() == unmarried.true_forename.str.casefold()
+    )
     assert_rate(int(swapped.sum()), len(unmarried), POLICE.name_swap * 0.8)
 
 
@@ -116,8 +128,9 @@ def test_case_accents_and_names_are_realistic(scenario, police_rows, trust_rows)
     assert police_rows.surname.str.isupper().mean() > 0.8
     assert trust_rows.surname.str.istitle().mean() > 0.7
     people = scenario.read("truth/people.csv")
-    non_ascii = people.surname.str.contains(r"[^\x00-\x7f]") | \
-        people.forename.str.contains(r"[^\x00-\x7f]")
+    non_ascii = people.surname.str.contains(r"[^\x00-\x7f]") | people.forename.str.contains(
+        r"[^\x00-\x7f]"
+    )
     assert 0.01 < non_ascii.mean() < 0.2
     assert people.surname.str.contains("-").mean() > 0.01
     shares = people.surname.value_counts(normalize=True)
@@ -131,8 +144,9 @@ def test_cohort_overlaps_partly_with_police(scenario):
     records = scenario.read("truth/records.csv")
     cohort = people[people.category == "cohort"].person_id
     in_police = set(records[records.custodian.str.startswith("police")].person_id)
-    assert_rate(int(cohort.isin(in_police).sum()), len(cohort),
-                CONFIG.population.cohort_known_to_police)
+    assert_rate(
+        int(cohort.isin(in_police).sum()), len(cohort), CONFIG.population.cohort_known_to_police
+    )
     for force in ("police_north", "police_south"):
         share = cohort.isin(set(records[records.custodian == force].person_id)).mean()
         assert 0.25 < share < 0.65
@@ -160,20 +174,21 @@ def test_many_people_are_known_to_one_custodian_only(scenario):
 def test_hard_negatives_share_name_date_and_address(scenario):
     people = scenario.read("truth/people.csv")
     twins = people[people.relation == "twin"].merge(
-        people, left_on="relative_of", right_on="person_id", suffixes=("", "_twin"))
+        people, left_on="relative_of", right_on="person_id", suffixes=("", "_twin")
+    )
     assert len(twins) == round(len(people) * CONFIG.population.twins)
     assert (twins.dob == twins.dob_twin).all() and (twins.surname == twins.surname_twin).all()
     assert (twins.postcode_before == twins.postcode_before_twin).all()
     sons = people[people.relation == "son_of_same_name"].merge(
-        people, left_on="relative_of", right_on="person_id", suffixes=("", "_father"))
+        people, left_on="relative_of", right_on="person_id", suffixes=("", "_father")
+    )
     assert len(sons) > 0
     assert (sons.forename == sons.forename_father).all()
     assert (sons.surname == sons.surname_father).all()
     assert (sons.dob > sons.dob_father).all()
 
 
-def _pooled_rate_ratio(scenario, custodians, kind, date_column, group_column, group,
-                       spike_days=0):
+def _pooled_rate_ratio(scenario, custodians, kind, date_column, group_column, group, spike_days=0):
     """Post/pre events per person-year over the cohort, from the files and the truth."""
     people = scenario.read("truth/people.csv")
     cohort = people[people.category == "cohort"][["person_id", "index_date"]]
@@ -185,8 +200,9 @@ def _pooled_rate_ratio(scenario, custodians, kind, date_column, group_column, gr
     index = pd.to_datetime(events.index_date)
     start, end = pd.Timestamp(CONFIG.study.start), pd.Timestamp(CONFIG.study.end)
     cohort_index = pd.to_datetime(cohort.index_date)
-    pre_years = ((cohort_index - pd.Timedelta(days=spike_days) - start).dt.days.clip(lower=0)
-                 .sum() / 365.25)
+    pre_years = (cohort_index - pd.Timedelta(days=spike_days) - start).dt.days.clip(
+        lower=0
+    ).sum() / 365.25
     post_years = (end - cohort_index).dt.days.sum() / 365.25
     pre = (date < index - pd.Timedelta(days=spike_days)).sum()
     post = (date >= index).sum()
@@ -195,14 +211,21 @@ def _pooled_rate_ratio(scenario, custodians, kind, date_column, group_column, gr
 
 @pytest.mark.parametrize("group", ["theft", "violence against the person"])
 def test_offending_changes_at_first_contact_by_the_configured_ratio(scenario, group):
-    ratio = _pooled_rate_ratio(scenario, ("police_north", "police_south"), "offences",
-                               "offence_date", "offence_group", group)
+    ratio = _pooled_rate_ratio(
+        scenario,
+        ("police_north", "police_south"),
+        "offences",
+        "offence_date",
+        "offence_group",
+        group,
+    )
     assert ratio == pytest.approx(CONFIG.effects.offence_rate_ratios[group], rel=0.12)
 
 
 def test_detentions_change_at_first_contact_by_the_configured_ratio(scenario):
-    ratio = _pooled_rate_ratio(scenario, ("trust_north", "trust_south"), "detentions",
-                               "start_date", "section", "136")
+    ratio = _pooled_rate_ratio(
+        scenario, ("trust_north", "trust_south"), "detentions", "start_date", "section", "136"
+    )
     assert ratio == pytest.approx(CONFIG.effects.detention_rate_ratios["136"], rel=0.15)
 
 
@@ -210,8 +233,7 @@ def test_crisis_spike_raises_events_before_contact(crisis_scenario):
     """With the spike, a naive all-time ratio overstates the fall; leaving out the months
     before contact recovers the truth."""
     truth = CONFIG.effects.offence_rate_ratios["theft"]
-    args = (("police_north", "police_south"), "offences", "offence_date", "offence_group",
-            "theft")
+    args = (("police_north", "police_south"), "offences", "offence_date", "offence_group", "theft")
     naive = _pooled_rate_ratio(crisis_scenario, *args)
     washed_out = _pooled_rate_ratio(crisis_scenario, *args, spike_days=183)
     assert naive < truth * 0.9
@@ -225,8 +247,9 @@ def test_offences_and_sections_use_the_published_categories(scenario):
     assert set(detentions.section) == {"136", "2", "3", "5(2)", "5(4)"}
     end = detentions.end_date[detentions.end_date != ""]
     assert (end >= detentions.start_date[end.index]).all()
-    assert_rate(int((detentions.end_date == "").sum()), len(detentions),
-                CONFIG.effects.missing_end_date)
+    assert_rate(
+        int((detentions.end_date == "").sum()), len(detentions), CONFIG.effects.missing_end_date
+    )
 
 
 def test_no_offence_while_detained_in_hospital(scenario):

@@ -40,8 +40,9 @@ def test_content_rows_belong_to_held_records(scenario):
 def test_each_cohort_member_has_a_contact_on_their_index_date(scenario):
     people = scenario.read("truth/people.csv")
     truth = scenario.read("truth/records.csv")
-    contacts = pd.concat([scenario.read(f"{c}/ld_contacts.csv")
-                          for c in ("trust_north", "trust_south")]).merge(truth, on="record_id")
+    contacts = pd.concat(
+        [scenario.read(f"{c}/ld_contacts.csv") for c in ("trust_north", "trust_south")]
+    ).merge(truth, on="record_id")
     first = contacts.groupby("person_id").contact_date.min()
     cohort = people[people.category == "cohort"].set_index("person_id").index_date
     assert set(first.index) == set(cohort.index)
@@ -62,6 +63,8 @@ def test_summary_and_effects_describe_the_files(scenario):
     effects = json.loads((scenario.root / "truth/effects.json").read_text())
     for name, count in summary["rows"].items():
         assert len(scenario.read(name)) == count
-    assert effects["offence_rate_ratios"]["theft"] == summary["config"]["effects"][
-        "offence_rate_ratios"]["theft"]
+    assert (
+        effects["offence_rate_ratios"]["theft"]
+        == summary["config"]["effects"]["offence_rate_ratios"]["theft"]
+    )
     assert effects["study"]["start"] == "2009-01-01"

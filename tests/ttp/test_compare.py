@@ -24,9 +24,15 @@ from .test_link import encode_frame, person
 
 def pairs_of(surnames_a: list[str], surnames_b: list[str]) -> VariantPairs:
     """The first variant of record i in A against that of record i in B."""
+
     def frame(names: list[str]) -> pd.DataFrame:
-        return pd.DataFrame([person(record_id=str(i), forename="Ann", surname=name,
-                                    dob="1970-05-06") for i, name in enumerate(names)])
+        return pd.DataFrame(
+            [
+                person(record_id=str(i), forename="Ann", surname=name, dob="1970-05-06")
+                for i, name in enumerate(names)
+            ]
+        )
+
     a, _ = encode_frame("a", frame(surnames_a), EncodingConfig())
     b, _ = encode_frame("b", frame(surnames_b), EncodingConfig())
     first_a = np.array([np.flatnonzero(a.record == r)[0] for r in range(a.records)])
@@ -48,8 +54,12 @@ def test_a_comparison_cuts_its_levels_by_its_own_cuts():
 
 def test_surname_levels_come_from_its_own_cuts_not_the_forenames():
     pairs = pairs_of(["Lee", "Leighton"], ["Lee", "Leigh"])
-    surname = NameComparison("surname", ("exact", "half", "is the other's forename", "else"),
-                             other="forename", cuts=(1.0, 0.2))
+    surname = NameComparison(
+        "surname",
+        ("exact", "half", "is the other's forename", "else"),
+        other="forename",
+        cuts=(1.0, 0.2),
+    )
     forename = next(c for c in COMPARISONS if c.name == "forename")
     assert forename.cuts != surname.cuts
     assert surname.levels(pairs).tolist() == [0, 1]
@@ -57,8 +67,10 @@ def test_surname_levels_come_from_its_own_cuts_not_the_forenames():
 
 def saved_model(tmp_path) -> dict:
     model = FellegiSunter()
-    model.m_ = [np.linspace(1, 2, len(c.labels)) / np.linspace(1, 2, len(c.labels)).sum()
-                for c in COMPARISONS]
+    model.m_ = [
+        np.linspace(1, 2, len(c.labels)) / np.linspace(1, 2, len(c.labels)).sum()
+        for c in COMPARISONS
+    ]
     model.u_ = [np.full(len(c.labels), 1 / len(c.labels)) for c in COMPARISONS]
     model.prior_ = 0.01
     model.save(tmp_path / "model.json")
@@ -87,8 +99,7 @@ def test_a_model_fitted_with_other_cuts_is_refused_by_name(tmp_path):
 def test_a_model_of_the_previous_format_is_still_read(tmp_path):
     data = saved_model(tmp_path)
     data["model"] = "fellegi-sunter/2"
-    data["comparisons"] = [{"name": c["name"], "levels": c["levels"]}
-                           for c in data["comparisons"]]
+    data["comparisons"] = [{"name": c["name"], "levels": c["levels"]} for c in data["comparisons"]]
     (tmp_path / "v2.json").write_text(json.dumps(data))
     loaded = FellegiSunter.load(tmp_path / "v2.json")
     assert loaded.prior_ == 0.01

@@ -13,15 +13,17 @@ from linkage.ttp.kernels import all_pairs_dice, pair_dice
 @pytest.fixture(autouse=True, params=["parallel", "serial"])
 def threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test on all of numba's threads and on one (small workloads run on one)."""
-    monkeypatch.setattr(linkage.ttp.kernels, "PARALLEL_PAIRS", 0 if request.param == "parallel"
-                        else 2**62)
+    monkeypatch.setattr(
+        linkage.ttp.kernels, "PARALLEL_PAIRS", 0 if request.param == "parallel" else 2**62
+    )
 
 
 def reference_dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Dice of row i of a with row i of b (broadcasting), 0 where both rows are empty."""
     both = np.bitwise_count(a & b).sum(axis=-1, dtype=np.int64)
-    total = np.bitwise_count(a).sum(axis=-1, dtype=np.int64) + \
-        np.bitwise_count(b).sum(axis=-1, dtype=np.int64)
+    total = np.bitwise_count(a).sum(axis=-1, dtype=np.int64) + np.bitwise_count(b).sum(
+        axis=-1, dtype=np.int64
+    )
     return np.where(total > 0, 2 * both / np.maximum(total, 1), 0.0)
 
 

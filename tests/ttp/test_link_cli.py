@@ -38,8 +38,16 @@ def test_link_writes_each_partys_outputs(project, packages, tmp_path):
     result = project.link(*map(str, packages.values()), "-o", str(out))
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [f"{p}.links" for p in PARTIES] + ["person_quality", "uncertain_links", "quality.html",
-                                           "quality.json", "model.json", "candidates.parquet"])
+        [f"{p}.links" for p in PARTIES]
+        + [
+            "person_quality",
+            "uncertain_links",
+            "quality.html",
+            "quality.json",
+            "model.json",
+            "candidates.parquet",
+        ]
+    )
     pseudonyms = set()
     truth = pd.read_csv(DEFAULT_SCENARIO / "truth/records.csv", dtype=str)
     for party in PARTIES:
@@ -51,11 +59,18 @@ def test_link_writes_each_partys_outputs(project, packages, tmp_path):
         pseudonyms |= {(party, p) for p in links.pseudonym}
         # the TTP's map agrees with the truth for most of this custodian's records
         mapped = links.merge(tokens, on="token").merge(
-            truth[truth.custodian == party], on="record_id")
+            truth[truth.custodian == party], on="record_id"
+        )
         assert len(mapped) == len(tokens)
     quality = project.open_as("analyst", out / "person_quality")
-    assert list(quality.columns) == ["party", "pseudonym", "person_id", "match_probability",
-                                     "sources", "weakest_link_probability"]
+    assert list(quality.columns) == [
+        "party",
+        "pseudonym",
+        "person_id",
+        "match_probability",
+        "sources",
+        "weakest_link_probability",
+    ]
     assert quality.match_probability.between(0, 1).all()
     assert set(zip(quality.party, quality.pseudonym, strict=True)) == pseudonyms
     figures = json.loads((out / "quality.json").read_text())
@@ -64,8 +79,10 @@ def test_link_writes_each_partys_outputs(project, packages, tmp_path):
     assert {s["party"] for s in figures["sources"]} == set(PARTIES)
     # the sample has relatives at one address: agreement on surname and address together
     # counts for less than independence says, and the report shows it
-    cells = {(c["surname"], c["location"], c["dob"], c["forename"]): c["correction"]
-             for c in figures["model"]["household"]["cells"]}
+    cells = {
+        (c["surname"], c["location"], c["dob"], c["forename"]): c["correction"]
+        for c in figures["model"]["household"]["cells"]
+    }
     assert cells["exact", "same address and postcode", "other", "other"] < -1
     assert cells["exact", "same address and postcode", "exact", "exact"] == 0
     # twins: one birthday at one address with one surname is weak evidence there
@@ -73,8 +90,7 @@ def test_link_writes_each_partys_outputs(project, packages, tmp_path):
     assert "<h2>Households</h2>" in (out / "quality.html").read_text()
     # strangers of one forename share their sex far more often than strangers at large
     sex_u = next(c for c in figures["model"]["comparisons"] if c["name"] == "sex")
-    assert figures["model"]["sex_given_forename"]["u"]["agree"] > \
-        sex_u["levels"][0]["u"] + 0.2
+    assert figures["model"]["sex_given_forename"]["u"]["agree"] > sex_u["levels"][0]["u"] + 0.2
     assert "<h2>Sex given forename</h2>" in (out / "quality.html").read_text()
 
 
@@ -84,8 +100,9 @@ def test_reports_hold_no_tokens_or_identifiers(project, packages, tmp_path):
     tokens = set()
     for party in PARTIES:
         tokens |= set(pd.read_csv(f"{packages[party]}.tokens.csv", dtype=str).token)
-    raw = pd.read_csv(DEFAULT_SCENARIO / "police_north" / "identifiers.csv", dtype=str,
-                      keep_default_na=False)
+    raw = pd.read_csv(
+        DEFAULT_SCENARIO / "police_north" / "identifiers.csv", dtype=str, keep_default_na=False
+    )
     names = {v for v in raw.surname if len(v) >= 6} | {v for v in raw.postcode if v}
     for report in ("quality.json", "quality.html", "model.json"):
         text = (out / report).read_text()
@@ -98,8 +115,9 @@ def test_reports_hold_no_tokens_or_identifiers(project, packages, tmp_path):
 def test_a_saved_model_is_reused(project, packages, tmp_path):
     first, second = tmp_path / "one", tmp_path / "two"
     assert project.link(*map(str, packages.values()), "-o", str(first)).exit_code == 0
-    result = project.link(*map(str, packages.values()), "-o", str(second), "--model",
-                          str(first / "model.json"))
+    result = project.link(
+        *map(str, packages.values()), "-o", str(second), "--model", str(first / "model.json")
+    )
     assert result.exit_code == 0, result.output
     one = json.loads((first / "quality.json").read_text())
     two = json.loads((second / "quality.json").read_text())
@@ -135,8 +153,16 @@ def test_different_configuration_is_refused(project, packages, tmp_path):
     config = tmp_path / "other.toml"
     config.write_text("[filters.surname]\nbits = 1024\n")
     other = tmp_path / "other.pkg"
-    assert project.hash(DEFAULT_SCENARIO / "police_south/identifiers.csv", other, "--config",
-                        str(config), party="police_south").exit_code == 0
+    assert (
+        project.hash(
+            DEFAULT_SCENARIO / "police_south/identifiers.csv",
+            other,
+            "--config",
+            str(config),
+            party="police_south",
+        ).exit_code
+        == 0
+    )
     out = tmp_path / "linked"
     result = project.link(str(packages["trust_north"]), str(other), "-o", str(out))
     refused(result, out, "different encoding configurations", "other.pkg")
@@ -148,13 +174,28 @@ def test_different_secret_is_refused(project, packages, tmp_path):
 
     maker = keys.identity.load_identity(project.key("police_south"), PASSPHRASE)
     (tmp_path / "second").mkdir()
-    create_secret_files("ld-eval", [load_card(project.folder / "police_south.card")],
-                        sender=maker, out_dir=tmp_path / "second")
+    create_secret_files(
+        "ld-eval",
+        [load_card(project.folder / "police_south.card")],
+        sender=maker,
+        out_dir=tmp_path / "second",
+    )
     other = tmp_path / "other.pkg"
-    result = CliRunner().invoke(main, [
-        "hash", str(DEFAULT_SCENARIO / "police_south/identifiers.csv"), "--secret",
-        str(tmp_path / "second/ld-eval.police_south.secret"), "--key",
-        str(project.key("police_south")), "--to", "ttp", "-o", str(other)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "hash",
+            str(DEFAULT_SCENARIO / "police_south/identifiers.csv"),
+            "--secret",
+            str(tmp_path / "second/ld-eval.police_south.secret"),
+            "--key",
+            str(project.key("police_south")),
+            "--to",
+            "ttp",
+            "-o",
+            str(other),
+        ],
+    )
     assert result.exit_code == 0, result.output
     out = tmp_path / "linked"
     result = project.link(str(packages["trust_north"]), str(other), "-o", str(out))
@@ -164,8 +205,9 @@ def test_different_secret_is_refused(project, packages, tmp_path):
 def test_untrusted_sender_is_refused(project, packages, tmp_path):
     (Keyring().folder / "police_north.card").unlink()
     out = tmp_path / "linked"
-    result = project.link(str(packages["trust_north"]), str(packages["police_north"]), "-o",
-                          str(out))
+    result = project.link(
+        str(packages["trust_north"]), str(packages["police_north"]), "-o", str(out)
+    )
     refused(result, out, "police_north.pkg")
 
 
@@ -180,8 +222,14 @@ def test_empty_package_is_refused(project, packages, tmp_path):
     sender = keys.identity.load_identity(project.key("police_north"), PASSPHRASE)
     recipient = Keyring().by_name("ttp")
     sealed = tmp_path / "empty.pkg"
-    seal_file(tmp_path / "empty2.parquet", sealed, sender=sender, recipient=recipient,
-              project="ld-eval", content_type=CONTENT_TYPE)
+    seal_file(
+        tmp_path / "empty2.parquet",
+        sealed,
+        sender=sender,
+        recipient=recipient,
+        project="ld-eval",
+        content_type=CONTENT_TYPE,
+    )
     out = tmp_path / "linked"
     result = project.link(str(packages["trust_north"]), str(sealed), "-o", str(out))
     refused(result, out, "empty.pkg", "no records")
@@ -193,11 +241,17 @@ def test_one_package_is_not_enough(project, packages, tmp_path):
 
 
 def test_no_overlap_gives_every_record_its_own_person(project, tmp_path, write_extract):
-    a = write_extract(tmp_path / "a.csv", [
-        {"record_id": "1", "forename": "Ann", "surname": "Lee", "dob": "1970-05-06"},
-        {"record_id": "2", "forename": "Bob", "surname": "Hill", "dob": "1981-02-03"}])
-    b = write_extract(tmp_path / "b.csv", [
-        {"record_id": "9", "forename": "Cat", "surname": "Wu", "dob": "1990-09-09"}])
+    a = write_extract(
+        tmp_path / "a.csv",
+        [
+            {"record_id": "1", "forename": "Ann", "surname": "Lee", "dob": "1970-05-06"},
+            {"record_id": "2", "forename": "Bob", "surname": "Hill", "dob": "1981-02-03"},
+        ],
+    )
+    b = write_extract(
+        tmp_path / "b.csv",
+        [{"record_id": "9", "forename": "Cat", "surname": "Wu", "dob": "1990-09-09"}],
+    )
     assert project.hash(a, tmp_path / "a.pkg", party="trust_north").exit_code == 0
     assert project.hash(b, tmp_path / "b.pkg", party="police_north").exit_code == 0
     out = tmp_path / "linked"
@@ -209,13 +263,14 @@ def test_no_overlap_gives_every_record_its_own_person(project, tmp_path, write_e
     assert (quality.match_probability == 1.0).all()
 
 
-def test_oversized_blocks_are_skipped_with_a_warning(project, tmp_path, write_extract,
-                                                     monkeypatch):
+def test_oversized_blocks_are_skipped_with_a_warning(project, tmp_path, write_extract, monkeypatch):
     import linkage.ttp.blocking
 
     monkeypatch.setattr(linkage.ttp.blocking, "MAX_BLOCK_PAIRS", 3)
-    people = [{"record_id": str(i), "forename": f"Name{i}", "surname": "Lee",
-               "dob": "1970-05-06"} for i in range(3)]
+    people = [
+        {"record_id": str(i), "forename": f"Name{i}", "surname": "Lee", "dob": "1970-05-06"}
+        for i in range(3)
+    ]
     a = write_extract(tmp_path / "a.csv", people)
     b = write_extract(tmp_path / "b.csv", people)
     assert project.hash(a, tmp_path / "a.pkg", party="trust_north").exit_code == 0

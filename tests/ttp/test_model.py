@@ -17,14 +17,18 @@ from pprl.errors import PprlError
 
 NAMES = [c.name for c in COMPARISONS]
 # m and u per comparison, FEBRL-like: names replaced now and then, addresses all distinct
-M = {"forename": [0.80, 0.02, 0.03, 0.03, 0.02, 0.10],
-     "surname": [0.80, 0.03, 0.05, 0.03, 0.01, 0.08],
-     "dob": [0.90, 0.01, 0.01, 0.02, 0.002, 0.008, 0.05],
-     "location": [0.60, 0.15, 0.10, 0.05, 0.05, 0.05]}
-U = {"forename": [0.005, 0.001, 0.002, 0.01, 0.001, 0.981],
-     "surname": [0.003, 0.001, 0.002, 0.01, 0.001, 0.983],
-     "dob": [0.00003, 0.00001, 0.0003, 0.002, 0.002, 0.01, 0.98567],
-     "location": [0.00002, 0.0005, 0.0003, 0.002, 0.02, 0.97718]}
+M = {
+    "forename": [0.80, 0.02, 0.03, 0.03, 0.02, 0.10],
+    "surname": [0.80, 0.03, 0.05, 0.03, 0.01, 0.08],
+    "dob": [0.90, 0.01, 0.01, 0.02, 0.002, 0.008, 0.05],
+    "location": [0.60, 0.15, 0.10, 0.05, 0.05, 0.05],
+}
+U = {
+    "forename": [0.005, 0.001, 0.002, 0.01, 0.001, 0.981],
+    "surname": [0.003, 0.001, 0.002, 0.01, 0.001, 0.983],
+    "dob": [0.00003, 0.00001, 0.0003, 0.002, 0.002, 0.01, 0.98567],
+    "location": [0.00002, 0.0005, 0.0003, 0.002, 0.02, 0.97718],
+}
 RECORDS = 2000  # a side
 MATCHES = 1000
 # the pattern of two relatives at one address: other forename, same surname, other
@@ -41,8 +45,7 @@ def draw(table: dict[str, list[float]], n: int, rng: np.random.Generator) -> np.
     return levels
 
 
-def scenario(relatives: int, twins: int = 0,
-             seed: int = 5) -> tuple[np.ndarray, np.ndarray, int]:
+def scenario(relatives: int, twins: int = 0, seed: int = 5) -> tuple[np.ndarray, np.ndarray, int]:
     """(candidate levels, random-pair levels, all pairs).
 
     Candidates are the matches, every non-match that agrees exactly on a name, the date
@@ -52,8 +55,12 @@ def scenario(relatives: int, twins: int = 0,
     rng = np.random.default_rng(seed)
     all_pairs = RECORDS * RECORDS
     strangers = draw(U, all_pairs - MATCHES - relatives - twins, rng)
-    blocked = ((strangers[:, 0] == 0) | (strangers[:, 1] == 0) | (strangers[:, 3] == 0)
-               | (strangers[:, 5] <= 1))
+    blocked = (
+        (strangers[:, 0] == 0)
+        | (strangers[:, 1] == 0)
+        | (strangers[:, 3] == 0)
+        | (strangers[:, 5] <= 1)
+    )
     family = draw(U, relatives + twins, rng)
     family[:, NAMES.index("surname")] = 0
     family[:, NAMES.index("location")] = 0
@@ -120,8 +127,7 @@ def test_households_make_the_same_pattern_a_non_match():
 
 def test_twins_are_a_household_cell_of_their_own(monkeypatch):
     # custody-like matches: a forename wholly other is rare (about 0.7% on the sample)
-    monkeypatch.setitem(globals(), "M", {**M, "forename": [0.95, 0.015, 0.015, 0.01, 0.002,
-                                                           0.008]})
+    monkeypatch.setitem(globals(), "M", {**M, "forename": [0.95, 0.015, 0.015, 0.01, 0.002, 0.008]})
     candidates, random_pairs, all_pairs = scenario(relatives=300, twins=60)
     # 60 twin pairs against about 4 matches with that pattern
     assert expected_posterior(TWINS, relatives=300, twins=60) < 0.1
@@ -133,19 +139,22 @@ def test_twins_are_a_household_cell_of_their_own(monkeypatch):
     # the training sessions take twins half for matches (m of forename "else" 0.07, not
     # 0.008); refinement, as `pprl link` runs it, moves toward the generator's answer
     refined = FellegiSunter(scoring_rounds=4).fit(
-        candidates, random_pairs, all_pairs,
-        rescore=lambda fitted: (candidates, fitted.probability(candidates)))
+        candidates,
+        random_pairs,
+        all_pairs,
+        rescore=lambda fitted: (candidates, fitted.probability(candidates)),
+    )
     assert posterior_of(refined, TWINS) < min(fitted, 0.35)
     # with surname by address alone, the twins' shared birthday carries them
     surname_by_address = FellegiSunter(household=model_module.HOUSEHOLD[:2])
-    assert posterior_of(surname_by_address.fit(candidates, random_pairs, all_pairs),
-                        TWINS) > 0.99
+    assert posterior_of(surname_by_address.fit(candidates, random_pairs, all_pairs), TWINS) > 0.99
 
 
 def test_patterns_round_trip_levels_and_rarity():
     rng = np.random.default_rng(3)
-    levels = np.stack([rng.integers(-1, len(c.labels), 5000) for c in COMPARISONS],
-                      axis=1).astype(np.int8)
+    levels = np.stack([rng.integers(-1, len(c.labels), 5000) for c in COMPARISONS], axis=1).astype(
+        np.int8
+    )
     rarity = rng.integers(0, RARITY_BINS, (5000, 2)).astype(np.int8)
     # rarity belongs to the names' exact and close levels only
     rarity[(levels[:, :2] < 0) | (levels[:, :2] >= TERM_FREQUENCY_LEVELS)] = 0
@@ -171,20 +180,31 @@ def test_sex_agreement_says_little_between_people_of_one_forename():
     strangers[:, sex] = (rng.random(len(strangers)) >= share).astype(np.int8)
     matches = draw(M, MATCHES, rng)
     matches[:, sex] = 0
-    blocked = ((strangers[:, 0] == 0) | (strangers[:, 1] == 0) | (strangers[:, 3] == 0)
-               | (strangers[:, 5] <= 1))
+    blocked = (
+        (strangers[:, 0] == 0)
+        | (strangers[:, 1] == 0)
+        | (strangers[:, 3] == 0)
+        | (strangers[:, 5] <= 1)
+    )
     candidates = np.concatenate([matches, strangers[blocked]])
     pool = np.concatenate([matches, strangers])
-    model = FellegiSunter().fit(candidates, pool[rng.integers(0, all_pairs, 200_000)],
-                                all_pairs)
+    model = FellegiSunter().fit(candidates, pool[rng.integers(0, all_pairs, 200_000)], all_pairs)
     assert model.sex_u_given_forename_[0] == pytest.approx(0.98, abs=0.01)
     assert model.u_[sex][0] == pytest.approx(0.5, abs=0.01)
     # what agreeing on sex adds, against not knowing it: nothing among one forename,
     # log2(1 / 0.5) = 1 bit elsewhere
-    pattern = np.array([[0, 0, MISSING, 0, 0, 5], [0, 0, MISSING, 0, MISSING, 5],
-                        [5, 0, MISSING, 0, 0, 5], [5, 0, MISSING, 0, MISSING, 5]], np.int8)
+    pattern = np.array(
+        [
+            [0, 0, MISSING, 0, 0, 5],
+            [0, 0, MISSING, 0, MISSING, 5],
+            [5, 0, MISSING, 0, 0, 5],
+            [5, 0, MISSING, 0, MISSING, 5],
+        ],
+        np.int8,
+    )
     same_name, _, other_name, _ = model.weights(pattern) - np.repeat(
-        model.weights(pattern)[1::2], 2)
+        model.weights(pattern)[1::2], 2
+    )
     assert abs(same_name) < 0.1
     assert other_name == pytest.approx(1.0, abs=0.1)
 
@@ -192,32 +212,46 @@ def test_sex_agreement_says_little_between_people_of_one_forename():
 def test_cells_of_one_person_keep_independence():
     """At 250,000 records a side, 40,000 matches agree on everything at one address. Their
     share of non-matches, read off their own posteriors, fed on itself and ran away."""
-    def table(given: dict[str, list[float]]) -> list[np.ndarray]:
-        return [np.asarray(given.get(c.name, [1.0] * len(c.labels))) /
-                np.sum(given.get(c.name, [1.0] * len(c.labels))) for c in COMPARISONS]
 
-    distinct = np.array([(0, 0, MISSING, 0, MISSING, 0),  # all agree, at one address
-                         (0, 0, MISSING, 0, MISSING, 5),
-                         (5, 5, MISSING, 0, MISSING, 5),  # strangers of one birthday
-                         RELATIVES], np.int8)
+    def table(given: dict[str, list[float]]) -> list[np.ndarray]:
+        return [
+            np.asarray(given.get(c.name, [1.0] * len(c.labels)))
+            / np.sum(given.get(c.name, [1.0] * len(c.labels)))
+            for c in COMPARISONS
+        ]
+
+    distinct = np.array(
+        [
+            (0, 0, MISSING, 0, MISSING, 0),  # all agree, at one address
+            (0, 0, MISSING, 0, MISSING, 5),
+            (5, 5, MISSING, 0, MISSING, 5),  # strangers of one birthday
+            RELATIVES,
+        ],
+        np.int8,
+    )
     counts = np.array([40_000, 40_000, 2_000_000, 300])
 
     def fitted(**knobs) -> FellegiSunter:
         model = FellegiSunter(**knobs)
         model.m_, model.u_ = table(M), table(U)
-        model._fit_household(distinct, None, counts, 250_000 ** 2, both_known=1.0)
+        model._fit_household(distinct, None, counts, 250_000**2, both_known=1.0)
         return model
 
     model = fitted()
     assert model.household_u_[0, 0, 0, 0] == 0 and model.probability(distinct[:1])[0] > 0.999
     # the relatives' cell still learns its 300 pairs
-    assert model.household_u_[0, 0, 1, 1] * 250_000 ** 2 == pytest.approx(300, rel=0.1)
+    assert model.household_u_[0, 0, 1, 1] * 250_000**2 == pytest.approx(300, rel=0.1)
     assert fitted(one_person={}).probability(distinct[:1])[0] < 0.9
 
 
-@pytest.mark.parametrize("use", [lambda m: m.weights(np.zeros((1, len(NAMES)), np.int8)),
-                                 lambda m: m.probability(np.zeros((1, len(NAMES)), np.int8)),
-                                 lambda m: m.to_dict()])
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda m: m.weights(np.zeros((1, len(NAMES)), np.int8)),
+        lambda m: m.probability(np.zeros((1, len(NAMES)), np.int8)),
+        lambda m: m.to_dict(),
+    ],
+)
 def test_an_unfitted_model_refuses_in_one_line(use):
     with pytest.raises(PprlError, match="^the Fellegi-Sunter model is not fitted: [^\n]*$"):
         use(FellegiSunter())

@@ -12,49 +12,36 @@ import pytest
 from keys import Keyring, open_file, seal_file
 from pprl.content_types import LINKS as LINKS_CONTENT_TYPE
 
-from ..conftest import PROJECT
-from .conftest import identity, run_release
-
-TOKENS = {"NP001": "a" * 32, "NP002": "b" * 32, "NP004": "d" * 32, "NP005": "e" * 32}
-
-
-@pytest.fixture
-def maps(project, tmp_path):
-    """A token map and the TTP's link map for police_north (NP004's token has no entry;
-    NP005's record is not in the study)."""
-    tokens = tmp_path / "police_north.pkg.tokens.csv"
-    pd.DataFrame({"record_id": list(TOKENS), "token": list(TOKENS.values())}).to_csv(
-        tokens, index=False)
-    plain = tmp_path / "links.parquet"
-    pd.DataFrame({"token": ["a" * 32, "b" * 32, "e" * 32], "pseudonym": ["p1", "p2", "p5"],
-                  "in_study": [True, True, False]}).to_parquet(plain)
-    links = tmp_path / "police_north.links"
-    seal_file(plain, links, sender=identity(project, "ttp"),
-              recipient=identity(project, "police_north").card, project=PROJECT,
-              content_type=LINKS_CONTENT_TYPE, config_fingerprint="f" * 64)
-    return links, tokens
+from ..conftest import PROJECT, identity, run_release
+from .conftest import TOKENS
 
 
 def _content(path, rows):
     pd.DataFrame(rows, columns=["record_id", "offence_date", "offence_group"]).to_csv(
-        path, index=False)
+        path, index=False
+    )
     return path
 
 
-ROWS = [("NP001", "2012-01-05", "theft"), ("NP002", "05/02/2013", "robbery"),
-        ("NP003", "2014-03-01", "theft"), ("NP004", "2015-04-01", "theft"),
-        ("NP001", "2016-05-01", "fraud offences"), ("NP005", "2016-06-01", "theft")]
+ROWS = [
+    ("NP001", "2012-01-05", "theft"),
+    ("NP002", "05/02/2013", "robbery"),
+    ("NP003", "2014-03-01", "theft"),
+    ("NP004", "2015-04-01", "theft"),
+    ("NP001", "2016-05-01", "fraud offences"),
+    ("NP005", "2016-06-01", "theft"),
+]
 
 
 def _open(project, sealed, tmp_path):
     plain = tmp_path / f"{sealed.name}.opened"
-    header = open_file(sealed, plain, recipient_identity=identity(project, "analyst"),
-                       keyring=Keyring())
+    header = open_file(
+        sealed, plain, recipient_identity=identity(project, "analyst"), keyring=Keyring()
+    )
     return header, pq.read_table(plain)
 
 
-def test_release_seals_study_content_by_pseudonym_and_keeps_rejects_local(project, maps,
-                                                                           tmp_path):
+def test_release_seals_study_content_by_pseudonym_and_keeps_rejects_local(project, maps, tmp_path):
     links, tokens = maps
     content = _content(tmp_path / "offences.csv", ROWS)
     out = tmp_path / "released"
@@ -63,27 +50,39 @@ def test_release_seals_study_content_by_pseudonym_and_keeps_rejects_local(projec
     assert [p.name for p in out.iterdir()] == ["police_north.offences.released"]
     header, table = _open(project, out / "police_north.offences.released", tmp_path)
     assert (header.sender_name, header.project, header.content_type) == (
-        "police_north", PROJECT, "pprl-released")
+        "police_north",
+        PROJECT,
+        "pprl-released",
+    )
     assert header.config_fingerprint == "f" * 64
-    assert table.column_names == ["pseudonym", "offence_date",
-                                  "offence_group"]
+    assert table.column_names == ["pseudonym", "offence_date", "offence_group"]
     assert table.schema.metadata[b"pprl.kind"] == b"offences"
     assert table.schema.metadata[b"pprl.party"] == b"police_north"
     frame = table.to_pandas()
     assert frame.pseudonym.tolist() == ["p1", "p2", "p1"]
-    assert frame.offence_date.tolist() == [dt.date(2012, 1, 5), dt.date(2013, 2, 5),
-                                           dt.date(2016, 5, 1)]
+    assert frame.offence_date.tolist() == [
+        dt.date(2012, 1, 5),
+        dt.date(2013, 2, 5),
+        dt.date(2016, 5, 1),
+    ]
     # no record id and no token in the released bytes
     raw = (tmp_path / "police_north.offences.released.opened").read_bytes()
     assert not any(v.encode() in raw for v in [*TOKENS, *TOKENS.values(), "NP003", "p5"])
     # rows without a link, or not in the study, are reported by row number beside the folder
     rejects = pd.read_csv(tmp_path / "released.rejects.csv")
     assert rejects.values.tolist() == [
-        ["offences.csv", 3, "record_id not in the token map (rejected at hashing, or not in "
-                            "the extract)"],
+        [
+            "offences.csv",
+            3,
+            "record_id not in the token map (rejected at hashing, or not in the extract)",
+        ],
         ["offences.csv", 4, "token has no entry in the link map"],
-        ["offences.csv", 6, "not in the study (not linked to an index record or an uncertain "
-                            "link with one)"]]
+        [
+            "offences.csv",
+            6,
+            "not in the study (not linked to an index record or an uncertain link with one)",
+        ],
+    ]
     assert "3 not released" in " ".join(result.output.split())
     assert "only people in the study cohort are released" in result.output
 
@@ -93,39 +92,78 @@ def test_kind_from_the_option(project, maps, tmp_path):
     first = _content(tmp_path / "pnc_2012.csv", ROWS[:2])
     second = _content(tmp_path / "pnc_2016.csv", ROWS[4:])
     out = tmp_path / "released"
-    result = run_release(project, "police_north", [first, second], links, tokens, out,
-                         "--kind", "pnc_2012=offences", "--kind", "pnc_2016.csv=offences")
+    result = run_release(
+        project,
+        "police_north",
+        [first, second],
+        links,
+        tokens,
+        out,
+        "--kind",
+        "pnc_2012=offences",
+        "--kind",
+        "pnc_2016.csv=offences",
+    )
     assert result.exit_code == 0, result.output
     _, table = _open(project, out / "police_north.offences.released", tmp_path)
     assert table.num_rows == 3
-    result = run_release(project, "police_north", [first, second], links, tokens,
-                         tmp_path / "again", "--kind", "offences")
+    result = run_release(
+        project,
+        "police_north",
+        [first, second],
+        links,
+        tokens,
+        tmp_path / "again",
+        "--kind",
+        "offences",
+    )
     assert result.exit_code != 0 and "FILE=KIND" in result.output
-    result = run_release(project, "police_north", [first], links, tokens, tmp_path / "bad",
-                         "--kind", "../offences")
+    result = run_release(
+        project, "police_north", [first], links, tokens, tmp_path / "bad", "--kind", "../offences"
+    )
     assert result.exit_code != 0 and "must be letters, digits" in result.output
     assert not (tmp_path / "bad").exists() and not (tmp_path / "offences.released").exists()
 
 
-@pytest.mark.parametrize(("rows", "columns", "expected"), [
-    ([("NP001", "2012-01-05", "theft"), ("NP002", "31/02/2013", "theft")], None,
-     "offences.csv: row 2, field offence_date: not a date"),
-    ([("NP001", "2012-13-05", "theft")], None, "row 1, field offence_date"),
-    ([("NP001", "2012-01-05", "theft")], ["id", "offence_date", "offence_group"],
-     "offences.csv: missing column record_id"),
-    ([("NP001", "2012-01-05", "SMITH")], ["record_id", "offence_date", "surname"],
-     "'surname' look like identifiers"),
-    ([("NP001", "2012-01-05", "p9")], ["record_id", "offence_date", "person_id"],
-     "'person_id' are reserved"),
-    ([("NP001", "2012-01-05", "p9")], ["record_id", "offence_date", "pseudonym"],
-     "'pseudonym' are reserved"),
-])
+@pytest.mark.parametrize(
+    ("rows", "columns", "expected"),
+    [
+        (
+            [("NP001", "2012-01-05", "theft"), ("NP002", "31/02/2013", "theft")],
+            None,
+            "offences.csv: row 2, field offence_date: not a date",
+        ),
+        ([("NP001", "2012-13-05", "theft")], None, "row 1, field offence_date"),
+        (
+            [("NP001", "2012-01-05", "theft")],
+            ["id", "offence_date", "offence_group"],
+            "offences.csv: missing column record_id",
+        ),
+        (
+            [("NP001", "2012-01-05", "SMITH")],
+            ["record_id", "offence_date", "surname"],
+            "'surname' look like identifiers",
+        ),
+        (
+            [("NP001", "2012-01-05", "p9")],
+            ["record_id", "offence_date", "person_id"],
+            "'person_id' are reserved",
+        ),
+        (
+            [("NP001", "2012-01-05", "p9")],
+            ["record_id", "offence_date", "pseudonym"],
+            "'pseudonym' are reserved",
+        ),
+    ],
+)
 def test_bad_input_is_refused_naming_file_row_and_field_never_a_value(
-        project, maps, tmp_path, rows, columns, expected):
+    project, maps, tmp_path, rows, columns, expected
+):
     links, tokens = maps
     content = tmp_path / "offences.csv"
     pd.DataFrame(rows, columns=columns or ["record_id", "offence_date", "offence_group"]).to_csv(
-        content, index=False)
+        content, index=False
+    )
     out = tmp_path / "released"
     result = run_release(project, "police_north", [content], links, tokens, out)
     assert result.exit_code != 0
@@ -155,20 +193,26 @@ def test_links_sealed_to_another_custodian_are_refused(project, maps, tmp_path):
     assert "sealed to 'police_north'" in result.output
 
 
-def test_without_any_mark_everyone_linked_is_released_and_the_release_says_so(project,
-                                                                             tmp_path):
+def test_without_any_mark_everyone_linked_is_released_and_the_release_says_so(project, tmp_path):
     tokens = tmp_path / "tokens.csv"
     pd.DataFrame({"record_id": ["NP001", "NP002"], "token": ["a" * 32, "b" * 32]}).to_csv(
-        tokens, index=False)
-    table = pa.Table.from_pandas(pd.DataFrame({
-        "token": ["a" * 32, "b" * 32], "pseudonym": ["p1", "p2"], "in_study": True}),
-        preserve_index=False)
+        tokens, index=False
+    )
+    table = pa.Table.from_pandas(
+        pd.DataFrame({"token": ["a" * 32, "b" * 32], "pseudonym": ["p1", "p2"], "in_study": True}),
+        preserve_index=False,
+    )
     plain = tmp_path / "links.parquet"
     pq.write_table(table.replace_schema_metadata({b"pprl.study": b"everyone"}), plain)
     links = tmp_path / "police_north.links"
-    seal_file(plain, links, sender=identity(project, "ttp"),
-              recipient=identity(project, "police_north").card, project=PROJECT,
-              content_type=LINKS_CONTENT_TYPE)
+    seal_file(
+        plain,
+        links,
+        sender=identity(project, "ttp"),
+        recipient=identity(project, "police_north").card,
+        project=PROJECT,
+        content_type=LINKS_CONTENT_TYPE,
+    )
     content = _content(tmp_path / "offences.csv", ROWS[:2])
     result = run_release(project, "police_north", [content], links, tokens, tmp_path / "r")
     assert result.exit_code == 0, result.output
