@@ -114,67 +114,73 @@ class StudyConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StudyConfig:
         default = cls()
-        _only(
-            data,
-            "",
-            {
-                "study",
-                "index",
-                "measures",
-                "windows",
-                "disclosure",
-                "sensitivity",
-                "hospital_stays",
-            },
-        )
-        study = _table(data, "study")
-        _only(study, "study.", {"start", "end", "events_outside"})
-        start = _date(study, "study.start", default.start)
-        end = _date(study, "study.end", default.end)
-        if start >= end:
-            raise ConfigError(f"study.start ({start}) must be before study.end ({end})")
-        outside = _get(study, "study.events_outside", str, default.events_outside)
-        if outside not in ("refuse", "ignore"):
-            raise ConfigError('study.events_outside must be "refuse" or "ignore"')
+        allowed = {"study", "index", "measures", "windows", "disclosure", "sensitivity"}
+        _only(data, "", allowed | {"hospital_stays"})
+        start, end, outside = _study(data, default)
         index = _table(data, "index")
         _only(index, "index.", {"kind", "date"})
-        measures = _measures(data.get("measures"), default.measures)
-        windows = _table(data, "windows")
-        _only(windows, "windows.", {"equal_months", "washout_months", "placebo_months"})
-        study_months = (end - start).days / DAYS_PER_MONTH
-        equal = _months(windows, "windows.equal_months", default.equal_months, study_months / 2)
-        washout = _months(windows, "windows.washout_months", default.washout_months, study_months)
-        placebo = _months(
-            windows, "windows.placebo_months", (default.placebo_months,), study_months, single=True
-        )[0]
-        disclosure = _table(data, "disclosure")
-        _only(disclosure, "disclosure.", {"min_count", "round_to"})
-        min_count = _get(disclosure, "disclosure.min_count", int, default.min_count)
-        round_to = _get(disclosure, "disclosure.round_to", int, default.round_to)
-        if min_count < 1 or round_to < 1:
-            raise ConfigError("disclosure.min_count and disclosure.round_to must be at least 1")
-        sensitivity = _table(data, "sensitivity")
-        _only(sensitivity, "sensitivity.", {"cuts"})
-        cuts = tuple(
-            float(c) for c in _get(sensitivity, "sensitivity.cuts", list, list(default.cuts))
-        )
-        if not all(0 < c <= 1 for c in cuts):
-            raise ConfigError("sensitivity.cuts must be posterior probabilities in (0, 1]")
+        equal, washout, placebo = _windows(data, default, (end - start).days / DAYS_PER_MONTH)
+        min_count, round_to = _disclosure(data, default)
         return cls(
             start=start,
             end=end,
             index_kind=_name(index, "index.kind", default.index_kind),
             index_date=_name(index, "index.date", default.index_date),
-            measures=measures,
+            measures=_measures(data.get("measures"), default.measures),
             equal_months=equal,
             washout_months=washout,
             placebo_months=placebo,
             events_outside=outside,
             min_count=min_count,
             round_to=round_to,
-            cuts=tuple(sorted(set(cuts))),
+            cuts=_cuts(data, default),
             hospital_stays=_stays(data),
         )
+
+
+def _study(data: dict[str, Any], default: StudyConfig) -> tuple[dt.date, dt.date, str]:
+    study = _table(data, "study")
+    _only(study, "study.", {"start", "end", "events_outside"})
+    start = _date(study, "study.start", default.start)
+    end = _date(study, "study.end", default.end)
+    if start >= end:
+        raise ConfigError(f"study.start ({start}) must be before study.end ({end})")
+    outside = _get(study, "study.events_outside", str, default.events_outside)
+    if outside not in ("refuse", "ignore"):
+        raise ConfigError('study.events_outside must be "refuse" or "ignore"')
+    return start, end, outside
+
+
+def _windows(
+    data: dict[str, Any], default: StudyConfig, study_months: float
+) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    windows = _table(data, "windows")
+    _only(windows, "windows.", {"equal_months", "washout_months", "placebo_months"})
+    equal = _months(windows, "windows.equal_months", default.equal_months, study_months / 2)
+    washout = _months(windows, "windows.washout_months", default.washout_months, study_months)
+    placebo = _months(
+        windows, "windows.placebo_months", (default.placebo_months,), study_months, single=True
+    )[0]
+    return equal, washout, placebo
+
+
+def _disclosure(data: dict[str, Any], default: StudyConfig) -> tuple[int, int]:
+    disclosure = _table(data, "disclosure")
+    _only(disclosure, "disclosure.", {"min_count", "round_to"})
+    min_count = _get(disclosure, "disclosure.min_count", int, default.min_count)
+    round_to = _get(disclosure, "disclosure.round_to", int, default.round_to)
+    if min_count < 1 or round_to < 1:
+        raise ConfigError("disclosure.min_count and disclosure.round_to must be at least 1")
+    return min_count, round_to
+
+
+def _cuts(data: dict[str, Any], default: StudyConfig) -> tuple[float, ...]:
+    sensitivity = _table(data, "sensitivity")
+    _only(sensitivity, "sensitivity.", {"cuts"})
+    cuts = tuple(float(c) for c in _get(sensitivity, "sensitivity.cuts", list, list(default.cuts)))
+    if not all(0 < c <= 1 for c in cuts):
+        raise ConfigError("sensitivity.cuts must be posterior probabilities in (0, 1]")
+    return tuple(sorted(set(cuts)))
 
 
 def _only(table: dict[str, Any], where: str, allowed: set[str]) -> None:

@@ -70,32 +70,21 @@ def category_counts(config: ScenarioConfig, n_cohort: int) -> dict[str, int]:
     }
 
 
-def draw_people(
-    rng: np.random.Generator, config: ScenarioConfig, n_cohort: int, first_person: int
-) -> People:
-    counts = category_counts(config, n_cohort)
-    category = rng.permutation(
-        np.repeat(np.array(CATEGORIES, dtype=object), [counts[c] for c in CATEGORIES])
-    )
-    n = len(category)
-    study_start, study_end = day(config.study.start), day(config.study.end)
-
+def _draw_heritage(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Each person's naming heritage, in the population's shares."""
     heritage_names = list(names.HERITAGES)
     heritage_p = np.array([names.HERITAGES[h][0] for h in heritage_names])
-    heritage = np.array(heritage_names, dtype=object)[
+    return np.array(heritage_names, dtype=object)[
         rng.choice(len(heritage_names), size=n, p=heritage_p / heritage_p.sum())
     ]
 
-    male_p = np.array([config.population.male_share[c] for c in category])
-    sex = np.where(rng.random(n) < male_p, "M", "F").astype(object)
 
-    # Age at mid-study: adults, mostly 20s-40s, trust patients a little older.
-    mid = (study_start + study_end) // 2
-    scale = np.where(category == "trust_only", 13.0, 9.0)
-    # ages 18 to 85; the rare draw beyond 85 wraps round rather than piling up on one date
-    age_years = 18 + rng.gamma(2.0, scale) % 67
-    dob = mid - (age_years * 365.25).astype(np.int64)
-
+def _draw_names(
+    rng: np.random.Generator, config: ScenarioConfig, heritage: np.ndarray, sex: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forename, middle names (none, one or two, never the forename again) and surname, some
+    double-barrelled."""
+    n = len(heritage)
     forename = _by_heritage_and_sex(rng, heritage, sex, names.forename_pool)
     middle_count = rng.choice(3, size=n, p=[0.35, 0.55, 0.10])
     middle_1 = _by_heritage_and_sex(rng, heritage, sex, names.forename_pool)
@@ -111,6 +100,32 @@ def draw_people(
     barrelled = rng.random(n) < config.population.double_barrelled
     second = draw_surnames(rng, heritage[barrelled])
     surname[barrelled] = [f"{a}-{b}" for a, b in zip(surname[barrelled], second, strict=True)]
+    return forename, middle_names, surname
+
+
+def draw_people(
+    rng: np.random.Generator, config: ScenarioConfig, n_cohort: int, first_person: int
+) -> People:
+    counts = category_counts(config, n_cohort)
+    category = rng.permutation(
+        np.repeat(np.array(CATEGORIES, dtype=object), [counts[c] for c in CATEGORIES])
+    )
+    n = len(category)
+    study_start, study_end = day(config.study.start), day(config.study.end)
+
+    heritage = _draw_heritage(rng, n)
+
+    male_p = np.array([config.population.male_share[c] for c in category])
+    sex = np.where(rng.random(n) < male_p, "M", "F").astype(object)
+
+    # Age at mid-study: adults, mostly 20s-40s, trust patients a little older.
+    mid = (study_start + study_end) // 2
+    scale = np.where(category == "trust_only", 13.0, 9.0)
+    # ages 18 to 85; the rare draw beyond 85 wraps round rather than piling up on one date
+    age_years = 18 + rng.gamma(2.0, scale) % 67
+    dob = mid - (age_years * 365.25).astype(np.int64)
+
+    forename, middle_names, surname = _draw_names(rng, config, heritage, sex)
 
     county_before = np.array(COUNTIES, dtype=object)[rng.integers(0, 2, n)]
     movers = rng.random(n) < config.population.movers
