@@ -3,7 +3,8 @@
 import click
 
 from keys.cli import keys
-from linkage.custodian.cli import hash_command, release_command
+from linkage.custodian.cli import hash_command
+from linkage.custodian.release_cli import release_command
 from linkage.ttp.cli import link_command
 from outcomes.cli import outcomes_command
 from pprl import __version__

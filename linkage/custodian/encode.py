@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from linkage.config import EncodingConfig
 from linkage.custodian import standardise as std
 from linkage.custodian.blocking_keys import blocking_digests
 from linkage.custodian.bloom import FieldEncoder
+from linkage.custodian.field_tokens import postcode_tokens, whole_value, year_tokens
 
 # The longest value of each field that is standardised, in characters: far above any real
 # name, date, code or address line, and low enough that no row can make a chunk's tables of
@@ -331,47 +332,26 @@ def encode_variants(
         )
         return _fixed_binary(filters[inverse], coded.codes != MISSING)
 
-    def whole(values: list) -> list[list[str]]:
-        return [[v or "" for v in values]]
-
-    def postcode_tokens(values: list) -> list[list[str]]:
-        """The coarser parts as whole tokens; the full code is in its bigrams."""
-        parts = [std.postcode_parts(v, country) if v else None for v in values]
-        return [
-            [f"{kind}:{getattr(p, kind)}" if p else "" for p in parts]
-            for kind in ("outward", "sector", "area")
-        ]
-
     columns = {
         "forename": field("forename", variants.forename, text=str),
         "middle_names": field(
             "middle_names", variants.middle_names, text=lambda v: v.replace(" ", "_")
         ),
         "surname": field("surname", variants.surname, text=lambda n: n.whole),
-        "sex": field("sex", variants.sex, tokens=whole),
+        "sex": field("sex", variants.sex, tokens=whole_value),
         "postcode": field(
-            "postcode", variants.postcode, text=lambda v: v.replace(" ", ""), tokens=postcode_tokens
+            "postcode",
+            variants.postcode,
+            text=lambda v: v.replace(" ", ""),
+            tokens=partial(postcode_tokens, country=country),
         ),
         "address": field("address", variants.address, text=str),
     }
 
-    def year_tokens(values: list) -> list[list[str]]:
-        """The year, and tokens a mistyped year shares with the true one: the pair of years
-        either side (one year out), the year with its tens digit masked (ten years out),
-        and its digits sorted (two digits transposed)."""
-        years = [int(v) if v else None for v in values]
-        return [
-            [v or "" for v in values],
-            [f"pair:{y}" if y else "" for y in years],
-            [f"pair:{y - 1}" if y else "" for y in years],
-            [f"tens:{y // 100}_{y % 10}" if y else "" for y in years],
-            [f"digits:{''.join(sorted(str(y)))}" if y else "" for y in years],
-        ]
-
     # a date part's code is the number itself
     for name, values, tokens in (
-        ("dob_day", day, whole),
-        ("dob_month", month, whole),
+        ("dob_day", day, whole_value),
+        ("dob_month", month, whole_value),
         ("dob_year", year, year_tokens),
     ):
         columns[name] = field(

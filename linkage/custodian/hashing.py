@@ -265,8 +265,10 @@ class _Shuffle:
         self.folder = folder
         self.count = max(1, math.ceil(expected_variants / BUCKET_VARIANTS))
         self._writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
+        self.variants = 0
 
     def add(self, tokens: np.ndarray, columns: dict[str, pa.Array]) -> None:
+        self.variants += len(tokens)
         token_array = pa.Array.from_buffers(
             pa.binary(TOKEN_BYTES), len(tokens), [None, pa.py_buffer(tokens.tobytes())]
         )
@@ -297,6 +299,23 @@ class _Shuffle:
         return self.folder / f"bucket-{bucket}.arrow"
 
 
+def _take(
+    chunk: _Chunk,
+    tokens: TokenMap,
+    aliases: AliasCheck,
+    shuffle: _Shuffle,
+    rejects: Rejects,
+    in_study: frozenset[str],
+) -> None:
+    """A hashed chunk's variants into the shuffle under their records' tokens, marked where
+    the record is in the study, after checking its alias rows against earlier ones."""
+    aliases.check(
+        tokens.indices(chunk.row_record_id), chunk.row_dob, chunk.row_sex, chunk.row_number, rejects
+    )
+    marked = pa.array(pd.Series(chunk.record_id).isin(in_study).to_numpy())
+    shuffle.add(tokens.tokens_for(chunk.record_id), {**chunk.columns, "in_study": marked})
+
+
 def hash_extract(
     extract: Extract,
     package_path: Path,
@@ -325,39 +344,26 @@ def hash_extract(
     missing: Counter[str] = Counter()
     table = extract.table
     shuffle = _Shuffle(Path(scratch or Path(package_path).parent), 2 * table.num_rows)
-    rows_used = variants_written = 0
+    rows_used = 0
     for chunk in _chunks(table, secret, config, workers or os.cpu_count() or 1):
         rejects.rows.extend(chunk.rejects)
         missing.update(chunk.missing)
         rows_used += chunk.rows_used
         if chunk.rows_used:
-            aliases.check(
-                tokens.indices(chunk.row_record_id),
-                chunk.row_dob,
-                chunk.row_sex,
-                chunk.row_number,
-                rejects,
-            )
-            marked = pa.array(pd.Series(chunk.record_id).isin(in_study).to_numpy())
-            shuffle.add(tokens.tokens_for(chunk.record_id), {**chunk.columns, "in_study": marked})
-            variants_written += len(chunk.record_id)
+            _take(chunk, tokens, aliases, shuffle, rejects, in_study)
         if progress:
             progress(chunk.rows_read)
     if not len(tokens):
         raise NoUsableRows(rejects)
+    counts = {
+        "rows_read": table.num_rows + len(extract.bad_rows),
+        "rows_used": rows_used,
+        "records": len(tokens),
+        "variants": shuffle.variants,
+        "records_in_study": tokens.count_known(in_study),
+    }
     info = PackageInfo(
-        party=party,
-        project=project,
-        config=config.to_dict(),
-        config_fingerprint=config.fingerprint,
-        secret_fingerprint=secret_fingerprint,
-        counts={
-            "rows_read": table.num_rows + len(extract.bad_rows),
-            "rows_used": rows_used,
-            "records": len(tokens),
-            "variants": variants_written,
-            "records_in_study": tokens.count_known(in_study),
-        },
+        party, project, config.to_dict(), config.fingerprint, secret_fingerprint, counts
     )
     writer = PackageWriter(package_path)
     shuffle.write(writer)
