@@ -105,11 +105,14 @@ def link_command(
         _link_into(
             work, packages, key_path, analyst, threshold, model, term_frequencies, seed, project
         )
+    _link_summary(out, len(packages))
+
+
+def _link_summary(out: Path, packages: int) -> None:
+    """What was linked, from the quality figures just written; skipped blocks on stderr."""
     figures = json.loads((out / "quality.json").read_text())
     links = figures["links"]
-    click.echo(
-        f"Linked {len(packages)} packages into {figures['persons']['total']:,} persons in {out}"
-    )
+    click.echo(f"Linked {packages} packages into {figures['persons']['total']:,} persons in {out}")
     for source in figures["sources"]:
         click.echo(
             f"  {source['party']:<16} {source['records']:>9,} records {source['linked']:>9,} linked"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from linkage.ttp.compare import COMPARISONS, MISSING
+from linkage.ttp.comparisons import COMPARISONS, MISSING
 
 # a level no pair reached still gets this share, so no weight is infinite
 FLOOR = 1e-6
@@ -87,3 +87,23 @@ def both_known_share(random_pairs: np.ndarray) -> float:
         random_pairs[:, _NAMES.index("location")] != MISSING
     )
     return float(known.mean()) if len(known) else 1.0
+
+
+# Strangers of one forename are nearly always of one sex, so among them agreement on sex
+# is no evidence: for pairs whose forename is at these levels (exact, dice >= 0.85), u of
+# sex is learned apart, from the random pairs that have them.
+SEX_GIVEN_FORENAME = (0, 1)
+# fewer random pairs of one forename than this and their u is noise: the plain u stands
+_MIN_CONDITIONING_PAIRS = 50
+
+
+def sex_u_given_forename(distinct: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
+    """u of the sex levels among (weighted) random pairs whose forename is at a
+    SEX_GIVEN_FORENAME level, or None where there are too few of them to say."""
+    sex = distinct[:, _NAMES.index("sex")]
+    chosen = np.isin(distinct[:, _NAMES.index("forename")], SEX_GIVEN_FORENAME) & (sex != MISSING)
+    if weights[chosen].sum() < _MIN_CONDITIONING_PAIRS:
+        return None
+    return frequencies(
+        sex[chosen], len(COMPARISONS[_NAMES.index("sex")].labels), weights=weights[chosen]
+    )

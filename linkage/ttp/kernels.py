@@ -194,6 +194,25 @@ def _collect_chunk(
             row_b[at + n] = order_b[j]
 
 
+def _checked_words(
+    words_a: np.ndarray, words_b: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides as uint64 words of one width, or a ValueError saying what is wrong."""
+    words_a, words_b = _words(words_a), _words(words_b)
+    if words_a.shape[1] != words_b.shape[1]:
+        raise ValueError(f"filters of {words_a.shape[1]} and {words_b.shape[1]} words")
+    if max(len(words_a), len(words_b)) >= 2**32:
+        raise ValueError("more than 2**32 filters on one side")
+    if np.isnan(threshold):
+        raise ValueError("threshold is NaN")
+    return words_a, words_b
+
+
+def _empty_pairs(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Room for n pairs: (similarity, row_a, row_b)."""
+    return np.empty(n, np.float64), np.empty(n, np.uint32), np.empty(n, np.uint32)
+
+
 def all_pairs_dice(
     words_a: np.ndarray, words_b: np.ndarray, threshold: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -201,14 +220,8 @@ def all_pairs_dice(
 
     The workload anonlink's `dice_coefficient_accelerated` solves, for comparison with it;
     pairs come out grouped by row of A, not sorted by similarity."""
-    words_a, words_b = _words(words_a), _words(words_b)
-    if words_a.shape[1] != words_b.shape[1]:
-        raise ValueError(f"filters of {words_a.shape[1]} and {words_b.shape[1]} words")
-    if max(len(words_a), len(words_b)) >= 2**32:
-        raise ValueError("more than 2**32 filters on one side")
+    words_a, words_b = _checked_words(words_a, words_b, threshold)
     bits = 64 * words_a.shape[1]
-    if np.isnan(threshold):
-        raise ValueError("threshold is NaN")
     ones_a, ones_b = _row_popcounts(words_a), _row_popcounts(words_b)
     order_b = np.argsort(ones_b, kind="stable").astype(np.uint32)
     sorted_b, ones_b = words_b[order_b], ones_b[order_b]
@@ -220,9 +233,8 @@ def all_pairs_dice(
     last_b = np.maximum(starts[high[ones_a] + 1], first_b)
 
     rows = max(2 * get_num_threads(), CHUNK_ENTRIES // max(1, len(words_b)))
-    scratch = min(rows, len(words_a))
-    columns = np.empty((scratch, len(words_b)), dtype=np.uint32)
-    shared = np.empty((scratch, len(words_b)), dtype=np.uint32)
+    # per chunk row, the B columns found and the bits shared with each (reused across chunks)
+    columns, shared = np.empty((2, min(rows, len(words_a)), len(words_b)), dtype=np.uint32)
     parts = []
     for start in range(0, len(words_a), rows):
         stop = min(start + rows, len(words_a))
@@ -244,11 +256,7 @@ def all_pairs_dice(
         offsets = np.cumsum(found) - found
         total = int(found.sum())
         if total:
-            part = (
-                np.empty(total, dtype=np.float64),
-                np.empty(total, dtype=np.uint32),
-                np.empty(total, dtype=np.uint32),
-            )
+            part = _empty_pairs(total)
             with _threads_for(total):
                 _collect_chunk(
                     start,
@@ -262,8 +270,6 @@ def all_pairs_dice(
                     *part,
                 )
             parts.append(part)
-    if not parts:
-        return (np.empty(0, np.float64), np.empty(0, np.uint32), np.empty(0, np.uint32))
     if len(parts) == 1:
         return parts[0]
-    return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+    return tuple(np.concatenate(p) for p in zip(*parts, strict=True)) if parts else _empty_pairs(0)

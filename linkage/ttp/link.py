@@ -18,7 +18,8 @@ import pandas as pd
 
 from linkage.ttp.assign import Assignment, assign
 from linkage.ttp.blocking import Candidates, candidate_pairs
-from linkage.ttp.compare import COMPARISONS, record_levels
+from linkage.ttp.compare import record_levels
+from linkage.ttp.comparisons import COMPARISONS
 from linkage.ttp.model import FellegiSunter, Rescore, fit_prior, posterior
 from linkage.ttp.patterns import distinct_patterns, flags_of, pattern_codes, patterns
 from linkage.ttp.sources import Source
@@ -156,6 +157,15 @@ def link_sources(
             rescore=_rescoring(pairs, sources),
         )
     scored = _score_pairs(model, pairs, sources)
+    links = _links_table(pairs, scored)
+    assignment = assign([s.records for s in sources], links, threshold)
+    return LinkResult(sources, model, pairs, links, assignment, threshold, random_levels)
+
+
+def _links_table(
+    pairs: list[PairResult], scored: list[tuple[np.ndarray, np.ndarray]]
+) -> pd.DataFrame:
+    """Every kept candidate pair of every pair of sources, with its weight and posterior."""
     tables = []
     for p, (weight, probability) in zip(pairs, scored, strict=True):
         tables.append(
@@ -170,15 +180,13 @@ def link_sources(
                 }
             )
         )
-    links = (
+    return (
         pd.concat(tables, ignore_index=True)
         if tables
         else pd.DataFrame(
             columns=["source_a", "record_a", "source_b", "record_b", "weight", "probability"]
         )
     )
-    assignment = assign([s.records for s in sources], links, threshold)
-    return LinkResult(sources, model, pairs, links, assignment, threshold, random_levels)
 
 
 def _score_pairs(

@@ -32,30 +32,22 @@ from pathlib import Path
 
 import numpy as np
 
-from linkage.ttp.compare import (
-    COMPARISONS,
-    MISSING,
-    RARITY_STEP,
-    TERM_FREQUENCY_FIELDS,
-    TERM_FREQUENCY_LEVELS,
-)
+from linkage.ttp.compare import RARITY_STEP, TERM_FREQUENCY_LEVELS
+from linkage.ttp.comparisons import COMPARISONS, MISSING, TERM_FREQUENCY_FIELDS
 from linkage.ttp.estimates import (
+    SEX_GIVEN_FORENAME,
     EmState,
     both_known_share,
     fit_prior,
     frequencies,
     level_weights,
     posterior,
+    sex_u_given_forename,
 )
-from linkage.ttp.patterns import patterns
+from linkage.ttp.model_file import MODEL_FORMAT, read_model_file
+from linkage.ttp.patterns import HOUSEHOLD, Household, household_cells, household_shape, patterns
 from pprl.errors import NotFittedError
 
-# 2: term frequencies on close name agreement; household cells by date of birth and
-# forename; u of sex given forename
-# 3: each comparison's definition (kind, cuts, options) recorded beside its m and u
-MODEL_FORMAT = "fellegi-sunter/3"
-# older formats read as they are: their comparisons are checked by name and labels only
-_READABLE_FORMATS = ("fellegi-sunter/2", MODEL_FORMAT)
 # rounds of (u from random pairs weighted as non-matches, then m and prior): the third
 # round changes nothing that shows on FEBRL or the sample scenarios
 U_ROUNDS = 3
@@ -66,22 +58,11 @@ U_ROUNDS = 3
 # 0.0026, 0.0023, 0.0022): three rounds left two namesakes linked on the default sample,
 # six none.
 SCORING_ROUNDS = 6
-# The household cells: each dimension is a comparison and the levels that make its rows;
-# None is "any other level, or missing". Surname (exact, dice >= 0.85) by location (same
-# address, same postcode) are the household; date of birth (twins) and forename (a son
-# named after his father) exact or not within it.
-HOUSEHOLD = (("surname", (0, 1)), ("location", (0, 1)), ("dob", (0, None)), ("forename", (0, None)))
 # Where date of birth and forename agree exactly too, the pairs are nearly all one person:
 # a joint u read off their posteriors would feed on itself (at 250,000 records a side it
 # ran away to -28 bits and cost 3% of recall), so those cells keep independence.
 _ONE_PERSON = {"dob": 0, "forename": 0}
 _HOUSEHOLD_ROUNDS = 50
-# Strangers of one forename are nearly always of one sex, so among them agreement on sex
-# is no evidence: for pairs whose forename is at these levels (exact, dice >= 0.85), u of
-# sex is learned apart, from the random pairs that have them.
-SEX_GIVEN_FORENAME = (0, 1)
-# fewer random pairs of one forename than this and their u is noise: the plain u stands
-_MIN_CONDITIONING_PAIRS = 50
 # (the comparison a session's pairs agree on exactly, the comparisons whose m it estimates)
 TRAINING_SESSIONS = (
     ("dob", ("forename", "surname", "middle_names", "location")),
@@ -92,9 +73,6 @@ TRAINING_SESSIONS = (
 
 def _index(name: str) -> int:
     return [c.name for c in COMPARISONS].index(name)
-
-
-Household = tuple[tuple[str, tuple[int | None, ...]], ...]
 
 
 @dataclass
@@ -143,7 +121,7 @@ class FellegiSunter:
                 frequencies(random_distinct[:, j], len(c.labels), weights=non_match * random_counts)
                 for j, c in enumerate(COMPARISONS)
             ]
-            self.sex_u_given_forename_ = _sex_u_given_forename(
+            self.sex_u_given_forename_ = sex_u_given_forename(
                 random_distinct, non_match * random_counts
             )
             self._fit_m(distinct, counts)
@@ -373,8 +351,7 @@ class FellegiSunter:
 
     @classmethod
     def load(cls, path: Path) -> FellegiSunter:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        _check_comparisons(path, data)
+        data = read_model_file(path)
         household = data.get("household")
         # the dimensions saved, with the rows this version gives them
         model = cls(
@@ -397,66 +374,8 @@ class FellegiSunter:
         return model
 
 
-def _check_comparisons(path: Path, data: dict) -> None:
-    """Refuse a model file of another format, or fitted with comparisons other than these:
-    its m and u would be read against levels that mean something else."""
-    fmt = data.get("model")
-    if fmt not in _READABLE_FORMATS:
-        if str(fmt or "").startswith("fellegi-sunter/"):
-            raise ValueError(
-                f"{path} was fitted by another version of pprl "
-                f"({fmt}, this one reads {' or '.join(_READABLE_FORMATS)}): "
-                "fit the model again"
-            )
-        raise ValueError(f"{path} is not a pprl Fellegi-Sunter model")
-    names = [c["name"] for c in data["comparisons"]]
-    if names != [c.name for c in COMPARISONS]:
-        raise ValueError(f"{path} was fitted on other comparisons: {names}")
-    for saved, comparison in zip(data["comparisons"], COMPARISONS, strict=True):
-        definition = {k: v for k, v in saved.items() if k != "levels"}
-        labels = [level["label"] for level in saved["levels"]]
-        current = json.loads(json.dumps(comparison.to_dict()))
-        if labels != list(comparison.labels) or (fmt == MODEL_FORMAT and definition != current):
-            raise ValueError(
-                f"{path} was fitted with another definition of the "
-                f"'{comparison.name}' comparison: fit the model again"
-            )
-
-
 Rescore = Callable[[FellegiSunter], tuple[np.ndarray, np.ndarray]]  # levels, posteriors
-
-
-def household_shape(household: Household = HOUSEHOLD) -> tuple[int, ...]:
-    return tuple(len(rows) for _, rows in household)
-
-
-def household_cells(
-    levels: np.ndarray, household: Household = HOUSEHOLD
-) -> list[tuple[tuple[int, ...], np.ndarray]]:
-    """(cell, which rows of levels are in it) for each household cell."""
-    masks = []
-    for name, rows in household:
-        column = levels[:, _index(name)]
-        listed = [row for row in rows if row is not None]
-        masks.append(
-            [column == row if row is not None else ~np.isin(column, listed) for row in rows]
-        )
-    out = []
-    for cell in np.ndindex(household_shape(household)):
-        members = np.logical_and.reduce([masks[axis][i] for axis, i in enumerate(cell)])
-        out.append((cell, members))
-    return out
 
 
 def _row_label(name: str, row: int | None) -> str:
     return COMPARISONS[_index(name)].labels[row] if row is not None else "other"
-
-
-def _sex_u_given_forename(distinct: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
-    """u of the sex levels among (weighted) random pairs whose forename is at a
-    SEX_GIVEN_FORENAME level, or None where there are too few of them to say."""
-    sex = distinct[:, _index("sex")]
-    chosen = np.isin(distinct[:, _index("forename")], SEX_GIVEN_FORENAME) & (sex != MISSING)
-    if weights[chosen].sum() < _MIN_CONDITIONING_PAIRS:
-        return None
-    return frequencies(sex[chosen], len(COMPARISONS[_index("sex")].labels), weights=weights[chosen])

@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from linkage.ttp.compare import (
+from linkage.ttp.compare import RARITY_BINS, TERM_FREQUENCY_LEVELS
+from linkage.ttp.comparisons import (
     COMPARISONS,
     MISSING,
-    RARITY_BINS,
     TERM_FREQUENCY_FIELDS,
-    TERM_FREQUENCY_LEVELS,
+    comparison_index,
 )
 
 # The digits of an agreement pattern's code: MISSING is 0, then one per level; for a
@@ -138,3 +138,33 @@ def _pattern_codes(
             c = c * sizes[j] + digit
         code[i] = c
     return code
+
+
+# The household cells: each dimension is a comparison and the levels that make its rows;
+# None is "any other level, or missing". Surname (exact, dice >= 0.85) by location (same
+# address, same postcode) are the household; date of birth (twins) and forename (a son
+# named after his father) exact or not within it.
+HOUSEHOLD = (("surname", (0, 1)), ("location", (0, 1)), ("dob", (0, None)), ("forename", (0, None)))
+Household = tuple[tuple[str, tuple[int | None, ...]], ...]
+
+
+def household_shape(household: Household = HOUSEHOLD) -> tuple[int, ...]:
+    return tuple(len(rows) for _, rows in household)
+
+
+def household_cells(
+    levels: np.ndarray, household: Household = HOUSEHOLD
+) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    """(cell, which rows of levels are in it) for each household cell."""
+    masks = []
+    for name, rows in household:
+        column = levels[:, comparison_index(name)]
+        listed = [row for row in rows if row is not None]
+        masks.append(
+            [column == row if row is not None else ~np.isin(column, listed) for row in rows]
+        )
+    out = []
+    for cell in np.ndindex(household_shape(household)):
+        members = np.logical_and.reduce([masks[axis][i] for axis, i in enumerate(cell)])
+        out.append((cell, members))
+    return out

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from linkage.config import EncodingConfig
-from linkage.ttp.compare import (
+from linkage.ttp.comparisons import (
     COMPARISONS,
     MISSING,
     DiceComparison,

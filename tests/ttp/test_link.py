@@ -19,7 +19,8 @@ from linkage.config import EncodingConfig, Standardise
 from linkage.custodian.encode import Rejects, encode_variants, expand_variants, standardise_rows
 from linkage.ttp.assign import assign
 from linkage.ttp.blocking import Candidates, candidate_pairs
-from linkage.ttp.compare import COMPARISONS, record_levels
+from linkage.ttp.compare import record_levels
+from linkage.ttp.comparisons import COMPARISONS
 from linkage.ttp.link import PairResult, link_sources, one_to_one_posterior
 from linkage.ttp.model import FellegiSunter, posterior
 from linkage.ttp.sources import source_from_table

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import linkage.ttp.model as model_module
-from linkage.ttp.compare import COMPARISONS, MISSING, RARITY_BINS, TERM_FREQUENCY_LEVELS
+from linkage.ttp.compare import RARITY_BINS, TERM_FREQUENCY_LEVELS
+from linkage.ttp.comparisons import COMPARISONS, MISSING
 from linkage.ttp.model import FellegiSunter
 from linkage.ttp.patterns import distinct_patterns, pattern_codes
 from pprl.errors import PprlError
