@@ -1,4 +1,4 @@
-"""The issue's "must show", end to end: keys, hash, link, release and outcomes on generated
+"""The whole chain on generated scenarios: keys, hash, link, release and outcomes on
 scenarios of 2,000 L&D cohort members, estimates checked against the configured truth.
 
 Which measures are held to the 15% tolerance: with 2,000 people a rare group (fraud, robbery,
