@@ -185,6 +185,63 @@ def _offence_rate_ratios() -> dict[str, float]:
 
 
 @dataclass
+class AgeCurve:
+    """Rates by age on the day: flat up to `peak`, then `decline` lower for each year older
+    (multiplicative); 1 at `reference_age`, so the configured rates are that age's."""
+
+    peak: float
+    decline: float
+    reference_age: float = 30.0
+
+
+@dataclass
+class IndexEvent:
+    """The arrest or s136 detention that brings a cohort member to their first L&D contact."""
+
+    # Share of first contacts brought about by an index event.
+    share: float = 0.85
+    # Of index events of people known to police, the share that are s136 detentions (the
+    # rest are arrests); people unknown to police come by s136 only.
+    s136_share: float = 0.15
+    # Chance that the index event is dated 0, 1 or 2 days before the contact.
+    days_before: list[float] = field(default_factory=lambda: [0.7, 0.2, 0.1])
+
+
+@dataclass
+class Bundles:
+    """Several offences recorded on one arrest occasion, all on the same date."""
+
+    # Offences on an occasion beyond the first (Poisson mean): 1.5 gives 2.5 per occasion.
+    extra_offences_mean: float = 1.5
+    # Chance that an extra offence is of the occasion's own group (else drawn by the rates).
+    same_group: float = 0.5
+
+
+@dataclass
+class Deaths:
+    """Mortality, Gompertz in age: the yearly death rate at 30, doubling every few years."""
+
+    rate_at_30: float = 0.005
+    doubling_years: float = 8.0
+
+
+@dataclass
+class Custody:
+    """Prison and remand spells, each started by an arrest occasion."""
+
+    after_arrest: float = 0.08
+    # Chance for the index arrest, which more often leads to remand or a sentence.
+    after_index_arrest: float = 0.2
+    # Share of spells starting on the arrest day (remand); the rest start up to
+    # `max_delay_days` later (a sentence).
+    same_day: float = 0.5
+    max_delay_days: int = 90
+    # Spell length in days: log-normal with this median and log-scale spread.
+    median_days: float = 60.0
+    spread: float = 1.0
+
+
+@dataclass
 class Effects:
     """The true outcome process: rates before the first L&D contact and what changes at it."""
 
@@ -217,6 +274,15 @@ class Effects:
     extra_contacts_mean: float = 0.5
     # Share of detentions whose end date is not recorded.
     missing_end_date: float = 0.03
+    # Every rate changes by this share a year of calendar time (-0.06: a 6% fall a year);
+    # 1 at the study's midpoint, so the configured rates are those of its middle.
+    annual_trend: float = -0.06
+    offence_age_curve: AgeCurve = field(default_factory=lambda: AgeCurve(20.0, 0.05))
+    detention_age_curve: AgeCurve = field(default_factory=lambda: AgeCurve(25.0, 0.01))
+    index_event: IndexEvent = field(default_factory=IndexEvent)
+    bundles: Bundles = field(default_factory=Bundles)
+    deaths: Deaths = field(default_factory=Deaths)
+    custody: Custody = field(default_factory=Custody)
 
 
 @dataclass

@@ -1,19 +1,33 @@
-"""The content of the scenario: L&D contacts, detentions and offences with a known truth.
+"""The content of the scenario: L&D contacts, detentions, offences and custody with a known truth.
 
-Events are Poisson processes per person with a gamma frailty shared across a person's
-events. For the L&D cohort, each rate is multiplied by its configured rate ratio from the
-first contact on, and optionally by a crisis multiplier in the months just before it.
-Offences are not committed while a person is detained in hospital.
+Events are Poisson processes per person with a gamma frailty shared across a person's events,
+scaled by the calendar trend and the person's age curve on the day (`rates.py`). For the L&D
+cohort each rate is multiplied by its configured rate ratio from the first contact on, and
+optionally by a crisis multiplier in the months just before it. Offences come in same-day
+bundles, one arrest occasion at a time; an index event (`lives.py`) adds one arrest or s136
+on or just before the first contact, outside the rates. Nothing happens after death, inside a
+custody spell, or (offences) inside a hospital stay.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
-from sample_extracts.config import SECTIONS, ScenarioConfig
+from sample_extracts.config import SECTIONS, AgeCurve, ScenarioConfig
+from sample_extracts.lives import (
+    ARREST,
+    S136,
+    Lives,
+    draw_custody,
+    draw_deaths,
+    draw_index_events,
+    inside,
+)
 from sample_extracts.population import NEVER, People, day
+from sample_extracts.rates import YEAR, Modifiers, thinned_poisson
 
 VULNERABILITIES = (
     "mental health",
@@ -35,20 +49,32 @@ _DETENTION_DAYS = {
     "5(2)": (0, 2, 3),
     "5(4)": (0, 0, 0),
 }
+# Where an event comes from: before the first contact, after it, or the index event.
+PRE, POST, INDEX = 0, 1, 2
 
 
 @dataclass
 class Events:
-    """One kind of event for a chunk: the person (chunk index), the date, and what it is."""
+    """One kind of event for a chunk: the person (chunk index), the date, and what it is.
+
+    `tag` says where each event comes from (PRE, POST, INDEX); `county_date` is the day whose
+    county decides which custodian holds the event, when not its own date.
+    """
 
     person: np.ndarray
     date: np.ndarray
     kind: np.ndarray
     end_date: np.ndarray | None = None
+    tag: np.ndarray | None = None
+    county_date: np.ndarray | None = None
 
     def where(self, mask: np.ndarray) -> Events:
-        end = None if self.end_date is None else self.end_date[mask]
-        return Events(self.person[mask], self.date[mask], self.kind[mask], end)
+        return Events(
+            **{
+                f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[mask]
+                for f in dataclasses.fields(self)
+            }
+        )
 
 
 def first_contact_dates(
@@ -73,7 +99,10 @@ class Content:
     ld_contacts: Events
     detentions: Events
     offences: Events
+    custody: Events
     known_to_police: np.ndarray
+    lives: Lives
+    frailty: np.ndarray
 
 
 def draw_content(
@@ -84,26 +113,38 @@ def draw_content(
     multiplier = np.array([effects.category_rate_multiplier[c] for c in people.category])
     known_to_police = _known_to_police(rng, config, people)
     in_trust = people.category != "police_only"
+    events = draw_index_events(rng, config, index, known_to_police)
+    lives = Lives(index, events, draw_deaths(rng, config, people, index))
 
-    detentions = _rate_process(
-        rng,
-        config,
-        index,
-        frailty * multiplier * in_trust,
-        effects.detention_rates,
-        effects.detention_rate_ratios,
+    detentions = _detentions(rng, config, people, lives, frailty * multiplier * in_trust)
+    occasions = _occasions(rng, config, people, lives, frailty * multiplier * known_to_police)
+    stays = detentions.end_date > detentions.date
+    occasions = occasions.where(
+        ~inside(
+            occasions.person,
+            occasions.date,
+            detentions.person[stays],
+            detentions.date[stays],
+            detentions.end_date[stays],
+        )
     )
-    detentions.end_date = _detention_ends(rng, detentions)
-    offences = _rate_process(
-        rng,
-        config,
-        index,
-        frailty * multiplier * known_to_police,
-        effects.offence_rates,
-        effects.offence_rate_ratios,
+    spells = draw_custody(
+        rng, config, occasions.person, occasions.date, occasions.tag == INDEX, lives
     )
-    offences = offences.where(~_in_hospital(offences, detentions))
-    return Content(_contacts(rng, config, index), detentions, offences, known_to_police)
+    lives.custody = spells
+    custody = Events(
+        spells.person,
+        spells.start,
+        np.full(len(spells.person), "", dtype=object),
+        spells.end,
+        county_date=spells.arrest,
+    )
+    occasions = occasions.where(lives.free(occasions.person, occasions.date))
+    detentions = detentions.where(lives.free(detentions.person, detentions.date))
+    offences = _bundled(rng, config, occasions)
+    contacts = _contacts(rng, config, index)
+    contacts = contacts.where(lives.free(contacts.person, contacts.date))
+    return Content(contacts, detentions, offences, custody, known_to_police, lives, frailty)
 
 
 def _known_to_police(rng, config: ScenarioConfig, people: People) -> np.ndarray:
@@ -116,37 +157,135 @@ def _known_to_police(rng, config: ScenarioConfig, people: People) -> np.ndarray:
     return rng.random(len(people)) < np.array([share[c] for c in people.category])
 
 
+def _detentions(
+    rng: np.random.Generator,
+    config: ScenarioConfig,
+    people: People,
+    lives: Lives,
+    person_rate: np.ndarray,
+) -> Events:
+    """Detentions from the rates and the index s136s, alive, with their end dates."""
+    effects = config.effects
+    drawn = _rate_process(
+        rng,
+        config,
+        people,
+        lives,
+        person_rate,
+        effects.detention_rates,
+        effects.detention_rate_ratios,
+        effects.detention_age_curve,
+    )
+    detentions = _with_index_events(drawn, lives, S136, np.full(len(people), "136", dtype=object))
+    detentions = detentions.where(detentions.date <= lives.death[detentions.person])
+    end = np.minimum(_detention_ends(rng, detentions), lives.death[detentions.person])
+    # a stay ends by the index event's day, which is spent at liberty
+    window = lives.window_start()[detentions.person]
+    earlier = (detentions.tag != INDEX) & (detentions.date < window) & (end > window)
+    detentions.end_date = np.where(earlier, window, end)
+    return detentions
+
+
+def _occasions(
+    rng: np.random.Generator,
+    config: ScenarioConfig,
+    people: People,
+    lives: Lives,
+    person_rate: np.ndarray,
+) -> Events:
+    """Arrest occasions (each the first offence of a bundle) and the index arrests, alive."""
+    effects = config.effects
+    per_occasion = 1 + effects.bundles.extra_offences_mean
+    drawn = _rate_process(
+        rng,
+        config,
+        people,
+        lives,
+        person_rate / per_occasion,
+        effects.offence_rates,
+        effects.offence_rate_ratios,
+        effects.offence_age_curve,
+    )
+    groups = np.array(list(effects.offence_rates), dtype=object)
+    weights = np.array(list(effects.offence_rates.values()))
+    group = groups[rng.choice(len(groups), size=len(people), p=weights / weights.sum())]
+    occasions = _with_index_events(drawn, lives, ARREST, group)
+    return occasions.where(lives.free(occasions.person, occasions.date))
+
+
+def _with_index_events(drawn: Events, lives: Lives, kind: str, what: np.ndarray) -> Events:
+    """`drawn` with the index events of one kind added, tagged INDEX."""
+    who = np.flatnonzero(lives.index.kind == kind)
+    return Events(
+        np.concatenate([drawn.person, who]),
+        np.concatenate([drawn.date, lives.index.date[who]]),
+        np.concatenate([drawn.kind, what[who]]),
+        tag=np.concatenate([drawn.tag, np.full(len(who), INDEX)]),
+    )
+
+
 def _rate_process(
     rng: np.random.Generator,
     config: ScenarioConfig,
-    index: np.ndarray,
+    people: People,
+    lives: Lives,
     person_rate: np.ndarray,
     rates: dict[str, float],
     ratios: dict[str, float],
+    curve: AgeCurve,
 ) -> Events:
-    """Piecewise-constant Poisson events: before any crisis, during it, after the index date."""
+    """Events of every kind in three pieces: before any crisis, during it, after the index
+    date; the kind of each is drawn in proportion to the kinds' rates in its piece."""
+    n = len(people)
     start, end = day(config.study.start), day(config.study.end) + 1
     spike_days = int(round(config.effects.crisis_spike_months * 365.25 / 12))
-    has_index = index != NEVER
-    crisis_start = np.where(has_index, np.clip(index - spike_days, start, end), end)
-    post_start = np.where(has_index, index, end)
-    persons, dates, kinds = [], [], []
-    for kind, base in rates.items():
-        rate = person_rate * base / 365.25
-        pieces = (
-            (start, crisis_start, 1.0),
-            (crisis_start, post_start, config.effects.crisis_spike_multiplier),
-            (post_start, end, ratios[kind]),
-        )
-        for lo, hi, factor in pieces:
-            lo = np.broadcast_to(lo, rate.shape)
-            length = np.maximum(hi - lo, 0)
-            counts = rng.poisson(rate * factor * length)
-            who = np.repeat(np.arange(len(rate)), counts)
-            persons.append(who)
-            dates.append(lo[who] + (rng.random(len(who)) * length[who]).astype(np.int64))
-            kinds.append(np.full(len(who), kind, dtype=object))
-    return Events(np.concatenate(persons), np.concatenate(dates), np.concatenate(kinds))
+    has_index = lives.contact != NEVER
+    crisis_start = np.where(has_index, np.clip(lives.contact - spike_days, start, end), end)
+    post_start = np.where(has_index, lives.contact, end)
+    modifiers = Modifiers(config, people.dob, curve)
+    kinds = np.array(list(rates), dtype=object)
+    base = np.array(list(rates.values()))
+    pieces = (
+        (np.full(n, start), crisis_start, base, PRE),
+        (crisis_start, post_start, base * config.effects.crisis_spike_multiplier, PRE),
+        (post_start, np.full(n, end), base * np.array([ratios[k] for k in kinds]), POST),
+    )
+    persons, dates, what, tags = [], [], [], []
+    for lo, hi, weights, tag in pieces:
+        total = weights.sum()
+        who, when = thinned_poisson(rng, person_rate * total / YEAR, lo, hi, modifiers)
+        persons.append(who)
+        dates.append(when)
+        what.append(kinds[rng.choice(len(kinds), size=len(who), p=weights / total)])
+        tags.append(np.full(len(who), tag))
+    return Events(
+        np.concatenate(persons),
+        np.concatenate(dates),
+        np.concatenate(what),
+        tag=np.concatenate(tags),
+    )
+
+
+def _bundled(rng: np.random.Generator, config: ScenarioConfig, occasions: Events) -> Events:
+    """Each occasion's offences: its own and a Poisson number more on the same date, of its
+    group or one drawn by the rates of its period (so each group's rate stays as configured)."""
+    effects = config.effects
+    extra = rng.poisson(effects.bundles.extra_offences_mean, len(occasions.person))
+    source = np.repeat(np.arange(len(extra)), extra)
+    groups = np.array(list(effects.offence_rates), dtype=object)
+    before = np.array(list(effects.offence_rates.values()))
+    after = before * np.array([effects.offence_rate_ratios[g] for g in groups])
+    pre = groups[rng.choice(len(groups), size=len(source), p=before / before.sum())]
+    post = groups[rng.choice(len(groups), size=len(source), p=after / after.sum())]
+    same = rng.random(len(source)) < effects.bundles.same_group
+    other = np.where(occasions.tag[source] == POST, post, pre)
+    kind = np.where(same, occasions.kind[source], other)
+    return Events(
+        np.concatenate([occasions.person, occasions.person[source]]),
+        np.concatenate([occasions.date, occasions.date[source]]),
+        np.concatenate([occasions.kind, kind]),
+        tag=np.concatenate([occasions.tag, occasions.tag[source]]),
+    )
 
 
 def _detention_ends(rng: np.random.Generator, detentions: Events) -> np.ndarray:
@@ -161,21 +300,6 @@ def _detention_ends(rng: np.random.Generator, detentions: Events) -> np.ndarray:
         )
         end[mask] = detentions.date[mask] + np.round(days).astype(np.int64)
     return end
-
-
-def _in_hospital(offences: Events, detentions: Events) -> np.ndarray:
-    """Offences dated strictly inside a hospital stay of the same person."""
-    inside = np.zeros(len(offences.person), dtype=bool)
-    stays = detentions.end_date > detentions.date
-    order = np.argsort(offences.person, kind="stable")
-    sorted_person = offences.person[order]
-    for who, begin, finish in zip(
-        detentions.person[stays], detentions.date[stays], detentions.end_date[stays], strict=True
-    ):
-        lo, hi = np.searchsorted(sorted_person, [who, who + 1])
-        rows = order[lo:hi]
-        inside[rows] |= (offences.date[rows] > begin) & (offences.date[rows] < finish)
-    return inside
 
 
 def _contacts(rng: np.random.Generator, config: ScenarioConfig, index: np.ndarray) -> Events:

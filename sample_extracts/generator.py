@@ -61,11 +61,13 @@ def _write_chunks(
     for number, start in enumerate(range(0, people, CHUNK_COHORT)):
         n_cohort = min(CHUNK_COHORT, people - start)
         rng = np.random.default_rng([seed, number])
+        # the content's own stream: settings of the outcomes leave the identifiers alone
+        content_rng = np.random.default_rng([seed, number, 1])
         chunk = draw_people(rng, config, n_cohort, first_person)
         index = first_contact_dates(rng, config, chunk)
-        content = draw_content(rng, config, chunk, index)
-        tables = custodian_tables(rng, config, chunk, content, ids)
-        tables["truth/people"] = people_table(chunk, index, content)
+        content = draw_content(content_rng, config, chunk, index)
+        tables = custodian_tables(rng, content_rng, config, chunk, content, ids)
+        tables["truth/people"] = people_table(config, chunk, index, content)
         for name, frame in tables.items():
             _append_csv(work / f"{name}.csv", frame)
             rows[name] += len(frame)

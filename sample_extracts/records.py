@@ -72,12 +72,17 @@ class RecordIds:
 
 def custodian_tables(
     rng: np.random.Generator,
+    content_rng: np.random.Generator,
     config: ScenarioConfig,
     people: People,
     content: Content,
     ids: RecordIds,
 ) -> dict[str, pd.DataFrame]:
-    """Every file of the chunk, keyed by its path in the scenario without '.csv'."""
+    """Every file of the chunk, keyed by its path in the scenario without '.csv'.
+
+    Identifiers draw on `rng`, content on `content_rng`: a change in the content leaves the
+    identifiers of the same people as they were.
+    """
     r = random.Random(int(rng.integers(2**63)))
     tables: dict[str, pd.DataFrame] = {}
     truth = []
@@ -85,17 +90,21 @@ def custodian_tables(
         "ld_contacts": content.ld_contacts,
         "detentions": content.detentions,
         "offences": content.offences,
+        "custody": content.custody,
     }
-    county = {name: _county_at(people, ev.person, ev.date) for name, ev in events.items()}
+    county = {
+        name: _county_at(people, ev.person, ev.date if ev.county_date is None else ev.county_date)
+        for name, ev in events.items()
+    }
     for custodian, (kind, home) in CUSTODIANS.items():
-        kinds = ("ld_contacts", "detentions") if kind == "trust" else ("offences",)
+        kinds = ("ld_contacts", "detentions") if kind == "trust" else ("offences", "custody")
         persons, first, last = _holdings(
             config,
             people,
             content,
             kind,
             home,
-            {k: events[k].where(county[k] == home) for k in kinds},
+            {k: events[k].where(county[k] == home) for k in kinds if k != "custody"},
         )
         order = rng.permutation(len(persons))
         persons, first, last = persons[order], first[order], last[order]
@@ -107,8 +116,10 @@ def custodian_tables(
         for k in kinds:
             mine = events[k].where(county[k] == home)
             tables[f"{custodian}/{k}"] = _content_rows(
-                rng, config, k, home, mine, record_of[mine.person].to_numpy()
+                content_rng, config, k, home, mine, record_of[mine.person].to_numpy()
             )
+        if kind == "trust":
+            tables[f"{custodian}/deaths"] = _deaths(content.lives.death, persons, record_ids)
         truth.append(
             pd.DataFrame(
                 {
@@ -231,24 +242,63 @@ def _content_rows(
                 "end_date": end,
             }
         )
+    if kind == "custody":
+        return pd.DataFrame(
+            {
+                "record_id": record_ids,
+                "start_date": _iso(events.date),
+                "end_date": _iso(events.end_date),
+            }
+        )
     return pd.DataFrame(
         {"record_id": record_ids, "offence_date": _iso(events.date), "offence_group": events.kind}
     )
 
 
-def people_table(people: People, index: np.ndarray, content: Content) -> pd.DataFrame:
-    """The truth about each person: clean identifiers, life events, and the index date."""
+def _deaths(death: np.ndarray, persons: np.ndarray, record_ids: np.ndarray) -> pd.DataFrame:
+    """A trust's death notices: every record it holds of a person who died in the study."""
+    died = death[persons] != NEVER
+    frame = pd.DataFrame(
+        {"record_id": record_ids[died], "date_of_death": _iso(death[persons][died])}
+    )
+    return frame.sort_values("record_id", kind="stable").reset_index(drop=True)
 
-    def dates(days: np.ndarray) -> np.ndarray:
-        never = days == NEVER
-        return np.where(never, "", _iso(np.where(never, 0, days)))
 
+def _dates(days: np.ndarray) -> np.ndarray:
+    never = days == NEVER
+    return np.where(never, "", _iso(np.where(never, 0, days)))
+
+
+def _custody_days(content: Content, n: int, study_end: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's custody spells, and days from start to end date within the study."""
+    spells = content.custody
+    spent = np.minimum(spells.end_date, study_end + 1) - spells.date
+    return (
+        np.bincount(spells.person, minlength=n),
+        np.bincount(spells.person, weights=spent, minlength=n).astype(np.int64),
+    )
+
+
+def people_table(
+    config: ScenarioConfig, people: People, index: np.ndarray, content: Content
+) -> pd.DataFrame:
+    """The truth about each person: clean identifiers, life events, the index date and event,
+    death, custody, and the frailty that scales all their rates."""
+    dates = _dates
+    lives = content.lives
+    spells, spent = _custody_days(content, len(people), day(config.study.end))
     return pd.DataFrame(
         {
             "person_id": people.person_id,
             "category": people.category,
             "known_to_police": content.known_to_police.astype(int),
             "index_date": dates(index),
+            "index_event": lives.index.kind,
+            "index_event_date": dates(lives.index.date),
+            "date_of_death": dates(lives.death),
+            "custody_spells": spells,
+            "custody_days": spent,
+            "frailty": np.round(content.frailty, 4),
             "sex": people.sex,
             "dob": dates(people.dob),
             "forename": people.forename,
