@@ -221,7 +221,7 @@ class Bundles:
 class Deaths:
     """Mortality, Gompertz in age: the yearly death rate at 30, doubling every few years."""
 
-    rate_at_30: float = 0.005
+    rate_at_30: float = 0.003
     doubling_years: float = 8.0
 
 
@@ -298,7 +298,13 @@ class ScenarioConfig:
     @classmethod
     def from_dict(cls, overrides: dict[str, Any]) -> ScenarioConfig:
         """Defaults with `overrides` applied; unknown keys are refused, naming the key."""
-        return _apply(cls(), overrides, "")
+        config = _apply(cls(), overrides, "")
+        days_before = config.effects.index_event.days_before
+        if min(days_before, default=-1) < 0 or abs(sum(days_before) - 1) > 1e-9:
+            raise ValueError(
+                "scenario setting 'effects.index_event.days_before' must be chances that sum to 1"
+            )
+        return config
 
     @classmethod
     def from_toml(cls, path: Path) -> ScenarioConfig:

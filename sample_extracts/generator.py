@@ -8,6 +8,7 @@ destination and renamed into place only when complete.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -19,7 +20,8 @@ import pandas as pd
 from pprl.files import FolderExistsError, atomic_folder
 from sample_extracts.config import ScenarioConfig
 from sample_extracts.events import draw_content, first_contact_dates
-from sample_extracts.population import draw_people
+from sample_extracts.population import day, draw_people
+from sample_extracts.rates import age_multiplier, trend_multiplier
 from sample_extracts.records import RecordIds, custodian_tables, people_table
 
 DEFAULT_PEOPLE = 2000
@@ -93,8 +95,28 @@ def _append_csv(path: Path, frame: pd.DataFrame) -> None:
 
 
 def _effects(config: ScenarioConfig) -> dict:
+    """The configured effects, with the trend by calendar year and the age curves by age
+    spelled out, so that an estimate can be checked without re-deriving them."""
     e = config.to_dict()["effects"]
-    return {"study": config.to_dict()["study"], **e}
+    years = range(config.study.start.year, config.study.end.year + 1)
+    mid_year = np.array([day(dt.date(y, 7, 2)) for y in years])
+    ages = np.arange(15, 90, 5)
+    curves = {
+        "offences": config.effects.offence_age_curve,
+        "detentions": config.effects.detention_age_curve,
+    }
+    return {
+        "study": config.to_dict()["study"],
+        **e,
+        "trend_by_year": _table(years, trend_multiplier(config, mid_year)),
+        "age_multiplier": {
+            kind: _table(ages, age_multiplier(curve, ages)) for kind, curve in curves.items()
+        },
+    }
+
+
+def _table(keys, values: np.ndarray) -> dict[str, float]:
+    return {str(k): round(float(v), 4) for k, v in zip(keys, values, strict=True)}
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -20,6 +20,15 @@ class Scenario:
     def read(self, name: str) -> pd.DataFrame:
         return pd.read_csv(self.root / name, dtype=str, keep_default_na=False)
 
+    def content(self, kind: str, name: str) -> pd.DataFrame:
+        """A content file of both custodians of a kind, each row with its true person."""
+        pair = (
+            ("police_north", "police_south") if kind == "police" else ("trust_north", "trust_south")
+        )
+        rows = pd.concat([self.read(f"{c}/{name}.csv").assign(custodian=c) for c in pair])
+        truth = self.read("truth/records.csv")
+        return rows.merge(truth, on=["custodian", "record_id"], how="left")
+
     def identifiers(self, custodian: str) -> pd.DataFrame:
         """A custodian's identity rows joined to the true person behind each record."""
         rows = self.read(f"{custodian}/identifiers.csv")
@@ -38,10 +47,26 @@ def scenario(tmp_path_factory) -> Scenario:
     return Scenario(out)
 
 
+def plain_config() -> ScenarioConfig:
+    """The default scenario with the trend, age curves, index events, bundles, deaths and
+    custody off: rates change only at the first contact (and in any crisis before it)."""
+    config = ScenarioConfig()
+    effects = config.effects
+    effects.annual_trend = 0.0
+    effects.offence_age_curve.decline = 0.0
+    effects.detention_age_curve.decline = 0.0
+    effects.index_event.share = 0.0
+    effects.bundles.extra_offences_mean = 0.0
+    effects.deaths.rate_at_30 = 0.0
+    effects.custody.after_arrest = effects.custody.after_index_arrest = 0.0
+    return config
+
+
 @pytest.fixture(scope="session")
 def crisis_scenario(tmp_path_factory) -> Scenario:
+    """A plain scenario with a six-month crisis before each first contact."""
     out = tmp_path_factory.mktemp("crisis") / "s"
-    config = ScenarioConfig()
+    config = plain_config()
     config.effects.crisis_spike_months = 6
     generate(out, people=3000, seed=12, config=config)
     return Scenario(out)

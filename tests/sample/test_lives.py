@@ -1,0 +1,214 @@
+"""The default scenario's trend, age curve, index events, bundles, deaths and custody, each
+measured from the files and held to the configuration and the truth files.
+
+Counts are compared with 4 standard errors (binomial or Poisson); the trend and the age curve
+are fitted (a Poisson regression on counts of arrest occasions, with the expected occasions
+from the truth files as offset) and the fitted slope held to the configured one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from sample_extracts.config import ScenarioConfig
+
+from .expected import days, expected_occasions
+
+CONFIG = ScenarioConfig()
+EFFECTS = CONFIG.effects
+
+
+def assert_share(hits: int, n: int, expected: float, slack: float = 0.0) -> None:
+    assert n > 100, "too few cases to measure"
+    tolerance = 4 * math.sqrt(expected * (1 - expected) / n) + slack
+    assert abs(hits / n - expected) <= tolerance, (hits / n, expected, n)
+
+
+def assert_count(observed: float, expected: float) -> None:
+    assert abs(observed - expected) <= 4 * math.sqrt(expected), (observed, expected)
+
+
+def fitted_slope(observed: pd.Series, offset: pd.Series, x: pd.Series) -> tuple[float, float]:
+    """Slope of log(observed / offset) on x by Poisson regression, and its standard error."""
+    fit = sm.GLM(
+        observed.to_numpy(),
+        sm.add_constant(x.to_numpy(dtype=float)),
+        family=sm.families.Poisson(),
+        offset=np.log(offset.to_numpy()),
+    ).fit()
+    return float(fit.params[1]), float(fit.bse[1])
+
+
+@pytest.fixture(scope="module")
+def people(scenario) -> pd.DataFrame:
+    return scenario.read("truth/people.csv")
+
+
+@pytest.fixture(scope="module")
+def offences(scenario) -> pd.DataFrame:
+    return scenario.content("police", "offences")
+
+
+@pytest.fixture(scope="module")
+def custody(scenario) -> pd.DataFrame:
+    return scenario.content("police", "custody")
+
+
+@pytest.fixture(scope="module")
+def police_only(people, offences, custody):
+    """Arrest occasions of people known only to police, by calendar year and age, beside the
+    occasions expected of them."""
+    mine = people[people.category == "police_only"]
+    occasions = offences[offences.person_id.isin(mine.person_id)].drop_duplicates(
+        ["person_id", "offence_date"]
+    )
+    dob = occasions.merge(mine[["person_id", "dob"]], on="person_id").dob
+    occasions = pd.DataFrame(
+        {
+            "year": occasions.offence_date.str[:4].astype(int).to_numpy(),
+            "age": np.floor((days(occasions.offence_date) - days(dob)) / 365.25).astype(int),
+        }
+    )
+    expected = expected_occasions(CONFIG, mine, custody)
+    observed = occasions.groupby(["year", "age"]).size().rename("observed")
+    return expected.join(observed).fillna({"observed": 0}).reset_index()
+
+
+def test_rates_fall_with_calendar_time_by_the_configured_trend(police_only):
+    by_year = police_only.groupby("year").sum()
+    for _, row in by_year.iterrows():
+        assert_count(row.observed, row.expected)
+    slope, se = fitted_slope(by_year.observed, by_year.no_trend, by_year.index.to_series())
+    assert se < 0.01
+    assert abs(slope - math.log(1 + EFFECTS.annual_trend)) <= 4 * se, (slope, se)
+    late_vs_early = by_year.observed[[2016, 2017]].sum() / by_year.observed[[2009, 2010]].sum()
+    assert late_vs_early < 0.7
+
+
+def test_offending_falls_with_age_by_the_configured_curve(police_only):
+    by_age = police_only.groupby("age").sum()
+    by_age = by_age[by_age.expected > 5]
+    for band in ((0, 21), (21, 30), (30, 40), (40, 50), (50, 100)):
+        rows = by_age.loc[band[0] : band[1] - 1]
+        assert_count(rows.observed.sum(), rows.expected.sum())
+    older = by_age.loc[EFFECTS.offence_age_curve.peak :]
+    slope, se = fitted_slope(older.observed, older.no_age, older.index.to_series())
+    assert se < 0.01
+    assert abs(slope - math.log(1 - EFFECTS.offence_age_curve.decline)) <= 4 * se, (slope, se)
+
+
+def test_most_first_contacts_follow_an_index_event_on_or_just_before(people, offences, scenario):
+    cohort = people[people.category == "cohort"]
+    has = cohort[cohort.index_event != ""]
+    setting = EFFECTS.index_event
+    assert_share(len(has), len(cohort), setting.share)
+    gap = days(has.index_date) - days(has.index_event_date)
+    for before, chance in enumerate(setting.days_before):
+        assert_share(int((gap == before).sum()), len(has), chance)
+    assert set(has.index_event) == {"arrest", "s136"}
+    known = has[has.known_to_police == "1"]
+    assert_share(int((known.index_event == "s136").sum()), len(known), setting.s136_share)
+    assert (has[has.known_to_police == "0"].index_event == "s136").all()
+    arrests = has[has.index_event == "arrest"][["person_id", "index_event_date"]]
+    found = arrests.merge(
+        offences, left_on=["person_id", "index_event_date"], right_on=["person_id", "offence_date"]
+    )
+    assert set(found.person_id) == set(arrests.person_id)
+    detentions = scenario.content("trust", "detentions")
+    s136 = has[has.index_event == "s136"][["person_id", "index_event_date"]]
+    found = s136.merge(
+        detentions[detentions.section == "136"],
+        left_on=["person_id", "index_event_date"],
+        right_on=["person_id", "start_date"],
+    )
+    assert set(found.person_id) == set(s136.person_id)
+
+
+def test_offences_come_in_same_day_bundles(offences):
+    bundles = offences.groupby(["person_id", "offence_date"]).offence_group
+    sizes = bundles.size()
+    # two occasions on one day are rare enough to leave the mean within 0.05
+    assert abs(sizes.mean() - (1 + EFFECTS.bundles.extra_offences_mean)) < 0.05, sizes.mean()
+    mixed = bundles.nunique()[sizes > 1]
+    assert 0.3 < (mixed > 1).mean() < 0.9
+
+
+def test_trusts_hold_every_death_of_their_patients(people, scenario):
+    deaths = scenario.content("trust", "deaths")
+    records = scenario.read("truth/records.csv")
+    died = people[people.date_of_death != ""].set_index("person_id").date_of_death
+    assert (deaths.date_of_death.to_numpy() == died[deaths.person_id].to_numpy()).all()
+    held = records[records.custodian.str.startswith("trust") & records.person_id.isin(died.index)]
+    pairs = {tuple(p) for p in held[["custodian", "record_id"]].to_numpy()}
+    assert pairs == {tuple(p) for p in deaths[["custodian", "record_id"]].to_numpy()}
+    assert not deaths.duplicated(["custodian", "record_id"]).any()
+
+
+def test_deaths_follow_the_configured_mortality(people):
+    """Gompertz: hazard rate_at_30 * 2 ** ((age - 30) / doubling) a year, the cohort at risk
+    from the day after its first contact, everyone else over the whole study."""
+    deaths = EFFECTS.deaths
+    start = np.where(
+        people.index_date != "",
+        days(people.index_date) + 1,
+        days(pd.Series([CONFIG.study.start.isoformat()] * len(people))),
+    )
+    end = days(pd.Series([CONFIG.study.end.isoformat()] * len(people)))
+    dob = days(people.dob)
+
+    def level(day):
+        return 2 ** (((day - dob) / 365.25 - 30) / deaths.doubling_years)
+
+    hazard = deaths.rate_at_30 * deaths.doubling_years / math.log(2) * (level(end) - level(start))
+    assert_count(int((people.date_of_death != "").sum()), float((1 - np.exp(-hazard)).sum()))
+    died = people[people.date_of_death != ""]
+    assert (days(died.date_of_death) >= start[died.index]).all()
+
+
+def test_nothing_happens_after_death_or_inside_custody(people, offences, custody, scenario):
+    died = people.set_index("person_id").date_of_death
+    events = pd.concat(
+        [
+            offences[["person_id", "offence_date"]].set_axis(["person_id", "date"], axis=1),
+            scenario.content("trust", "detentions")[["person_id", "start_date"]].set_axis(
+                ["person_id", "date"], axis=1
+            ),
+            scenario.content("trust", "ld_contacts")[["person_id", "contact_date"]].set_axis(
+                ["person_id", "date"], axis=1
+            ),
+        ]
+    )
+    death = died[events.person_id].to_numpy()
+    assert ((death == "") | (events.date.to_numpy() <= death)).all()
+    both = events.merge(custody, on="person_id")
+    inside = (both.date > both.start_date) & (both.date < both.end_date)
+    assert len(both) > 1000 and not inside.any()
+
+
+def test_custody_follows_an_arrest_at_the_same_force(custody, offences, people):
+    pairs = custody.merge(offences, on=["custodian", "person_id"], suffixes=("", "_offence"))
+    lag = days(pairs.start_date) - days(pairs.offence_date)
+    pairs = pairs[(lag >= 0) & (lag <= EFFECTS.custody.max_delay_days)]
+    assert len(pairs.drop_duplicates(["custodian", "record_id", "start_date"])) == len(custody)
+    assert (custody.end_date >= custody.start_date).all()
+    spells = custody.sort_values(["person_id", "start_date"])
+    next_start = spells.groupby("person_id").start_date.shift(-1)
+    assert not (next_start < spells.end_date).any()
+    died = people.set_index("person_id").date_of_death[spells.person_id].to_numpy()
+    assert ((died == "") | (spells.end_date.to_numpy() <= died)).all()
+
+
+def test_index_arrests_lead_to_custody_more_often(custody, people):
+    arrested = people[people.index_event == "arrest"]
+    soon = custody.merge(arrested[["person_id", "index_event_date", "index_date"]], on="person_id")
+    lag = days(soon.start_date) - days(soon.index_date)
+    soon = soon[(lag >= 0) & (lag <= EFFECTS.custody.max_delay_days)]
+    share = soon.person_id.nunique() / len(arrested)
+    # a later arrest can also start a spell within the window: a little more than configured
+    assert_share(soon.person_id.nunique(), len(arrested), EFFECTS.custody.after_index_arrest, 0.03)
+    assert share > 2 * EFFECTS.custody.after_arrest
