@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
 from click.testing import CliRunner
 
 from pprl.cli import main
+from sample_extracts.config import ScenarioConfig
 
 
 def test_sample_writes_a_full_scenario(tmp_path):
@@ -67,3 +72,36 @@ def test_root_command_lists_its_commands_and_version():
     assert result.exit_code == 0 and "sample" in result.output
     result = runner.invoke(main, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("pprl, version ")
+
+
+@pytest.mark.parametrize("name", ["outcomes_scenario", "outcomes_null"])
+def test_the_benchmark_scenarios_load_and_say_what_they_are(tmp_path, name):
+    """Both estimator-check scenarios generate; the null one has no effect, both have the
+    trend, index events, bundles, deaths, custody and the crisis on."""
+    config = Path(__file__).parents[2] / "benchmarks" / f"{name}.toml"
+    out = tmp_path / "x"
+    result = CliRunner().invoke(
+        main, ["sample", "--out", str(out), "--people", "50", "--config", str(config)]
+    )
+    assert result.exit_code == 0, result.output
+    effects = json.loads((out / "truth/effects.json").read_text())
+    ratios = [*effects["offence_rate_ratios"].values(), *effects["detention_rate_ratios"].values()]
+    assert (set(ratios) == {1.0}) == (name == "outcomes_null")
+    assert effects["annual_trend"] == -0.06 and effects["crisis_spike_months"] == 6
+    assert effects["index_event"]["share"] > 0 and effects["bundles"]["extra_offences_mean"] > 0
+    assert effects["deaths"]["rate_at_30"] > 0 and effects["custody"]["after_arrest"] > 0
+    assert ScenarioConfig.from_toml(config).to_dict()["effects"] == {
+        k: v for k, v in effects.items() if k not in ("study", "trend_by_year", "age_multiplier")
+    }
+
+
+def test_index_event_days_must_be_chances_that_sum_to_one(tmp_path):
+    config = tmp_path / "scenario.toml"
+    config.write_text("[effects.index_event]\ndays_before = [0.5, 0.2]\n")
+    result = CliRunner().invoke(
+        main, ["sample", "--out", str(tmp_path / "x"), "--config", str(config)]
+    )
+    assert result.exit_code != 0
+    assert "scenario.toml" in result.output
+    assert "effects.index_event.days_before" in result.output
+    assert not (tmp_path / "x").exists()
