@@ -158,7 +158,9 @@ def test_no_identifier_value_reaches_any_output(project, tmp_path):
         "rejects": (tmp_path / "p.pkg.rejects.csv").read_text(encoding="utf-8"),
     }
     for name, text in texts.items():
-        assert not [v for v in values if v in text], name
+        # whole words: a forename such as "mark" is not leaked by the word "marked"
+        words = set(re.findall(r"[^\s,;:()'\"]+", text))
+        assert not [v for v in values if v in words or (" " in v and v in text)], name
     for name, data in {"package": opened, "sealed": sealed}.items():
         # Only runs of printable characters can hold a value: scan those.
         printable = "\n".join(re.findall(r"[ -~]{6,}", data))
