@@ -6,7 +6,7 @@ cohort each rate is multiplied by its configured rate ratio from the first conta
 optionally by a crisis multiplier in the months just before it. Offences come in same-day
 bundles, one arrest occasion at a time; an index event (`lives.py`) adds one arrest or s136
 on or just before the first contact, outside the rates. Nothing happens after death, inside a
-custody spell, or (offences) inside a hospital stay.
+custody spell, or inside a hospital stay.
 """
 
 from __future__ import annotations
@@ -118,16 +118,8 @@ def draw_content(
 
     detentions = _detentions(rng, config, people, lives, frailty * multiplier * in_trust)
     occasions = _occasions(rng, config, people, lives, frailty * multiplier * known_to_police)
-    stays = detentions.end_date > detentions.date
-    occasions = occasions.where(
-        ~inside(
-            occasions.person,
-            occasions.date,
-            detentions.person[stays],
-            detentions.date[stays],
-            detentions.end_date[stays],
-        )
-    )
+    detentions = detentions.where(~_in_hospital(detentions, detentions))
+    occasions = occasions.where(~_in_hospital(occasions, detentions))
     spells = draw_custody(
         rng, config, occasions.person, occasions.date, occasions.tag == INDEX, lives
     )
@@ -145,6 +137,18 @@ def draw_content(
     contacts = _contacts(rng, config, index)
     contacts = contacts.where(lives.free(contacts.person, contacts.date))
     return Content(contacts, detentions, offences, custody, known_to_police, lives, frailty)
+
+
+def _in_hospital(events: Events, detentions: Events) -> np.ndarray:
+    """Events dated strictly inside a hospital stay of the same person."""
+    stays = detentions.end_date > detentions.date
+    return inside(
+        events.person,
+        events.date,
+        detentions.person[stays],
+        detentions.date[stays],
+        detentions.end_date[stays],
+    )
 
 
 def _known_to_police(rng, config: ScenarioConfig, people: People) -> np.ndarray:

@@ -92,10 +92,7 @@ def custodian_tables(
         "offences": content.offences,
         "custody": content.custody,
     }
-    county = {
-        name: _county_at(people, ev.person, ev.date if ev.county_date is None else ev.county_date)
-        for name, ev in events.items()
-    }
+    county = {name: _county_of(people, ev) for name, ev in events.items()}
     for custodian, (kind, home) in CUSTODIANS.items():
         kinds = ("ld_contacts", "detentions") if kind == "trust" else ("offences", "custody")
         persons, first, last = _holdings(
@@ -131,6 +128,12 @@ def custodian_tables(
         )
     tables["truth/records"] = pd.concat(truth, ignore_index=True)
     return tables
+
+
+def _county_of(people: People, events: Events) -> np.ndarray:
+    """The county of each event: where its person lived on its date (or its county date)."""
+    date = events.date if events.county_date is None else events.county_date
+    return _county_at(people, events.person, date)
 
 
 def _county_at(people: People, person: np.ndarray, date: np.ndarray) -> np.ndarray:

@@ -212,3 +212,30 @@ def test_index_arrests_lead_to_custody_more_often(custody, people):
     # a later arrest can also start a spell within the window: a little more than configured
     assert_share(soon.person_id.nunique(), len(arrested), EFFECTS.custody.after_index_arrest, 0.03)
     assert share > 2 * EFFECTS.custody.after_arrest
+
+
+def test_bundles_keep_each_groups_share_before_and_after_contact(offences, people):
+    """Extra offences drawn by the rates of their period leave each group's share, and so
+    its rate ratio, as configured: r / sum(r) before the first contact, r * RR / sum(r * RR)
+    after it. Bundles cluster offences, so the binomial error is taken 2.5 times larger."""
+    cohort = people[people.category == "cohort"].set_index("person_id").index_date
+    mine = offences[offences.person_id.isin(cohort.index)]
+    after = mine.offence_date.to_numpy() >= cohort[mine.person_id].to_numpy()
+    rates = pd.Series(EFFECTS.offence_rates)
+    ratios = pd.Series(EFFECTS.offence_rate_ratios)
+    for period, expected in ((~after, rates), (after, rates * ratios)):
+        share = expected / expected.sum()
+        seen = mine[period].offence_group.value_counts().reindex(share.index, fill_value=0)
+        n = int(seen.sum())
+        tolerance = 4 * np.sqrt(2.5 * share * (1 - share) / n)
+        assert (abs(seen / n - share) <= tolerance).all(), (seen / n - share).round(4).to_dict()
+
+
+def test_no_detention_begins_inside_a_hospital_stay(scenario):
+    detentions = scenario.content("trust", "detentions")
+    stays = detentions[(detentions.end_date != "") & (detentions.end_date > detentions.start_date)]
+    both = detentions[["person_id", "start_date"]].merge(
+        stays[["person_id", "start_date", "end_date"]], on="person_id", suffixes=("", "_stay")
+    )
+    inside = (both.start_date > both.start_date_stay) & (both.start_date < both.end_date)
+    assert len(both) > 1000 and not inside.any()
