@@ -1,7 +1,7 @@
 """The content of the scenario: L&D contacts, detentions, offences and custody with a known truth.
 
 Events are Poisson processes per person with a gamma frailty shared across a person's events,
-scaled by the calendar trend and the person's age curve on the day (`rates.py`). For the L&D
+scaled by the calendar trend and the person's age curve on the day (`trends.py`). For the L&D
 cohort each rate is multiplied by its configured rate ratio from the first contact on, and
 optionally by a crisis multiplier in the months just before it. Offences come in same-day
 bundles, one arrest occasion at a time; an index event (`lives.py`) adds one arrest or s136
@@ -27,7 +27,7 @@ from sample_extracts.lives import (
     inside,
 )
 from sample_extracts.population import NEVER, People, day
-from sample_extracts.rates import YEAR, Modifiers, thinned_poisson
+from sample_extracts.trends import YEAR, Modifiers, thinned_poisson
 
 VULNERABILITIES = (
     "mental health",

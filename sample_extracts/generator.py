@@ -21,8 +21,8 @@ from pprl.files import FolderExistsError, atomic_folder
 from sample_extracts.config import ScenarioConfig
 from sample_extracts.events import draw_content, first_contact_dates
 from sample_extracts.population import day, draw_people
-from sample_extracts.rates import age_multiplier, trend_multiplier
 from sample_extracts.records import RecordIds, custodian_tables, people_table
+from sample_extracts.trends import age_multiplier, trend_multiplier
 
 DEFAULT_PEOPLE = 2000
 DEFAULT_SEED = 2009

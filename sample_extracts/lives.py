@@ -14,7 +14,7 @@ import numpy as np
 
 from sample_extracts.config import ScenarioConfig
 from sample_extracts.population import NEVER, People, day
-from sample_extracts.rates import YEAR
+from sample_extracts.trends import YEAR
 
 NO_EVENT, ARREST, S136 = "", "arrest", "s136"
 

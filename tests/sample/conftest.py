@@ -70,3 +70,19 @@ def crisis_scenario(tmp_path_factory) -> Scenario:
     config.effects.crisis_spike_months = 6
     generate(out, people=3000, seed=12, config=config)
     return Scenario(out)
+
+
+@pytest.fixture(scope="session")
+def people(scenario) -> pd.DataFrame:
+    """The default scenario's truth about each person."""
+    return scenario.read("truth/people.csv")
+
+
+@pytest.fixture(scope="session")
+def offences(scenario) -> pd.DataFrame:
+    return scenario.content("police", "offences")
+
+
+@pytest.fixture(scope="session")
+def custody(scenario) -> pd.DataFrame:
+    return scenario.content("police", "custody")
