@@ -47,7 +47,8 @@ from sample_extracts.generator import DEFAULT_PEOPLE, DEFAULT_SEED, generate
     "--config",
     "config_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="TOML file overriding any scenario setting (see scenario.json for them all).",
+    help="TOML file overriding any scenario setting (see scenario.json for them all, "
+    "docs/sample.md for what each does).",
 )
 def sample(
     out: Path, people: int, seed: int, crisis_months: int | None, config_path: Path | None
@@ -63,6 +64,7 @@ def sample(
       pprl sample --out scenario
       pprl sample --out big --people 100000 --seed 7
       pprl sample --out crisis --crisis-spike 6
+      pprl sample --out check --config benchmarks/outcomes_scenario.toml
     """
     config = ScenarioConfig.from_toml(config_path) if config_path else ScenarioConfig()
     if crisis_months is not None:
