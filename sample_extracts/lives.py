@@ -28,7 +28,10 @@ class IndexEvents:
 
 
 def draw_index_events(
-    rng: np.random.Generator, config: ScenarioConfig, index: np.ndarray, known_to_police
+    rng: np.random.Generator,
+    config: ScenarioConfig,
+    index: np.ndarray,
+    known_to_police: np.ndarray,
 ) -> IndexEvents:
     """The arrest or s136 detention dated on or a day or two before each first contact."""
     setting = config.effects.index_event

@@ -483,5 +483,8 @@ def test_sample_scenario_four_sources():
         known = levels[:, j][levels[:, j] >= 0]
         true_m = np.bincount(known, minlength=len(comparison.labels)) / len(known)
         assert np.abs(result.model.m_[j] - true_m).max() < 0.005, comparison.name
-        if comparison.name == "dob":  # 'else', the namesakes' level, within a factor 1.5
-            assert true_m[-1] / 1.5 < result.model.m_[j][-1] < true_m[-1] * 1.5, true_m[-1]
+        if comparison.name == "dob":
+            # 'else', the namesakes' level, holds a handful of true pairs (7 in one sample, 1
+            # in another): the model's count of them within Poisson error of the true count
+            count, fitted = true_m[-1] * len(known), result.model.m_[j][-1] * len(known)
+            assert abs(fitted - count) <= 4 * np.sqrt(max(count, 1)), (count, fitted)
