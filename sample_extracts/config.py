@@ -299,17 +299,24 @@ class ScenarioConfig:
     def from_dict(cls, overrides: dict[str, Any]) -> ScenarioConfig:
         """Defaults with `overrides` applied; unknown keys are refused, naming the key."""
         config = _apply(cls(), overrides, "")
-        days_before = config.effects.index_event.days_before
-        if min(days_before, default=-1) < 0 or abs(sum(days_before) - 1) > 1e-9:
-            raise ValueError(
-                "scenario setting 'effects.index_event.days_before' must be chances that sum to 1"
-            )
+        _check_effects(config.effects)
         return config
 
     @classmethod
     def from_toml(cls, path: Path) -> ScenarioConfig:
         """Read a TOML scenario; any mistake is one line naming the file."""
         return load_toml(path, cls.from_dict)
+
+
+def _check_effects(effects: Effects) -> None:
+    """Refuse settings the generator cannot draw from, naming the setting."""
+    days_before = effects.index_event.days_before
+    if min(days_before, default=-1) < 0 or abs(sum(days_before) - 1) > 1e-9:
+        raise ValueError(
+            "scenario setting 'effects.index_event.days_before' must be chances that sum to 1"
+        )
+    if effects.annual_trend <= -1:
+        raise ValueError("scenario setting 'effects.annual_trend' must be above -1")
 
 
 def _jsonable(value: Any) -> Any:

@@ -95,13 +95,20 @@ def test_the_benchmark_scenarios_load_and_say_what_they_are(tmp_path, name):
     }
 
 
-def test_index_event_days_must_be_chances_that_sum_to_one(tmp_path):
+@pytest.mark.parametrize(
+    "toml,setting",
+    [
+        ("[effects.index_event]\ndays_before = [0.5, 0.2]\n", "effects.index_event.days_before"),
+        ("[effects]\nannual_trend = -1.2\n", "effects.annual_trend"),
+    ],
+)
+def test_settings_the_generator_cannot_draw_from_are_refused(tmp_path, toml, setting):
     config = tmp_path / "scenario.toml"
-    config.write_text("[effects.index_event]\ndays_before = [0.5, 0.2]\n")
+    config.write_text(toml)
     result = CliRunner().invoke(
         main, ["sample", "--out", str(tmp_path / "x"), "--config", str(config)]
     )
     assert result.exit_code != 0
     assert "scenario.toml" in result.output
-    assert "effects.index_event.days_before" in result.output
+    assert f"'{setting}'" in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
