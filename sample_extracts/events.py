@@ -5,8 +5,8 @@ scaled by the calendar trend and the person's age curve on the day (`trends.py`)
 cohort each rate is multiplied by its configured rate ratio from the first contact on, and
 optionally by a crisis multiplier in the months just before it. Offences come in same-day
 bundles, one arrest occasion at a time; an index event (`lives.py`) adds one arrest or s136
-on or just before the first contact, outside the rates. Nothing happens after death, inside a
-custody spell, or inside a hospital stay.
+on or just before the first contact, outside the rates. Nothing happens after death or inside
+a custody spell, and no offence or detention inside a hospital stay.
 """
 
 from __future__ import annotations
@@ -113,8 +113,8 @@ def draw_content(
     multiplier = np.array([effects.category_rate_multiplier[c] for c in people.category])
     known_to_police = _known_to_police(rng, config, people)
     in_trust = people.category != "police_only"
-    events = draw_index_events(rng, config, index, known_to_police)
-    lives = Lives(index, events, draw_deaths(rng, config, people, index))
+    index_events = draw_index_events(rng, config, index, known_to_police)
+    lives = Lives(index, index_events, draw_deaths(rng, config, people, index))
 
     detentions = _detentions(rng, config, people, lives, frailty * multiplier * in_trust)
     occasions = _occasions(rng, config, people, lives, frailty * multiplier * known_to_police)
