@@ -26,7 +26,7 @@ from sample_extracts.generator import DEFAULT_PEOPLE, DEFAULT_SEED, generate
     show_default=True,
     type=click.IntRange(min=1),
     help="People in the L&D cohort; those known only to police or a trust are added "
-    "in the configured proportions (about 2.8 people per cohort member in all).",
+    "in the configured proportions (about 3.8 people per cohort member in all).",
 )
 @click.option(
     "--seed",
