@@ -3,12 +3,13 @@
 Produces raw tables (before disclosure control, never written as they are):
 
 - outcomes: one row per measure and window (`all`, each `Nm`, each `all-minus-Nm`);
-- rtm: regression-to-the-mean checks: a placebo index before the real one for every measure,
-  and each kind's change by pre-period rate (none, below and above the median, and everyone:
-  the groups add up to it, so that disclosure control can protect them);
+- outcomes rows come in both adjustments (`none`, `calendar`) and each interval method;
+- rtm: the placebo check: a pretend index before the real one for every measure;
 - sensitivity: the `all` window re-run with links below each posterior cut undone;
 - linkage: cohort members whose records at a kind's custodians may have been missed;
-- profile: each kind's event rate by quarter-year relative to the index (for the report).
+- profile: each kind's event rate by quarter-year relative to the index (for the report);
+- event_study: each kind's calendar-adjusted rate by bin of time since the index;
+- trend: each kind's calendar-year effects, behind the difference between the adjustments.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import pandas as pd
 from outcomes.cohort import Cohort, Content, build_cohort, day_numbers, day_of
 from outcomes.config import StudyConfig
 from outcomes.disclosure import GROUP, TOTAL
+from outcomes.estimates import PersonTime, ratio_rows
 from outcomes.measures import Events, cohort_events
-from outcomes.statistics import conditional_poisson, mcnemar, wilcoxon_rates
+from outcomes.profile import calendar_trend, event_study
+from outcomes.statistics import mcnemar, wilcoxon_rates
 from outcomes.windows import (
     DAYS_PER_YEAR,
     Stays,
@@ -50,6 +53,8 @@ class Results:
     linkage: pd.DataFrame
     profile: pd.DataFrame
     notes: dict = field(default_factory=dict)
+    event_study: pd.DataFrame = field(default_factory=pd.DataFrame)
+    trend: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def check_study(content: Content, config: StudyConfig) -> dict:
@@ -142,8 +147,17 @@ def _linked(content: Content, config: StudyConfig, cut: float | None) -> _Linked
     return _Linked(cohort, stays, events)
 
 
-def compare(events: Events, window: Window, n: int, group: str | None, equal: bool) -> dict:
-    """One measure in one window: counts, person-time and the paired statistics."""
+def compare(
+    events: Events,
+    window: Window,
+    n: int,
+    group: str | None,
+    equal: bool,
+    person_time: PersonTime,
+    intervals: tuple[str, ...] = ("robust",),
+) -> list[dict]:
+    """One measure in one window: counts, person-time and the paired statistics, one row per
+    adjustment and interval method (the counts are the same in each)."""
     pre, post = events.counts(window, n, group)
     years_pre, years_post = person_years(window, events.stays)
     included = window.included
@@ -153,46 +167,53 @@ def compare(events: Events, window: Window, n: int, group: str | None, equal: bo
         "events_post": int(post.sum()),
         "person_years_pre": float(years_pre.sum()),
         "person_years_post": float(years_post.sum()),
+        "wilcoxon_p": np.nan,  # only where both periods are equally long
     }
-    ratio = conditional_poisson(pre, post, years_pre, years_post)
-    row.update(
-        rate_ratio=ratio.estimate if ratio else np.nan,
-        rate_ratio_lo=ratio.lo if ratio else np.nan,
-        rate_ratio_hi=ratio.hi if ratio else np.nan,
-        p_value=ratio.p_value if ratio else np.nan,
-    )
-    both = included & (years_pre > 0) & (years_post > 0)
-    wilcoxon = wilcoxon_rates(pre[both] / years_pre[both], post[both] / years_post[both])
-    row["wilcoxon_p"] = np.nan if wilcoxon is None else wilcoxon
     if equal:
+        both = included & (years_pre > 0) & (years_post > 0)
+        wilcoxon = wilcoxon_rates(pre[both] / years_pre[both], post[both] / years_post[both])
         any_pre, any_post = (pre > 0) & included, (post > 0) & included
         pre_only, post_only = int((any_pre & ~any_post).sum()), int((any_post & ~any_pre).sum())
         test = mcnemar(pre_only, post_only)
         row.update(
+            wilcoxon_p=np.nan if wilcoxon is None else wilcoxon,
             persons_any_pre=int(any_pre.sum()),
             persons_any_post=int(any_post.sum()),
             mcnemar_p=np.nan if test is None else test,
             _pre_only=pre_only,
             _post_only=post_only,
         )
-    return row
+    cells = person_time.counted(events, window, group)
+    counts = (pre, post, years_pre, years_post)
+    return [{**row, **ratio} for ratio in ratio_rows(counts, cells, intervals)]
 
 
-def _rows(linked: _Linked, windows: list[Window], equal_names: set[str]) -> list[dict]:
+def _rows(
+    linked: _Linked,
+    windows: list[Window],
+    equal_names: set[str],
+    person_time: PersonTime,
+    intervals: tuple[str, ...] = ("robust",),
+) -> list[dict]:
     rows = []
     n = len(linked.cohort)
     for events in linked.events:
         for window in windows:
             for name, group in events.names():
-                rows.append(
-                    {
-                        "measure": name,
-                        "window": window.name,
-                        **compare(events, window, n, group, window.name in equal_names),
-                        GROUP: f"{window.name}|{events.measure.kind}",
-                        TOTAL: group is None,
-                    }
-                )
+                equal = window.name in equal_names
+                for row in compare(events, window, n, group, equal, person_time, intervals):
+                    rows.append(
+                        {
+                            "measure": name,
+                            "window": window.name,
+                            **row,
+                            "linkage": "threshold",
+                            "subgroup": "",
+                            GROUP: f"{window.name}|{events.measure.kind}|{row['adjustment']}"
+                            f"|{row['interval']}",
+                            TOTAL: group is None,
+                        }
+                    )
     return rows
 
 
@@ -215,18 +236,23 @@ def analyse(
         )
     windows = study_windows(cohort, config)
     equal_names = {f"{m}m" for m in config.equal_months}
-    outcomes = pd.DataFrame(_rows(linked, windows, equal_names))
+    intervals = config.analysis.intervals
+    person_time = PersonTime(config)
+    outcomes = pd.DataFrame(_rows(linked, windows, equal_names, person_time, intervals))
 
-    step("regression to the mean")
+    step("placebo index and event-study profile")
     placebo = placebo_window(cohort, config)
-    rtm = pd.DataFrame([{"check": "placebo index", **r} for r in _rows(linked, [placebo], set())])
-    rtm = pd.concat([rtm, _by_pre_rate(linked, windows[0])], ignore_index=True)
+    rtm = pd.DataFrame(
+        [{"check": "placebo index", **r} for r in _rows(linked, [placebo], set(), person_time)]
+    )
+    trend, midpoints = calendar_trend(linked.events, windows[0], person_time)
 
     sensitivity = []
     for cut in config.cuts:
         step(f"links at posterior >= {cut}")
         at_cut = _linked(content, config, cut)
-        for row in _rows(at_cut, study_windows(at_cut.cohort, config)[:1], set()):
+        at_cut_windows = study_windows(at_cut.cohort, config)[:1]
+        for row in _rows(at_cut, at_cut_windows, set(), PersonTime(config)):
             row[GROUP] = f"{cut}|{row[GROUP]}"
             sensitivity.append({"min_link_probability": cut, **row})
 
@@ -236,6 +262,7 @@ def analyse(
         stays_without_end=linked.stays.without_end,
         hospital_stays=_stays_usable(content, config),
         events_in_hospital={e.measure.kind: e.in_hospital for e in linked.events},
+        period_midpoints=midpoints,
     )
     return Results(
         outcomes,
@@ -244,45 +271,9 @@ def analyse(
         _linkage_checks(content, quality, cohort, config),
         _profile(linked, config),
         notes,
+        event_study(linked.events, cohort, config),
+        trend,
     )
-
-
-def _by_pre_rate(linked: _Linked, window: Window) -> pd.DataFrame:
-    """Each kind's comparison among people with no pre-period events, and below and above the
-    median pre-period rate: falls concentrated in the high group, and rises in the none group,
-    are what regression to the mean produces."""
-    rows = []
-    n = len(linked.cohort)
-    for events in linked.events:
-        pre, _ = events.counts(window, n)
-        years_pre, _ = person_years(window, events.stays)
-        rate = np.where(years_pre > 0, pre / np.where(years_pre > 0, years_pre, 1), 0)
-        some = window.included & (pre > 0)
-        median = np.median(rate[some]) if some.any() else 0.0
-        groups = {
-            "no events before": window.included & (pre == 0),
-            "below median rate before": some & (rate <= median),
-            "above median rate before": some & (rate > median),
-            "everyone": window.included,
-        }
-        kind = events.measure.kind
-        for label, members in groups.items():
-            sub = Window(
-                window.name, window.pre_lo, window.pre_hi, window.post_lo, window.post_hi, members
-            )
-            row = {
-                "check": "pre-period rate",
-                "measure": f"{kind}/all",
-                "window": window.name,
-                "pre_rate_group": label,
-                **compare(events, sub, n, None, False),
-                GROUP: f"pre-rate|{kind}",
-                TOTAL: label == "everyone",
-            }
-            if label == "no events before":
-                row["events_pre"] = np.nan  # zero by definition: not a count to protect
-            rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def _linkage_checks(

@@ -68,9 +68,12 @@ def outcomes_command(
     every count disclosure-controlled:
 
     \b
-      outcomes.csv     one row per measure and window: counts, person-years, rate ratio
-                       (conditional Poisson), 95% interval, p-values
-      rtm.csv          regression-to-the-mean checks (placebo index; change by pre rate)
+      outcomes.csv     one row per measure, window and adjustment (none, calendar):
+                       counts, person-years, rate ratio (conditional Poisson), robust 95%
+                       interval, p-values (adjusted for multiplicity too)
+      profile.csv      calendar-adjusted rates by time since the index (event study)
+      trend.csv        calendar-year effects (why the adjustment changes the estimate)
+      rtm.csv          the placebo-index check
       sensitivity.csv  the all-time estimates with links below each posterior cut undone
       linkage.csv      cohort members who may be missing records
       report.html      all of it, with figures, in one self-contained page
@@ -156,12 +159,20 @@ def _outcomes_summary(published: Published, config: StudyConfig, out: Path) -> N
         f"Evaluated {len(config.measures)} measure kind(s) for {cohort} cohort members "
         f"(rounded) in {out}"
     )
-    for row in main[main.window == "all"].itertuples():
-        ratio = (
-            "withheld"
-            if pd.isna(row.rate_ratio)
-            else f"{row.rate_ratio:.2f} ({row.rate_ratio_lo:.2f}-{row.rate_ratio_hi:.2f})"
+    adjustment, interval = config.analysis.primary_adjustment, config.analysis.intervals[0]
+    click.echo(f"  window {config.primary_window}, adjustment {adjustment}, {interval} intervals:")
+    shown = main[
+        (main.window == config.primary_window)
+        & (main.adjustment == adjustment)
+        & (main.interval == interval)
+    ]
+    for row in shown.itertuples():
+        interval = (
+            f"({row.rate_ratio_lo:.2f}-{row.rate_ratio_hi:.2f})"
+            if pd.notna(row.rate_ratio_lo)
+            else "(no interval)"
         )
+        ratio = "withheld" if pd.isna(row.rate_ratio) else f"{row.rate_ratio:.2f} {interval}"
         click.echo(f"  {row.measure:<48} rate ratio {ratio}")
     click.echo(f"  report: {out / 'report.html'}")
 

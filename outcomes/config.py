@@ -47,6 +47,25 @@ class HospitalStays:
 
 
 @dataclass(frozen=True)
+class Analysis:
+    """Which estimate is primary, how p-values are adjusted, and the event-study profile's
+    bins (months from the index; the last is open-ended; `profile_reference` starts the bin
+    the others are compared with)."""
+
+    primary_adjustment: str = "calendar"
+    primary_measures: tuple[str, ...] = ("offences/all", "detentions/all")
+    primary_window: str = ""  # empty: the first washout window, else "all"
+    intervals: tuple[str, ...] = ("robust",)
+    adjust_primary: str = "holm"
+    adjust_others: str = "bh"
+    profile_months: tuple[int, ...] = (-36, -24, -12, -6, 0, 6, 12, 24)
+    profile_reference: int = -36
+
+
+ADJUSTMENTS, INTERVALS, METHODS = ("calendar", "none"), ("robust", "model"), ("holm", "bh", "none")
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     start: dt.date = dt.date(2009, 1, 1)
     end: dt.date = dt.date(2017, 12, 31)
@@ -58,12 +77,13 @@ class StudyConfig:
     )
     equal_months: tuple[int, ...] = (12,)
     washout_months: tuple[int, ...] = (6,)
-    placebo_months: int = 12
+    placebo_months: int = 6  # without a setting: the first washout's length
     events_outside: str = "refuse"
     min_count: int = 10
     round_to: int = 5
     cuts: tuple[float, ...] = (0.5, 0.8, 0.95, 0.99)
     hospital_stays: HospitalStays | None = field(default_factory=HospitalStays)
+    analysis: Analysis = field(default_factory=lambda: Analysis())
 
     def columns_used(self) -> dict[str, dict[str, bool]]:
         """The content the study reads: kind -> {column: required}, for `pprl release`.
@@ -114,7 +134,7 @@ class StudyConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StudyConfig:
         default = cls()
-        allowed = {"study", "index", "measures", "windows", "disclosure", "sensitivity"}
+        allowed = {"study", "index", "measures", "windows", "disclosure", "sensitivity", "analysis"}
         _only(data, "", allowed | {"hospital_stays"})
         start, end, outside = _study(data, default)
         index = _table(data, "index")
@@ -135,7 +155,15 @@ class StudyConfig:
             round_to=round_to,
             cuts=_cuts(data, default),
             hospital_stays=_stays(data),
+            analysis=_analysis(data, equal, washout),
         )
+
+    @property
+    def primary_window(self) -> str:
+        """The window of the primary estimates."""
+        if self.analysis.primary_window:
+            return self.analysis.primary_window
+        return f"all-minus-{self.washout_months[0]}m" if self.washout_months else "all"
 
 
 def _study(data: dict[str, Any], default: StudyConfig) -> tuple[dt.date, dt.date, str]:
@@ -158,9 +186,8 @@ def _windows(
     _only(windows, "windows.", {"equal_months", "washout_months", "placebo_months"})
     equal = _months(windows, "windows.equal_months", default.equal_months, study_months / 2)
     washout = _months(windows, "windows.washout_months", default.washout_months, study_months)
-    placebo = _months(
-        windows, "windows.placebo_months", (default.placebo_months,), study_months, single=True
-    )[0]
+    first = washout[0] if washout else default.placebo_months
+    placebo = _months(windows, "windows.placebo_months", (first,), study_months, single=True)[0]
     return equal, washout, placebo
 
 
@@ -290,3 +317,36 @@ def _stays(data: dict[str, Any]) -> HospitalStays | None:
         tuple(not_at_risk),
         explicit=True,
     )
+
+
+def _analysis(data: dict[str, Any], equal: tuple[int, ...], washout: tuple[int, ...]) -> Analysis:
+    table = _table(data, "analysis")
+    _only(table, "analysis.", set(Analysis.__dataclass_fields__))
+    default = Analysis()
+    values = {}
+    for name, allowed in (
+        ("primary_adjustment", ADJUSTMENTS),
+        ("adjust_primary", METHODS),
+        ("adjust_others", METHODS),
+    ):
+        values[name] = _get(table, f"analysis.{name}", str, getattr(default, name))
+        if values[name] not in allowed:
+            raise ConfigError(f"analysis.{name} must be one of {', '.join(allowed)}")
+    for name, kind in (("primary_measures", str), ("intervals", str), ("profile_months", int)):
+        value = _get(table, f"analysis.{name}", list, list(getattr(default, name)))
+        if not value or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"analysis.{name} must be a list of {kind.__name__}s")
+        values[name] = tuple(value)
+    if not set(values["intervals"]) <= set(INTERVALS):
+        raise ConfigError(f"analysis.intervals must name {' or '.join(INTERVALS)}")
+    months = values["profile_months"]
+    if list(months) != sorted(set(months)) or 0 not in months or len(months) < 3:
+        raise ConfigError("analysis.profile_months must rise, include 0 and make two bins or more")
+    reference = _get(table, "analysis.profile_reference", int, months[0])
+    if reference not in months[:-1]:
+        raise ConfigError("analysis.profile_reference must start one of the profile's bins")
+    window = _get(table, "analysis.primary_window", str, "")
+    known = ["all", *(f"{m}m" for m in equal), *(f"all-minus-{m}m" for m in washout)]
+    if window and window not in known:
+        raise ConfigError(f"analysis.primary_window must name a window ({', '.join(known)})")
+    return Analysis(primary_window=window, profile_reference=reference, **values)

@@ -5,7 +5,7 @@ Nothing reaches a file, the report or the terminal except through here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -13,10 +13,15 @@ import pandas as pd
 from outcomes.analysis import Results
 from outcomes.config import StudyConfig
 from outcomes.disclosure import GROUP, TOTAL, Rules, control, round_counts
+from outcomes.multiplicity import adjust, is_primary
 
 MAIN_COLUMNS = [
     "measure",
     "window",
+    "adjustment",
+    "interval",
+    "linkage",
+    "subgroup",
     "persons",
     "events_pre",
     "events_post",
@@ -28,14 +33,19 @@ MAIN_COLUMNS = [
     "rate_ratio_lo",
     "rate_ratio_hi",
     "p_value",
+    "p_value_adjusted",
+    "primary",
     "wilcoxon_p",
     "persons_any_pre",
     "persons_any_post",
     "mcnemar_p",
+    "note",
     "suppressed",
 ]
+KEYS = 6  # the columns that name a row: measure, window, adjustment, interval, linkage, subgroup
 _RATIOS = ("rate_ratio", "rate_ratio_lo", "rate_ratio_hi")
-_P_VALUES = ("p_value", "wilcoxon_p", "mcnemar_p")
+_P_VALUES = ("p_value", "p_value_adjusted", "wilcoxon_p", "mcnemar_p")
+_PROFILE_VALUES = ("relative_rate", "relative_rate_lo", "relative_rate_hi")
 
 
 @dataclass
@@ -45,6 +55,7 @@ class Published:
     tables: dict[str, pd.DataFrame]
     cohort: int | None  # rounded; None if below the threshold
     profile: pd.DataFrame
+    notes: dict = field(default_factory=dict)  # figures that are not counts, for the report
 
 
 def _comparisons(
@@ -55,16 +66,20 @@ def _comparisons(
 ) -> pd.DataFrame:
     """Control one table of comparisons (outcomes, rtm or sensitivity rows): `additive` counts
     add up within each `_group` to its `_total` row."""
-    for column in ("persons_any_pre", "persons_any_post", "mcnemar_p", "_pre_only", "_post_only"):
+    optional = ("persons_any_pre", "persons_any_post", "mcnemar_p", "_pre_only", "_post_only")
+    for column in (*optional, "p_value_adjusted", "primary"):
         if column not in frame.columns:
-            frame = frame.assign(**{column: np.nan})
+            frame = frame.assign(**{column: np.nan if column != "primary" else False})
     out = control(
         frame,
         rules,
         counts=["persons", "events_pre", "events_post", "persons_any_pre", "persons_any_post"],
         additive=list(additive),
         dependents={
-            **{c: ["events_pre", "events_post"] for c in (*_RATIOS, "p_value", "wilcoxon_p")},
+            **{
+                c: ["events_pre", "events_post"]
+                for c in (*_RATIOS, "p_value", "p_value_adjusted", "wilcoxon_p")
+            },
             "mcnemar_p": ["persons_any_pre", "persons_any_post", "_pre_only", "_post_only"],
         },
         rates={
@@ -79,7 +94,7 @@ def _comparisons(
         out[column] = _significant(out[column], 3)
     for column in _P_VALUES:
         out[column] = _significant(out[column], 2)
-    return out[keys + MAIN_COLUMNS[2:]]
+    return out[keys + MAIN_COLUMNS[KEYS:]]
 
 
 def _significant(values: pd.Series, digits: int) -> pd.Series:
@@ -93,22 +108,14 @@ def _significant(values: pd.Series, digits: int) -> pd.Series:
 def publish(results: Results, config: StudyConfig) -> Published:
     """Every table as it may be written."""
     rules = Rules(config.min_count, config.round_to)
-    outcomes = _comparisons(results.outcomes, rules, ["measure", "window"])
-    placebo = results.rtm.check == "placebo index"
-    keys = ["check", "measure", "window", "pre_rate_group"]
-    # people split by their pre-period rate add up, and so do their events
-    rtm = pd.concat(
-        [
-            _comparisons(results.rtm[placebo], rules, keys),
-            _comparisons(
-                results.rtm[~placebo], rules, keys, ("persons", "events_pre", "events_post")
-            ),
-        ],
-        ignore_index=True,
-    )
-    sensitivity = _comparisons(
-        results.sensitivity, rules, ["min_link_probability", "measure", "window"]
-    )
+    keys = MAIN_COLUMNS[:KEYS]
+    raw = results.outcomes.assign(primary=is_primary(results.outcomes, config))
+    raw["p_value_adjusted"] = adjust(raw, config, raw.primary)
+    outcomes = _comparisons(raw, rules, keys)
+    placebo = results.rtm.assign(p_value_adjusted=adjust(results.rtm, config))
+    rtm = _comparisons(placebo, rules, ["check", *keys])
+    cuts = results.sensitivity.assign(p_value_adjusted=adjust(results.sensitivity, config))
+    sensitivity = _comparisons(cuts, rules, ["min_link_probability", *keys])
     linkage = control(
         results.linkage.assign(**{GROUP: range(len(results.linkage)), TOTAL: True}),
         rules,
@@ -124,11 +131,35 @@ def publish(results: Results, config: StudyConfig) -> Published:
     shown = (
         None if cohort < rules.min_count else int(round_counts(pd.Series([cohort]), rules).iloc[0])
     )
+    tables = {
+        "outcomes": outcomes,
+        "rtm": _flag(rtm),
+        "sensitivity": sensitivity,
+        "linkage": linkage,
+        "profile": _relative(results.event_study, rules),
+        "trend": _relative(results.trend, rules),
+    }
     return Published(
-        {"outcomes": outcomes, "rtm": _flag(rtm), "sensitivity": sensitivity, "linkage": linkage},
-        shown,
-        profile,
+        tables, shown, profile, {"period_midpoints": results.notes.get("period_midpoints", {})}
     )
+
+
+def _relative(frame: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """A table of relative rates (profile bins or calendar years): events controlled, rates
+    from the rounded counts, relative rates withheld with their events."""
+    if frame.empty:
+        return frame
+    out = control(
+        frame.assign(**{GROUP: range(len(frame)), TOTAL: True}),
+        rules,
+        counts=["events"],
+        dependents={c: ["events"] for c in _PROFILE_VALUES},
+        rates={"rate": ("events", "person_years")},
+    )
+    out["person_years"] = out.person_years.round(1)
+    for column in ("rate", *_PROFILE_VALUES):
+        out[column] = _significant(out[column], 3)
+    return out
 
 
 def _flag(rtm: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from matplotlib.ticker import FuncFormatter
 
 from outcomes.config import StudyConfig
 from outcomes.publish import Published
+from outcomes.report_trend import time_sections
 from pprl.figures import figure, inline_png
 
 _STYLE = """
@@ -30,7 +31,8 @@ img{max-width:100%}
 
 
 def _rates_figure(main: pd.DataFrame) -> str:
-    rows = main[main.window == "all"].iloc[::-1]
+    rows = main[(main.window == "all") & (main.adjustment == "none")]
+    rows = rows.drop_duplicates("measure").iloc[::-1]
     drawn, axis = figure(8, 0.32 * len(rows) + 1.2)
     y = np.arange(len(rows))
     axis.barh(y + 0.2, rows.rate_pre, height=0.4, label="before the index", color="#8da0cb")
@@ -85,27 +87,6 @@ def _profile_figure(profile: pd.DataFrame) -> str:
     return inline_png(drawn)
 
 
-def _pre_rate_figure(rtm: pd.DataFrame) -> str:
-    rows = rtm[rtm.check == "pre-period rate"]
-    drawn, axes = figure(8, 3.2, columns=max(rows.measure.nunique(), 1))
-    for axis, (measure, group) in zip(axes, rows.groupby("measure", sort=False), strict=False):
-        x = np.arange(len(group))
-        axis.bar(x - 0.2, group.rate_pre, 0.4, label="before", color="#8da0cb")
-        axis.bar(x + 0.2, group.rate_post, 0.4, label="after", color="#fc8d62")
-        axis.set_xticks(
-            x,
-            [
-                g.replace(" rate before", "").replace("no events before", "none")
-                for g in group.pre_rate_group
-            ],
-            fontsize=8,
-        )
-        axis.set_title(measure, fontsize=9)
-    axes[0].set_ylabel("events per person-year")
-    axes[0].legend(fontsize=8)
-    return inline_png(drawn)
-
-
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, na_rep="", border=0, float_format=lambda v: f"{v:g}")
 
@@ -119,7 +100,8 @@ def write_report(
         "<!doctype html><html><head><meta charset='utf-8'><title>pprl outcomes</title>",
         f"<style>{_STYLE}</style></head><body>",
         *_introduction(published, notes, config, run),
-        *_main_estimates(published.tables["outcomes"]),
+        *_main_estimates(published.tables["outcomes"], config),
+        *time_sections(published, config),
         *_regression_to_the_mean(published, config),
         *_linkage_sensitivity(published.tables["sensitivity"], published.tables["linkage"]),
         *_disclosure(config),
@@ -156,11 +138,15 @@ def _introduction(published: Published, notes: dict, config: StudyConfig, run: d
         "ratio (after / before) comes from a conditional Poisson model (each person's events "
         "split between their two periods, with their person-time as offset), so people's "
         "different levels of offending cancel and unequal follow-up is allowed for; below 1 "
-        "means fewer events after; read its interval and <code>p_value</code> first. "
-        "<code>wilcoxon_p</code> tests the per-person change in rate, as the published design "
-        "did; with unequal periods before and after it is not a valid test of no change "
-        "(one event in a short period is a large rate, in a long period a small one, so the "
-        "changes are not symmetric even when nothing changed): treat it as descriptive. "
+        "means fewer events after. Each is given twice: <code>adjustment = none</code> "
+        "compares the two periods as they are; <code>calendar</code> also allows for "
+        "calendar-year effects (below: why they differ). Intervals and p-values are robust "
+        "(<code>interval = robust</code>: a sandwich by person, which holds when events come "
+        "in bundles, such as several offences charged on one occasion); where too few people "
+        "have events for it, no interval is given and <code>note</code> says why. "
+        "<code>wilcoxon_p</code> tests the per-person change in rate, as the published "
+        "design did, only in equal windows (<b>Nm</b>): with unequal periods it is not a "
+        "valid test of no change. "
         "<code>mcnemar_p</code> tests any event before against "
         "any event after in equal windows. Windows: <b>all</b> uses all study time (the "
         "published design); <b>Nm</b> compares N months before and after, for people with "
@@ -176,44 +162,67 @@ def _introduction(published: Published, notes: dict, config: StudyConfig, run: d
     ]
 
 
-def _main_estimates(main: pd.DataFrame) -> list[str]:
+def _main_estimates(main: pd.DataFrame, config: StudyConfig) -> list[str]:
+    analysis = config.analysis
+    interval = main[main.interval == analysis.intervals[0]]
+    primary = interval[interval.adjustment == analysis.primary_adjustment]
+    window = interval[interval.window == config.primary_window]
     return [
         "<h2>Rates before and after</h2>",
         _rates_figure(main),
         "<h2>Rate ratios</h2>",
-        _forest(main, "window", "Rate ratio by measure and window"),
+        f"<p class='note'>Primary: {_names(analysis.primary_measures)} in window "
+        f"<b>{html.escape(config.primary_window)}</b>, adjustment "
+        f"<b>{html.escape(analysis.primary_adjustment)}</b> (the <code>primary</code> "
+        f"column). <code>p_value_adjusted</code>: {_METHODS[analysis.adjust_primary]} "
+        f"within the primary estimates, {_METHODS[analysis.adjust_others]} across every "
+        "other row: read the others as exploratory.</p>",
+        _forest(primary, "window", f"Rate ratio by window ({analysis.primary_adjustment})"),
+        _forest(window, "adjustment", f"Window {config.primary_window}: by adjustment"),
         _table(main),
     ]
+
+
+_METHODS = {
+    "holm": "Holm's step-down method (family-wise error)",
+    "bh": "Benjamini-Hochberg (false discovery rate)",
+    "none": "no adjustment",
+}
+
+
+def _names(values: tuple[str, ...]) -> str:
+    return ", ".join(f"<b>{html.escape(v)}</b>" for v in values)
 
 
 def _regression_to_the_mean(published: Published, config: StudyConfig) -> list[str]:
     esc = html.escape
     rtm = published.tables["rtm"]
-    flags = rtm[rtm.flag != ""]
+    rtm = rtm[rtm.interval == config.analysis.intervals[0]]
+    adjusted = rtm[rtm.adjustment == config.analysis.primary_adjustment]
+    flags = adjusted[adjusted.flag != ""]
     return [
-        "<h2>Regression to the mean</h2>",
+        "<h2>Placebo index</h2>",
         "<p class='note'>People come to L&amp;D at a crisis, so their rates just before the "
-        "index may be unusually high and fall afterwards whatever L&amp;D does. Three checks: "
-        "the event rate by quarter around the index (a peak just before 0 is a crisis); a "
-        f"placebo index {config.placebo_months} months before the real one, comparing the "
-        f"last {config.placebo_months} months before the index with earlier time (its rate "
-        "ratio should be 1; a flag means it is not, and the <b>all</b> window then mixes that "
-        "change into the effect: prefer <b>all-minus-Nm</b>); and the change by the "
-        "before-rate (the none group rising and the high group falling is what regression to "
-        "the mean looks like, even without an effect).</p>",
+        "index may be unusually high and fall afterwards whatever L&amp;D does. A placebo "
+        f"index {config.placebo_months} months before the real one (by default the "
+        f"washout's length) compares the last {config.placebo_months} months before the "
+        "index with earlier time: its rate ratio should be 1. A flag (on the primary "
+        "adjustment) means it is not: then the <b>all</b> window mixes that change into the "
+        "effect, and <b>all-minus-Nm</b> leaves it out. The quarterly rates below are crude "
+        "(no calendar adjustment).</p>",
         _profile_figure(published.profile.dropna(subset=["rate"])),
         (
             f"<p class='flag'>Flagged: {', '.join(esc(m) for m in flags.measure)}</p>"
             if len(flags)
             else "<p>No placebo comparison flagged.</p>"
         ),
-        _forest(rtm[rtm.check == "placebo index"], "window", "Placebo index: rate ratio"),
-        _pre_rate_figure(rtm),
+        _forest(rtm, "adjustment", "Placebo index: rate ratio"),
         _table(rtm),
     ]
 
 
 def _linkage_sensitivity(sensitivity: pd.DataFrame, linkage: pd.DataFrame) -> list[str]:
+    sensitivity = sensitivity[sensitivity.adjustment == "calendar"]
     return [
         "<h2>Linkage sensitivity</h2>",
         "<p class='note'>The all-time estimates re-run with every link below a posterior "
@@ -224,7 +233,7 @@ def _linkage_sensitivity(sensitivity: pd.DataFrame, linkage: pd.DataFrame) -> li
         _forest(
             sensitivity.assign(min_link_probability=sensitivity.min_link_probability.map(str)),
             "min_link_probability",
-            "Rate ratio (window all) by minimum link probability",
+            "Rate ratio (window all, calendar-adjusted) by minimum link probability",
         ),
         _table(linkage),
         _table(sensitivity),

@@ -4,7 +4,10 @@ Each person is their own control. Conditioning a person's pre and post Poisson c
 total leaves the post count binomial, with log-odds log(rate ratio) + log(py_post / py_pre):
 every person's own level of offending (frailty) cancels, unequal person-time enters as an
 offset, and people without events carry no information. This is the conditional Poisson
-(self-controlled) estimator; its likelihood is exact, so it is fitted by Newton's method.
+(self-controlled) estimator; its likelihood is exact, so it is fitted by Newton's method
+(`outcomes/conditional.py`, which also fits it with calendar-year effects). Intervals are
+robust (sandwich by person) unless asked otherwise: same-day bundles of events make counts
+overdispersed, and the model's own variance then understates the uncertainty.
 """
 
 from __future__ import annotations
@@ -14,53 +17,58 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-from scipy.special import expit
+
+from outcomes.conditional import MIN_CLUSTERS, Fit, fit_conditional
 
 Z95 = float(stats.norm.ppf(0.975))
 
 
+INTERVALS = ("robust", "model")
+
+
 @dataclass(frozen=True)
 class RateRatio:
-    """Post/pre rate ratio with its 95% Wald interval and two-sided p-value."""
+    """A rate ratio with its 95% Wald interval and two-sided p-value, by `interval` (robust:
+    sandwich by person; model: the Poisson's own variance); `note` says why any is missing."""
 
     estimate: float
     lo: float
     hi: float
     p_value: float
+    interval: str
+    note: str = ""
 
 
-def conditional_poisson(
-    events_pre: np.ndarray, events_post: np.ndarray, years_pre: np.ndarray, years_post: np.ndarray
-) -> RateRatio | None:
-    """The within-person post/pre rate ratio; None where it cannot be estimated (no events,
-    or every event on one side)."""
-    events_pre, events_post = np.asarray(events_pre, float), np.asarray(events_post, float)
-    years_pre, years_post = np.asarray(years_pre, float), np.asarray(years_post, float)
-    keep = (events_pre + events_post > 0) & (years_pre > 0) & (years_post > 0)
-    n = (events_pre + events_post)[keep]
-    y = events_post[keep]
-    offset = np.log(years_post[keep] / years_pre[keep])
-    total = y.sum()
-    if total == 0 or total == n.sum():
-        return None
-    beta = math.log(total / (n.sum() - total)) - float(np.average(offset, weights=n))
-    for _ in range(100):
-        p = expit(beta + offset)
-        score = float(total - (n * p).sum())
-        information = float((n * p * (1 - p)).sum())
-        step = score / information
-        beta += max(min(step, 5.0), -5.0)
-        if abs(step) < 1e-12:
-            break
-    p = expit(beta + offset)
-    se = 1 / math.sqrt(float((n * p * (1 - p)).sum()))
-    z = beta / se
+def rate_ratio(fit: Fit | None, interval: str, column: int = 0) -> RateRatio:
+    """exp(coefficient `column`) of a conditional Poisson fit, with its interval."""
+    if fit is None or math.isnan(fit.beta[column]):
+        return RateRatio(*[math.nan] * 4, interval, "not estimable: no events on one side")
+    beta = float(fit.beta[column])
+    if interval == "robust" and fit.clusters < MIN_CLUSTERS:
+        note = f"no robust interval: fewer than {MIN_CLUSTERS} people with events"
+        return RateRatio(math.exp(beta), math.nan, math.nan, math.nan, interval, note)
+    covariance = fit.robust if interval == "robust" else fit.model
+    se = math.sqrt(float(covariance[column, column]))
     return RateRatio(
         math.exp(beta),
         math.exp(beta - Z95 * se),
         math.exp(beta + Z95 * se),
-        float(2 * stats.norm.sf(abs(z))),
+        float(2 * stats.norm.sf(abs(beta / se))),
+        interval,
     )
+
+
+def conditional_poisson(
+    events_pre: np.ndarray, events_post: np.ndarray, years_pre: np.ndarray, years_post: np.ndarray
+) -> Fit | None:
+    """The within-person post/pre log rate ratio from each person's two periods; None where it
+    cannot be estimated (no events, or every event on one side)."""
+    events = np.column_stack([events_pre, events_post]).astype(float)
+    years = np.column_stack([years_pre, years_post]).astype(float)
+    usable = (years > 0).all(axis=1)
+    person = np.repeat(np.arange(usable.sum()), 2)
+    post = np.tile([0.0, 1.0], int(usable.sum()))
+    return fit_conditional(person, events[usable].ravel(), years[usable].ravel(), post[:, None])
 
 
 def wilcoxon_rates(rate_pre: np.ndarray, rate_post: np.ndarray) -> float | None:

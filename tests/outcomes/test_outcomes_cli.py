@@ -130,10 +130,12 @@ def test_outputs(project, sealed, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         "linkage.csv",
         "outcomes.csv",
+        "profile.csv",
         "report.html",
         "rtm.csv",
         "run.json",
         "sensitivity.csv",
+        "trend.csv",
     ]
     main = pd.read_csv(out / "outcomes.csv", keep_default_na=False)
     assert list(main.columns) == MAIN_COLUMNS
@@ -154,7 +156,7 @@ def test_outputs(project, sealed, tmp_path):
         assert main[main[column] == ""].suppressed.str.contains(column).all()
     # no withheld group count can be recovered from its kind's total in the same window
     main["kind"] = main.measure.str.split("/").str[0]
-    for (_, _), rows in main.groupby(["window", "kind"]):
+    for _, rows in main.groupby(["window", "kind", "adjustment", "interval"]):
         total = rows[rows.measure.str.endswith("/all")].iloc[0]
         parts = rows[~rows.measure.str.endswith("/all")]
         for column in ("events_pre", "events_post"):

@@ -196,9 +196,11 @@ def test_analysis_tables_on_the_hand_made_people():
         }
     )
     results = analyse(_content(), quality, CONFIG)
-    main = results.outcomes.set_index(["measure", "window"])
-    row = main.loc[("offences/all", "all")]
+    main = results.outcomes.set_index(["measure", "window", "adjustment"])
+    row = main.loc[("offences/all", "all", "none")]
     assert (row.events_pre, row.events_post, row.persons) == (3, 1, 2)
+    # the calendar-adjusted row rests on the same counts
+    assert main.loc[("offences/all", "all", "calendar")].events_pre == 3
     assert row.person_years_pre * 365.25 == pytest.approx(346 + 59)
     assert set(results.outcomes.window) == {"all", "6m", "all-minus-3m"}
     assert results.notes["events_in_hospital"] == {"offences": 1, "detentions": 0}
