@@ -54,7 +54,7 @@ class Cells:
         years = self.exposure.shape[2]
         base = int(np.argmax(self.exposure.sum(axis=(0, 1))))
         others = [y for y in range(years) if y != base]
-        log_effect, se = np.zeros(years), np.zeros(years)
+        log_effect, se = np.zeros(years), np.full(years, np.nan)  # the reference: no interval
         at = periods - 1
         log_effect[others] = fit.beta[at:]
         se[others] = np.sqrt(np.diag(fit.robust)[at:])

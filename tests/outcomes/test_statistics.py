@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from outcomes.statistics import Z95, conditional_poisson, mcnemar, wilcoxon_rates
+from outcomes.statistics import Z95, conditional_poisson, mcnemar, rate_ratio, wilcoxon_rates
 
 
 def test_conditional_poisson_with_equal_person_time_is_the_ratio_of_totals():
@@ -16,7 +16,7 @@ def test_conditional_poisson_with_equal_person_time_is_the_ratio_of_totals():
     # variance of its log is 1/sum(pre) + 1/sum(post): here 30/60 with variance 1/60 + 1/30.
     pre, post = np.array([10, 20, 30, 0]), np.array([5, 10, 15, 0])
     years = np.array([2.0, 2.0, 2.0, 2.0])
-    result = conditional_poisson(pre, post, years, years)
+    result = rate_ratio(conditional_poisson(pre, post, years, years), "model")
     assert result.estimate == pytest.approx(0.5, rel=1e-10)
     se = math.sqrt(1 / 60 + 1 / 30)
     assert result.lo == pytest.approx(0.5 * math.exp(-Z95 * se), rel=1e-8)
@@ -30,14 +30,14 @@ def test_conditional_poisson_uses_each_persons_own_time():
     # One person: 2 events in 2 years before, 1 in 1 year after. Given 3 events, the post count
     # is Binomial(3, p) with odds RR * 1/2; the MLE p = 1/3 gives RR = 1, and the information
     # 3 * (1/3) * (2/3) = 2/3 gives a standard error of sqrt(1.5) on the log scale.
-    result = conditional_poisson([2], [1], [2.0], [1.0])
+    result = rate_ratio(conditional_poisson([2], [1], [2.0], [1.0]), "model")
     assert result.estimate == pytest.approx(1.0, abs=1e-12)
     assert result.hi == pytest.approx(math.exp(Z95 * math.sqrt(1.5)), rel=1e-9)
     assert result.p_value == pytest.approx(1.0)
     # Two people worked by hand: A 4 events pre in 4 years, 0 post in 1 year; B 0 pre in
     # 1 year, 2 post in 2 years. With r the rate ratio (odds r * py_post/py_pre) the score is
     # 2 - 4 * r/(4 + r) - 2 * 2r/(1 + 2r) = 0, that is 4r^2 + r - 4 = 0: r = (sqrt(65) - 1)/8.
-    result = conditional_poisson([4, 0], [0, 2], [4.0, 1.0], [1.0, 2.0])
+    result = rate_ratio(conditional_poisson([4, 0], [0, 2], [4.0, 1.0], [1.0, 2.0]), "model")
     root = (math.sqrt(65) - 1) / 8
     assert 2 - 4 * root / (4 + root) - 4 * root / (1 + 2 * root) == pytest.approx(0, abs=1e-12)
     assert result.estimate == pytest.approx(root, rel=1e-9)
@@ -51,7 +51,7 @@ def test_conditional_poisson_matches_a_binomial_glm_with_offset():
     years_pre, years_post = rng.uniform(0.5, 8, 400), rng.uniform(0.5, 8, 400)
     pre = rng.poisson(frailty * years_pre * 0.4)
     post = rng.poisson(frailty * years_post * 0.4 * 0.7)
-    ours = conditional_poisson(pre, post, years_pre, years_post)
+    ours = rate_ratio(conditional_poisson(pre, post, years_pre, years_post), "model")
     some = pre + post > 0
     glm = sm.GLM(
         np.column_stack([post[some], pre[some]]),
