@@ -51,14 +51,14 @@ def _forest(frame: pd.DataFrame, by: str, title: str) -> str:
     for j, level in enumerate(levels):
         rows = frame[frame[by] == level].set_index("measure").reindex(measures)
         y = np.arange(len(measures)) + 0.4 - step * (j + 0.5)
-        ok = rows.rate_ratio.notna().to_numpy()
+        ratio = rows.rate_ratio.to_numpy(float)
+        ok = ~np.isnan(ratio)  # a ratio without an interval is drawn without bars
+        below = np.nan_to_num(ratio - rows.rate_ratio_lo.to_numpy(float))
+        above = np.nan_to_num(rows.rate_ratio_hi.to_numpy(float) - ratio)
         axis.errorbar(
-            rows.rate_ratio[ok],
+            ratio[ok],
             y[ok],
-            xerr=[
-                (rows.rate_ratio - rows.rate_ratio_lo)[ok],
-                (rows.rate_ratio_hi - rows.rate_ratio)[ok],
-            ],
+            xerr=[below[ok], above[ok]],
             fmt="o",
             ms=3,
             capsize=2,

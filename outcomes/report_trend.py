@@ -22,13 +22,11 @@ def _profile_figure(profile: pd.DataFrame) -> str:
     kinds = list(dict.fromkeys(profile.kind))
     for j, (kind, rows) in enumerate(profile.groupby("kind", sort=False)):
         x = np.arange(len(rows)) + (j - (len(kinds) - 1) / 2) * 0.12
-        ok = rows.relative_rate.notna().to_numpy()
-        lo = (rows.relative_rate - rows.relative_rate_lo).fillna(0)
-        hi = (rows.relative_rate_hi - rows.relative_rate).fillna(0)
-        axis.errorbar(
-            x[ok], rows.relative_rate[ok], yerr=[lo[ok], hi[ok]], fmt="o-", ms=4, capsize=2,
-            label=kind,
-        )  # fmt: skip
+        rate = rows.relative_rate.to_numpy(float)
+        ok = ~np.isnan(rate)
+        lo = np.nan_to_num(rate - rows.relative_rate_lo.to_numpy(float))
+        hi = np.nan_to_num(rows.relative_rate_hi.to_numpy(float) - rate)
+        axis.errorbar(x[ok], rate[ok], yerr=[lo[ok], hi[ok]], fmt="o-", ms=4, capsize=2, label=kind)
     labels = list(dict.fromkeys(profile.months))
     axis.set_xticks(np.arange(len(labels)), labels, fontsize=8)
     axis.axhline(1, color="#666", lw=0.8)
@@ -45,12 +43,13 @@ def _trend_figure(trend: pd.DataFrame, midpoints: dict) -> str:
     drawn, axis = figure(8, 3.6)
     for j, (kind, rows) in enumerate(trend.groupby("kind", sort=False)):
         colour = f"C{j}"
-        ok = rows.relative_rate.notna().to_numpy()
-        axis.plot(rows.year[ok] + 0.5, rows.relative_rate[ok], "o-", color=colour, label=kind)
+        rate = rows.relative_rate.to_numpy(float)
+        year = rows.year.to_numpy(float) + 0.5
+        axis.plot(year, rate, "o-", color=colour, label=kind)
         axis.fill_between(
-            rows.year[ok] + 0.5,
-            rows.relative_rate_lo[ok],
-            rows.relative_rate_hi[ok],
+            year,
+            rows.relative_rate_lo.to_numpy(float),
+            rows.relative_rate_hi.to_numpy(float),
             color=colour,
             alpha=0.15,
         )

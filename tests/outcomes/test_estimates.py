@@ -17,6 +17,7 @@ from outcomes.conditional import MIN_CLUSTERS, fit_conditional
 from outcomes.config import Measure, StudyConfig
 from outcomes.estimates import PersonTime, periods, ratio_rows
 from outcomes.measures import Events
+from outcomes.multiplicity import adjust, benjamini_hochberg, holm, is_primary
 from outcomes.profile import event_study
 from outcomes.statistics import conditional_poisson, rate_ratio
 from outcomes.windows import Stays, person_years, study_windows
@@ -230,3 +231,31 @@ def test_periods_are_empty_outside_the_window():
     (pre_lo, pre_hi), (post_lo, post_hi) = periods(window)
     assert pre_hi[0] == pre_lo[0] and post_hi[0] == post_lo[0]
     assert pre_hi[1] - pre_lo[1] == 365 and post_hi[1] - post_lo[1] == 365
+
+
+def test_holm_and_benjamini_hochberg_match_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.random.default_rng(2).uniform(0, 0.2, 25) ** 2
+    for ours, theirs in ((holm, "holm"), (benjamini_hochberg, "fdr_bh")):
+        assert ours(p) == pytest.approx(multipletests(p, method=theirs)[1], rel=1e-12)
+
+
+def test_the_primary_family_is_adjusted_apart_from_the_rest():
+    frame = pd.DataFrame(
+        {
+            "measure": ["offences/all", "detentions/all", "offences/theft", "offences/all"],
+            "window": ["all-minus-6m", "all-minus-6m", "all-minus-6m", "all"],
+            "adjustment": "calendar",
+            "interval": "robust",
+            "linkage": "threshold",
+            "subgroup": "",
+            "p_value": [0.01, 0.04, 0.01, np.nan],
+        }
+    )
+    primary = is_primary(frame, STUDY)
+    assert primary.tolist() == [True, True, False, False]
+    adjusted = adjust(frame, STUDY, primary)
+    # Holm among the two primary rows: 0.01 * 2, then max(0.02, 0.04 * 1); the rest alone
+    assert adjusted.tolist()[:3] == pytest.approx([0.02, 0.04, 0.01])
+    assert math.isnan(adjusted.iloc[3])

@@ -122,6 +122,13 @@ def test_the_default_study_is_the_issues_example(tmp_path):
     assert StudyConfig().measures[0] == Measure("offences", "offence_date", "offence_group")
 
 
+def test_the_placebo_index_defaults_to_the_washout(tmp_path):
+    study = StudyConfig.from_toml(_study(tmp_path, "[windows]\nwashout_months = [9, 3]\n"))
+    assert study.placebo_months == 3 and study.primary_window == "all-minus-3m"
+    explicit = "[windows]\nwashout_months = [9]\nplacebo_months = 12\n"
+    assert StudyConfig.from_toml(_study(tmp_path, explicit)).placebo_months == 12
+
+
 def test_outputs(project, sealed, tmp_path):
     files, quality, people = sealed
     out = tmp_path / "results"
@@ -166,6 +173,23 @@ def test_outputs(project, sealed, tmp_path):
                 shown = pd.to_numeric(parts[column], errors="coerce").sum()
                 assert int(total[column]) - shown >= 10 - 2 * len(parts)  # rounding slack
     assert main.suppressed.str.contains(r"\*").any()  # this data needs secondary suppression
+    # both adjustments, robust intervals, threshold links, everyone; two primary rows
+    assert set(main.adjustment) == {"none", "calendar"} and set(main.interval) == {"robust"}
+    assert set(main.linkage) == {"threshold"} and set(main.subgroup) == {""}
+    primary = main[main.primary.astype(str) == "True"]
+    assert sorted(primary.measure) == ["detentions/all", "offences/all"]
+    assert set(primary.window) == {"all-minus-6m"} and set(primary.adjustment) == {"calendar"}
+    tested = main[main.p_value != ""]
+    assert (tested.p_value_adjusted != "").all()
+    assert (tested.p_value_adjusted.astype(float) >= tested.p_value.astype(float)).all()
+    # Wilcoxon only where the two periods are equally long
+    assert (main[main.window != "12m"].wilcoxon_p == "").all()
+    for name in ("profile.csv", "trend.csv"):
+        table = pd.read_csv(out / name, keep_default_na=False)
+        shown = pd.to_numeric(table.events, errors="coerce").dropna()
+        assert len(shown) and (shown % 5 == 0).all() and (shown >= 10).all(), name
+        withheld = table[table.events == ""]
+        assert (withheld.relative_rate == "").all(), name
     fraud = main[(main.measure == "offences/fraud") & (main.window == "12m")].iloc[0]
     assert fraud.events_pre == "" and fraud.rate_ratio == ""
     assert "rate_ratio" in fraud.suppressed
@@ -259,6 +283,13 @@ def test_person_quality_from_another_linkage_run_is_refused(project, sealed, tmp
         ('[[measures]]\nkind = "offences"\n', "measures[1] needs kind and date"),
         ("[sensitivity]\ncuts = [0.5, 1.5]\n", "sensitivity.cuts"),
         ("[study\n", "not valid TOML"),
+        ('[analysis]\nprimary_adjustment = "trend"\n', "analysis.primary_adjustment must be"),
+        ('[analysis]\nprimary_window = "all-minus-9m"\n', "analysis.primary_window must name"),
+        ('[analysis]\nintervals = ["bootstrap"]\n', "analysis.intervals must name"),
+        ('[analysis]\nadjust_others = "fdr"\n', "analysis.adjust_others must be one of"),
+        ("[analysis]\nprofile_months = [-12, -6]\n", "analysis.profile_months must rise"),
+        ("[analysis]\nprofile_reference = 24\n", "analysis.profile_reference must start"),
+        ("[analysis]\nprimary_measures = []\n", "analysis.primary_measures must be a list"),
     ],
 )
 def test_study_configuration_mistakes_are_named(tmp_path, text, message):

@@ -201,6 +201,9 @@ def test_analysis_tables_on_the_hand_made_people():
     assert (row.events_pre, row.events_post, row.persons) == (3, 1, 2)
     # the calendar-adjusted row rests on the same counts
     assert main.loc[("offences/all", "all", "calendar")].events_pre == 3
+    # Wilcoxon only where the periods are equally long
+    assert results.outcomes[results.outcomes.window != "6m"].wilcoxon_p.isna().all()
+    assert set(results.outcomes.adjustment) == {"none", "calendar"}
     assert row.person_years_pre * 365.25 == pytest.approx(346 + 59)
     assert set(results.outcomes.window) == {"all", "6m", "all-minus-3m"}
     assert results.notes["events_in_hospital"] == {"offences": 1, "detentions": 0}

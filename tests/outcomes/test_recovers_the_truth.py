@@ -40,6 +40,8 @@ MUST_BE_PRECISE = {
     "offences/violence against the person",
 }
 
+CALENDAR = {"offences/all"}
+
 
 def truth(scenario) -> dict[str, float]:
     """The configured post/pre rate ratio of every measure."""
@@ -58,22 +60,25 @@ def truth(scenario) -> dict[str, float]:
     return ratios
 
 
-def precise(rows: pd.DataFrame) -> set[str]:
+def precise(rows: pd.DataFrame, required: set[str] = MUST_BE_PRECISE) -> set[str]:
     """Measures whose standard error (from their interval) makes 15% three of them."""
     se = (np.log(rows.rate_ratio_hi) - np.log(rows.rate_ratio_lo)) / (2 * Z95)
     chosen = set(rows.index[se <= np.log(1 + TOLERANCE) / 3])
-    assert chosen >= MUST_BE_PRECISE, se.round(3).to_dict()
+    assert chosen >= required, se.round(3).to_dict()
     return chosen
 
 
-def estimates(out, window: str) -> pd.DataFrame:
+def estimates(out, window: str, adjustment: str = "none") -> pd.DataFrame:
     main = pd.read_csv(out / "outcomes.csv")
-    return main[main.window == window].set_index("measure")
+    rows = main[(main.window == window) & (main.adjustment == adjustment)]
+    return rows[rows.interval == "robust"].set_index("measure")
 
 
-def check_recovers_truth(rows: pd.DataFrame, ratios: dict[str, float]) -> None:
+def check_recovers_truth(
+    rows: pd.DataFrame, ratios: dict[str, float], required: set[str] = MUST_BE_PRECISE
+) -> None:
     assert set(rows.index) == set(ratios)
-    for measure in precise(rows):
+    for measure in precise(rows, required):
         assert abs(rows.rate_ratio[measure] / ratios[measure] - 1) <= TOLERANCE, measure
     covered = [(rows.rate_ratio_lo[m] <= ratios[m] <= rows.rate_ratio_hi[m]) for m in ratios]
     assert sum(covered) / len(covered) >= 0.8, rows[["rate_ratio_lo", "rate_ratio_hi"]]
@@ -85,6 +90,9 @@ def test_without_a_crisis_all_time_estimates_recover_the_truth(project, tmp_path
     result = run_outcomes(project, released, quality, out)
     assert result.exit_code == 0, result.output
     check_recovers_truth(estimates(out, "all"), truth(DEFAULT_SCENARIO))
+    # the calendar-adjusted estimate learns the trend from the stagger of index dates, so it
+    # is less precise: at 2,000 people only offences/all reaches three standard errors in 15%
+    check_recovers_truth(estimates(out, "all", "calendar"), truth(DEFAULT_SCENARIO), CALENDAR)
     assert_no_identifier_reaches_the_analyst(project, released, quality, out, tmp_path)
 
 
@@ -100,7 +108,8 @@ def test_a_crisis_before_contact_is_caught_and_the_washout_recovers_the_truth(pr
     ratios = truth(scenario)
     naive = estimates(out, "all")
     rtm = pd.read_csv(out / "rtm.csv", keep_default_na=False)
-    flags = rtm[rtm.check == "placebo index"].set_index("measure").flag
+    placebo = rtm[(rtm.check == "placebo index") & (rtm.adjustment == "calendar")]
+    flags = placebo.set_index("measure").flag
     for measure in precise(naive):
         # the all-time comparison overstates the fall, beyond the tolerance for the pools ...
         assert naive.rate_ratio[measure] < ratios[measure], measure
@@ -110,6 +119,7 @@ def test_a_crisis_before_contact_is_caught_and_the_washout_recovers_the_truth(pr
         assert naive.rate_ratio[pool] < ratios[pool] * (1 - TOLERANCE), pool
         assert naive.rate_ratio_hi[pool] < ratios[pool], pool
     check_recovers_truth(estimates(out, "all-minus-6m"), ratios)
+    check_recovers_truth(estimates(out, "all-minus-6m", "calendar"), ratios, CALENDAR)
 
 
 def assert_no_identifier_reaches_the_analyst(project, released, quality, out, tmp_path):
@@ -135,7 +145,9 @@ def assert_no_identifier_reaches_the_analyst(project, released, quality, out, tm
     for output in out.iterdir():
         text = output.read_text()
         assert not set(re.split(r"[\s,;<>\"']+", text)) & (tokens | record_ids), output.name
-        assert not any(name in text for name in names), output.name
+        # whole words only: "Benjamini-Hochberg" does not disclose a surname "Benjamin"
+        found = [n for n in names if n in text and re.search(rf"\b{re.escape(n)}\b", text)]
+        assert not found, output.name
 
 
 @pytest.fixture(autouse=True)
