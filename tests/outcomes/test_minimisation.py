@@ -15,7 +15,7 @@ from sample_extracts.generator import generate
 from ..conftest import PROJECT
 from .conftest import TRUSTS, hash_all, identity, link_and_release, run_outcomes
 
-TABLES = ("outcomes.csv", "sensitivity.csv", "linkage.csv", "rtm.csv")
+TABLES = ("outcomes.csv", "sensitivity.csv", "linkage.csv", "rtm.csv", "profile.csv", "trend.csv")
 
 
 def unmark(project, sealed, out):
