@@ -102,7 +102,7 @@ def write_report(
         *_introduction(published, notes, config, run),
         *_main_estimates(published.tables["outcomes"], config),
         *time_sections(published, config),
-        *_regression_to_the_mean(published, config),
+        *_placebo(published, config),
         *_linkage_sensitivity(published.tables["sensitivity"], published.tables["linkage"]),
         *_disclosure(config),
         "<h2>Run</h2><pre>",
@@ -194,7 +194,7 @@ def _names(values: tuple[str, ...]) -> str:
     return ", ".join(f"<b>{html.escape(v)}</b>" for v in values)
 
 
-def _regression_to_the_mean(published: Published, config: StudyConfig) -> list[str]:
+def _placebo(published: Published, config: StudyConfig) -> list[str]:
     esc = html.escape
     rtm = published.tables["rtm"]
     rtm = rtm[rtm.interval == config.analysis.intervals[0]]

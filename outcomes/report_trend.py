@@ -7,6 +7,7 @@ import html
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter
 
 from outcomes.config import StudyConfig
 from outcomes.publish import Published
@@ -33,6 +34,9 @@ def _profile_figure(profile: pd.DataFrame) -> str:
     zero = labels.index(next(m for m in labels if m.startswith("0")))
     axis.axvline(zero - 0.5, color="#a00", lw=0.8, ls="--")
     axis.set_yscale("log")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    axis.yaxis.set_major_formatter(plain)
+    axis.yaxis.set_minor_formatter(plain)
     axis.set_xlabel("months since the index (the dashed line)")
     axis.set_ylabel("rate relative to the reference bin")
     axis.legend(fontsize=8)
@@ -65,6 +69,34 @@ def _trend_figure(trend: pd.DataFrame, midpoints: dict) -> str:
     return inline_png(drawn)
 
 
+def _trend_between(rows: pd.DataFrame, before: float, after: float) -> float:
+    """The trend's rate ratio from one calendar time to another (log-linear between years)."""
+    known = rows.dropna(subset=["relative_rate"])
+    if len(known) < 2:
+        return float("nan")
+    year, log_rate = known.year.to_numpy(float) + 0.5, np.log(known.relative_rate.to_numpy(float))
+    return float(np.exp(np.interp(after, year, log_rate) - np.interp(before, year, log_rate)))
+
+
+def _differences(main: pd.DataFrame, trend: pd.DataFrame, midpoints: dict) -> str:
+    """Per kind, in plain words: the two estimates in window all and the trend between the
+    periods' mean calendar times."""
+    rows = main[(main.window == "all") & main.measure.str.endswith("/all")]
+    said = []
+    for kind, (before, after) in midpoints.items():
+        estimates = rows[rows.measure == f"{kind}/all"].set_index("adjustment").rate_ratio
+        if before is None or after is None or estimates.isna().any() or len(estimates) < 2:
+            continue
+        between = _trend_between(trend[trend.kind == kind], before, after)
+        said.append(
+            f"{html.escape(kind)}: unadjusted {estimates['none']:.2f}, calendar-adjusted "
+            f"{estimates['calendar']:.2f}; the average time before the index is {before:.1f} "
+            f"and after it {after:.1f}, and over that span the trend alone multiplies rates "
+            f"by {between:.2f}."
+        )
+    return "<p>" + "<br>".join(said) + "</p>" if said else ""
+
+
 def time_sections(published: Published, config: StudyConfig) -> list[str]:
     """The event-study profile and the calendar trend, with their explanations."""
     profile = published.tables["profile"]
@@ -94,6 +126,7 @@ def time_sections(published: Published, config: StudyConfig) -> list[str]:
         "roughly how far the unadjusted estimate is pulled below the adjusted one. "
         f"The primary estimates use <code>adjustment = "
         f"{html.escape(config.analysis.primary_adjustment)}</code>.</p>",
+        _differences(published.tables["outcomes"], trend, midpoints),
         _trend_figure(trend, midpoints) if trend.relative_rate.notna().any() else "",
         _table(trend),
     ]
