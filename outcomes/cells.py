@@ -38,15 +38,17 @@ class Cells:
         """The conditional Poisson with a coefficient for each period other than `reference`,
         then (with `calendar`) for each calendar year other than the one with most exposure."""
         persons, periods, years = self.exposure.shape
-        person, period, year = (a.ravel() for a in np.indices(self.exposure.shape))
-        exposure, events = self.exposure.ravel(), self.events.ravel()
+        informative = self.events.sum(axis=(1, 2)) > 0  # people without events add nothing
+        exposure, events = self.exposure[informative], self.events[informative]
+        person, period, year = (a.ravel() for a in np.indices(exposure.shape))
+        exposure, events = exposure.ravel(), events.ravel()
+        used = exposure > 0
+        person, period, year = person[used], period[used], year[used]
         columns = [(period == k).astype(float) for k in range(periods) if k != reference]
         if calendar:
             base = int(np.argmax(self.exposure.sum(axis=(0, 1))))
             columns += [(year == y).astype(float) for y in range(years) if y != base]
-        used = exposure > 0
-        design = np.column_stack(columns)[used]
-        return fit_conditional(person[used], events[used], exposure[used], design)
+        return fit_conditional(person, events[used], exposure[used], np.column_stack(columns))
 
     def year_effects(self, fit: Fit, periods: int) -> tuple[np.ndarray, np.ndarray]:
         """exp(year effect) per calendar year (1 for the reference year) and their log-scale

@@ -41,6 +41,8 @@ def fit_conditional(
     None where nothing can be estimated (no events, or a covariate holding every event)."""
     person = np.asarray(person, np.int64)
     events = np.asarray(events, float)
+    if not events.sum():
+        return None
     design = np.asarray(design, float).reshape(len(events), -1)
     keep = np.asarray(exposure, float) > 0
     empty = np.array([not events[design[:, j] != 0].sum() for j in range(design.shape[1])])

@@ -42,7 +42,8 @@ class RateRatio:
 def rate_ratio(fit: Fit | None, interval: str, column: int = 0) -> RateRatio:
     """exp(coefficient `column`) of a conditional Poisson fit, with its interval."""
     if fit is None or math.isnan(fit.beta[column]):
-        return RateRatio(*[math.nan] * 4, interval, "not estimable: no events on one side")
+        note = "not estimable: no events on one side, or too few to tell from the calendar years"
+        return RateRatio(*[math.nan] * 4, interval, note)
     beta = float(fit.beta[column])
     if interval == "robust" and fit.clusters < MIN_CLUSTERS:
         note = f"no robust interval: fewer than {MIN_CLUSTERS} people with events"

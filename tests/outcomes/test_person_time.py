@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from outcomes.analysis import analyse
 from outcomes.cohort import Content, build_cohort, day_of
-from outcomes.config import StudyConfig
+from outcomes.config import Analysis, StudyConfig
 from outcomes.measures import cohort_events
 from outcomes.released import Released
 from outcomes.windows import Stays, person_years, placebo_window, study_windows
@@ -209,3 +210,23 @@ def test_analysis_tables_on_the_hand_made_people():
     assert results.notes["events_in_hospital"] == {"offences": 1, "detentions": 0}
     checks = results.linkage.set_index("check").persons
     assert checks["weakest link below the cut"] == 1
+
+
+def test_model_rows_on_request_and_no_robust_interval_for_a_few_people():
+    quality = pd.DataFrame(
+        {
+            "person_id": ["a", "b", "c"],
+            "sources": ["trust;police"] * 3,
+            "records": 2,
+            "weakest_link_probability": 1.0,
+        }
+    )
+    config = dataclasses.replace(CONFIG, analysis=Analysis(intervals=("robust", "model")))
+    main = analyse(_content(), quality, config).outcomes
+    rows = main[(main.measure == "offences/all") & (main.window == "all")]
+    rows = rows.set_index(["adjustment", "interval"])
+    assert len(rows) == 4
+    robust, model = rows.loc[("none", "robust")], rows.loc[("none", "model")]
+    assert robust.rate_ratio == model.rate_ratio
+    assert np.isnan(robust.rate_ratio_lo) and "fewer than 30 people" in robust.note
+    assert model.rate_ratio_lo < model.rate_ratio < model.rate_ratio_hi
