@@ -136,26 +136,36 @@ def publish(results: Results, config: StudyConfig) -> Published:
         "rtm": _flag(rtm),
         "sensitivity": sensitivity,
         "linkage": linkage,
-        "profile": _relative(results.event_study, rules),
-        "trend": _relative(results.trend, rules),
+        "profile": relative_table(results.event_study, rules),
+        "trend": relative_table(results.trend, rules),
     }
     return Published(
         tables, shown, profile, {"period_midpoints": results.notes.get("period_midpoints", {})}
     )
 
 
-def _relative(frame: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+def relative_table(frame: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     """A table of relative rates (profile bins or calendar years): events controlled, rates
-    from the rounded counts, relative rates withheld with their events."""
+    from the rounded counts, relative rates withheld with their events. A kind's cells add
+    up to its total (published elsewhere, for the years), so no withheld cell may be
+    recoverable from the others: the totals take part in secondary suppression, unshown."""
     if frame.empty:
         return frame
+    totals = frame.groupby("kind", sort=False, as_index=False).agg(
+        events=("events", "sum"), person_years=("person_years", "sum")
+    )
+    both = pd.concat(
+        [frame.assign(**{TOTAL: False}), totals.assign(**{TOTAL: True})], ignore_index=True
+    )
     out = control(
-        frame.assign(**{GROUP: range(len(frame)), TOTAL: True}),
+        both.assign(**{GROUP: both.kind, "_shown": ~both[TOTAL]}),
         rules,
         counts=["events"],
+        additive=["events"],
         dependents={c: ["events"] for c in _PROFILE_VALUES},
         rates={"rate": ("events", "person_years")},
     )
+    out = out[out.pop("_shown")].reset_index(drop=True)
     out["person_years"] = out.person_years.round(1)
     for column in ("rate", *_PROFILE_VALUES):
         out[column] = _significant(out[column], 3)

@@ -103,7 +103,11 @@ def write_report(
         *_main_estimates(published.tables["outcomes"], config),
         *time_sections(published, config),
         *_placebo(published, config),
-        *_linkage_sensitivity(published.tables["sensitivity"], published.tables["linkage"]),
+        *_linkage_sensitivity(
+            published.tables["sensitivity"],
+            published.tables["linkage"],
+            config.analysis.primary_adjustment,
+        ),
         *_disclosure(config),
         "<h2>Run</h2><pre>",
         esc(json.dumps(run, indent=2)),
@@ -221,8 +225,10 @@ def _placebo(published: Published, config: StudyConfig) -> list[str]:
     ]
 
 
-def _linkage_sensitivity(sensitivity: pd.DataFrame, linkage: pd.DataFrame) -> list[str]:
-    sensitivity = sensitivity[sensitivity.adjustment == "calendar"]
+def _linkage_sensitivity(
+    sensitivity: pd.DataFrame, linkage: pd.DataFrame, adjustment: str
+) -> list[str]:
+    sensitivity = sensitivity[sensitivity.adjustment == adjustment]
     return [
         "<h2>Linkage sensitivity</h2>",
         "<p class='note'>The all-time estimates re-run with every link below a posterior "
@@ -233,7 +239,7 @@ def _linkage_sensitivity(sensitivity: pd.DataFrame, linkage: pd.DataFrame) -> li
         _forest(
             sensitivity.assign(min_link_probability=sensitivity.min_link_probability.map(str)),
             "min_link_probability",
-            "Rate ratio (window all, calendar-adjusted) by minimum link probability",
+            f"Rate ratio (window all, adjustment {adjustment}) by minimum link probability",
         ),
         _table(linkage),
         _table(sensitivity),

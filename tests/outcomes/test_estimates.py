@@ -15,10 +15,12 @@ from outcomes.cells import count, split, year_bounds
 from outcomes.cohort import Cohort, day_of
 from outcomes.conditional import MIN_CLUSTERS, fit_conditional
 from outcomes.config import Measure, StudyConfig
+from outcomes.disclosure import Rules
 from outcomes.estimates import PersonTime, periods, ratio_rows
 from outcomes.measures import Events
 from outcomes.multiplicity import adjust, benjamini_hochberg, holm, is_primary
 from outcomes.profile import event_study
+from outcomes.publish import relative_table
 from outcomes.statistics import conditional_poisson, rate_ratio
 from outcomes.windows import Stays, person_years, study_windows
 
@@ -259,3 +261,28 @@ def test_the_primary_family_is_adjusted_apart_from_the_rest():
     # Holm among the two primary rows: 0.01 * 2, then max(0.02, 0.04 * 1); the rest alone
     assert adjusted.tolist()[:3] == pytest.approx([0.02, 0.04, 0.01])
     assert math.isnan(adjusted.iloc[3])
+
+
+def test_a_small_year_of_the_trend_cannot_be_recovered_from_the_kind_s_total():
+    # the years add up to the kind's events in window all (published in outcomes.csv), so
+    # one withheld year would be known by subtraction: the next smallest goes with it
+    trend = pd.DataFrame(
+        {
+            "kind": "offences",
+            "year": [2009, 2010, 2011],
+            "events": [4, 30, 52],
+            "person_years": 100.0,
+            "relative_rate": [0.5, 1.0, 1.2],
+            "relative_rate_lo": np.nan,
+            "relative_rate_hi": np.nan,
+        }
+    )
+    shown = relative_table(trend, Rules(10, 5))
+    assert shown.year.tolist() == [2009, 2010, 2011]  # the hidden total is not shown
+    assert shown.events.isna().tolist() == [True, True, False]
+    assert shown.suppressed.tolist() == [
+        "events;relative_rate;rate",
+        "events*;relative_rate;rate",
+        "",
+    ]
+    assert shown.events.iloc[2] == 50 and shown.rate.iloc[2] == pytest.approx(0.5)
