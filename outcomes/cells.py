@@ -36,7 +36,7 @@ class Cells:
 
     def fit(self, reference: int, calendar: bool) -> Fit | None:
         """The conditional Poisson with a coefficient for each period other than `reference`,
-        then (with `calendar`) for each calendar year other than the one with most exposure."""
+        then (with `calendar`) for each calendar year other than the one with most events."""
         persons, periods, years = self.exposure.shape
         informative = self.events.sum(axis=(1, 2)) > 0  # people without events add nothing
         exposure, events = self.exposure[informative], self.events[informative]
@@ -46,15 +46,20 @@ class Cells:
         person, period, year = person[used], period[used], year[used]
         columns = [(period == k).astype(float) for k in range(periods) if k != reference]
         if calendar:
-            base = int(np.argmax(self.exposure.sum(axis=(0, 1))))
+            base = self.reference_year()
             columns += [(year == y).astype(float) for y in range(years) if y != base]
         return fit_conditional(person, events[used], exposure[used], np.column_stack(columns))
+
+    def reference_year(self) -> int:
+        """The year the others are compared with: the one with most events (a year without
+        any would have no finite effect)."""
+        return int(np.argmax(self.events.sum(axis=(0, 1))))
 
     def year_effects(self, fit: Fit, periods: int) -> tuple[np.ndarray, np.ndarray]:
         """exp(year effect) per calendar year (1 for the reference year) and their log-scale
         robust standard errors, from a calendar fit with `periods` periods."""
         years = self.exposure.shape[2]
-        base = int(np.argmax(self.exposure.sum(axis=(0, 1))))
+        base = self.reference_year()
         others = [y for y in range(years) if y != base]
         log_effect, se = np.zeros(years), np.full(years, np.nan)  # the reference: no interval
         at = periods - 1

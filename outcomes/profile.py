@@ -70,7 +70,7 @@ def calendar_trend(
     events: list[Events], window: Window, person_time: PersonTime
 ) -> tuple[pd.DataFrame, dict]:
     """Per kind and calendar year: events, person-years and the year's rate relative to the
-    year with most person-time (window `window`, adjusted fit); and per kind the mean
+    year with most events (window `window`, adjusted fit); and per kind the mean
     calendar time (years) of the before and after person-time."""
     rows, midpoints = [], {}
     for kind_events in events:

@@ -64,7 +64,7 @@ def _trend_figure(trend: pd.DataFrame, midpoints: dict) -> str:
                 axis.axvline(mid, color=colour, ls=style, lw=1)
                 axis.annotate(f"{name}\n{mid:.1f}", (mid, 1), fontsize=7, color=colour, ha="center")
     axis.set_xlabel("calendar year (dotted: mean time before the index; dashed: after)")
-    axis.set_ylabel("rate relative to the busiest year")
+    axis.set_ylabel("rate relative to the year with most events")
     axis.legend(fontsize=8)
     return inline_png(drawn)
 
@@ -122,7 +122,7 @@ def time_sections(published: Published, config: StudyConfig) -> list[str]:
         "adjusted estimate (<code>adjustment = calendar</code>) compares each person's "
         "before and after within the same calendar years, learning the trend from people "
         "whose index came later. The figure shows that trend (rate per calendar year, "
-        "relative to the year with most person-time): the drop between the two lines is "
+        "relative to the year with most events): the drop between the two lines is "
         "roughly how far the unadjusted estimate is pulled below the adjusted one. "
         f"The primary estimates use <code>adjustment = "
         f"{html.escape(config.analysis.primary_adjustment)}</code>.</p>",
