@@ -2,8 +2,8 @@
 
 Produces raw tables (before disclosure control, never written as they are):
 
-- outcomes: one row per measure and window (`all`, each `Nm`, each `all-minus-Nm`);
-- outcomes rows come in both adjustments (`none`, `calendar`) and each interval method;
+- outcomes: one row per measure, window (`all`, each `Nm`, each `all-minus-Nm`), adjustment
+  (`none`, `calendar`) and interval method;
 - rtm: the placebo check: a pretend index before the real one for every measure;
 - sensitivity: the `all` window re-run with links below each posterior cut undone;
 - linkage: cohort members whose records at a kind's custodians may have been missed;
