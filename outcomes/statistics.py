@@ -23,9 +23,6 @@ from outcomes.conditional import MIN_CLUSTERS, Fit, fit_conditional
 Z95 = float(stats.norm.ppf(0.975))
 
 
-INTERVALS = ("robust", "model")
-
-
 @dataclass(frozen=True)
 class RateRatio:
     """A rate ratio with its 95% Wald interval and two-sided p-value, by `interval` (robust:
