@@ -111,7 +111,11 @@ def time_sections(published: Published, config: StudyConfig) -> list[str]:
         "the index: a rise in the bins just before 0 is the crisis that brought people to "
         "L&amp;D (the washout, <code>washout_months</code>, should cover it); a steady slope "
         "across the earlier bins is a pre-trend that no before/after comparison can separate "
-        "from an effect. Bins after 0 show whether a change lasts.</p>",
+        "from an effect. A spike in the bins either side of 0 can also be the arrest or "
+        "detention that led to the contact, counted as an event. The calendar-adjusted "
+        "estimate leans on the time around the index more than the unadjusted one, so such "
+        "spikes bias it more: leave them out before reading it. Bins after 0 show whether a "
+        "change lasts.</p>",
         _profile_figure(profile) if profile.relative_rate.notna().any() else "",
         _table(profile),
         "<h2>Why the calendar-adjusted estimate differs from the unadjusted one</h2>",
