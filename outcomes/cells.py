@@ -103,10 +103,12 @@ def count(
     bounds = year_bounds(start, end)
     year = np.searchsorted(bounds, day, side="right") - 1
     inside = (year >= 0) & (year < len(bounds) - 1)
+    persons, _, years = cells.exposure.shape
     events = np.zeros_like(cells.exposure)
     for k, (lo, hi) in enumerate(periods):
         mine = inside & (day >= lo[person]) & (day < hi[person])
-        np.add.at(events[:, k, :], (person[mine], year[mine]), 1)
+        cell = person[mine] * years + year[mine]
+        events[:, k, :] = np.bincount(cell, minlength=persons * years).reshape(persons, years)
     return Cells(cells.exposure, events, cells.first_year)
 
 
