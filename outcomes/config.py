@@ -141,12 +141,13 @@ class StudyConfig:
         _only(index, "index.", {"kind", "date"})
         equal, washout, placebo = _windows(data, default, (end - start).days / DAYS_PER_MONTH)
         min_count, round_to = _disclosure(data, default)
+        measures = _measures(data.get("measures"), default.measures)
         return cls(
             start=start,
             end=end,
             index_kind=_name(index, "index.kind", default.index_kind),
             index_date=_name(index, "index.date", default.index_date),
-            measures=_measures(data.get("measures"), default.measures),
+            measures=measures,
             equal_months=equal,
             washout_months=washout,
             placebo_months=placebo,
@@ -155,7 +156,7 @@ class StudyConfig:
             round_to=round_to,
             cuts=_cuts(data, default),
             hospital_stays=_stays(data),
-            analysis=_analysis(data, equal, washout),
+            analysis=_analysis(data, equal, washout, [m.kind for m in measures]),
         )
 
     @property
@@ -319,7 +320,10 @@ def _stays(data: dict[str, Any]) -> HospitalStays | None:
     )
 
 
-def _analysis(data: dict[str, Any], equal: tuple[int, ...], washout: tuple[int, ...]) -> Analysis:
+def _analysis(
+    data: dict[str, Any], equal: tuple[int, ...], washout: tuple[int, ...], kinds: list[str]
+) -> Analysis:
+    """The [analysis] table; without primary_measures, the defaults of the kinds measured."""
     table = _table(data, "analysis")
     _only(table, "analysis.", set(Analysis.__dataclass_fields__))
     default = Analysis()
@@ -337,6 +341,11 @@ def _analysis(data: dict[str, Any], equal: tuple[int, ...], washout: tuple[int, 
         if not value or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
             raise ConfigError(f"analysis.{name} must be a list of {kind.__name__}s")
         values[name] = tuple(value)
+    measured = [m for m in values["primary_measures"] if m.split("/")[0] in kinds]
+    if "primary_measures" not in table:
+        values["primary_measures"] = tuple(measured) or (f"{kinds[0]}/all",)
+    elif len(measured) < len(values["primary_measures"]):
+        raise ConfigError("analysis.primary_measures must name measures as KIND/GROUP or KIND/all")
     if not set(values["intervals"]) <= set(INTERVALS):
         raise ConfigError(f"analysis.intervals must name {' or '.join(INTERVALS)}")
     months = values["profile_months"]

@@ -127,6 +127,10 @@ def test_the_placebo_index_defaults_to_the_washout(tmp_path):
     assert study.placebo_months == 3 and study.primary_window == "all-minus-3m"
     explicit = "[windows]\nwashout_months = [9]\nplacebo_months = 12\n"
     assert StudyConfig.from_toml(_study(tmp_path, explicit)).placebo_months == 12
+    # without primary measures of its own, a study measuring offences only has offences/all
+    offences = '[[measures]]\nkind = "offences"\ndate = "offence_date"\n'
+    study = StudyConfig.from_toml(_study(tmp_path, offences))
+    assert study.analysis.primary_measures == ("offences/all",)
 
 
 def test_outputs(project, sealed, tmp_path):
@@ -290,6 +294,10 @@ def test_person_quality_from_another_linkage_run_is_refused(project, sealed, tmp
         ("[analysis]\nprofile_months = [-12, -6]\n", "analysis.profile_months must rise"),
         ("[analysis]\nprofile_reference = 24\n", "analysis.profile_reference must start"),
         ("[analysis]\nprimary_measures = []\n", "analysis.primary_measures must be a list"),
+        (
+            '[analysis]\nprimary_measures = ["arrests/all"]\n',
+            "analysis.primary_measures must name measures",
+        ),
     ],
 )
 def test_study_configuration_mistakes_are_named(tmp_path, text, message):
