@@ -22,7 +22,7 @@ from outcomes.multiplicity import adjust, benjamini_hochberg, holm, is_primary
 from outcomes.profile import event_study
 from outcomes.publish import relative_table
 from outcomes.statistics import conditional_poisson, rate_ratio
-from outcomes.windows import Stays, person_years, study_windows
+from outcomes.windows import person_years, study_windows
 
 D = dt.date
 STUDY = StudyConfig(equal_months=(12,), washout_months=(6,))
@@ -93,14 +93,22 @@ def test_the_two_period_fit_gives_the_binomial_glm_and_its_robust_variance():
     assert ours.lo == pytest.approx(math.exp(glm.params[0] - 1.959963984540054 * se), rel=1e-6)
 
 
-def test_cells_split_at_new_year_and_leave_out_hospital_days():
-    # one person, period 1 Jul 2009 to 1 Mar 2011 (exclusive); a stay 10 to 20 Dec 2010 takes
-    # out the 9 days strictly between; events on 1 Jul 2009, 31 Dec 2009, 1 Jan 2010 and
-    # 28 Feb 2011 fall in 2009, 2009, 2010 and 2011; one on 1 Mar 2011 is outside
+class _Away:
+    """Days away [first, last) of person 0, as the at-risk code gives them."""
+
+    def __init__(self, first: dt.date, last: dt.date) -> None:
+        self.first, self.last = day_of(first), day_of(last)
+
+    def days_inside(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return (np.minimum(hi, self.last) - np.maximum(lo, self.first)).clip(0)
+
+
+def test_cells_split_at_new_year_and_leave_out_days_away():
+    # one person, period 1 Jul 2009 to 1 Mar 2011 (exclusive); away 11 to 19 Dec 2010 (9
+    # days); events on 1 Jul 2009, 31 Dec 2009, 1 Jan 2010 and 28 Feb 2011 fall in 2009,
+    # 2009, 2010 and 2011; one on 1 Mar 2011 is outside
     lo, hi = np.array([day_of(D(2009, 7, 1))]), np.array([day_of(D(2011, 3, 1))])
-    stays = Stays(
-        np.array([0]), np.array([day_of(D(2010, 12, 11))]), np.array([day_of(D(2010, 12, 20))]), 0
-    )
+    stays = _Away(D(2010, 12, 11), D(2010, 12, 20))
     cells = split([(lo, hi)], stays, D(2009, 1, 1), D(2017, 12, 31))
     assert (cells.exposure[0, 0, :3] * 365.25).round(6).tolist() == [184, 365 - 9, 59]
     assert cells.exposure[0, 0, 3:].sum() == 0
