@@ -1,6 +1,10 @@
 """The whole chain on generated scenarios: keys, hash, link, release and outcomes on
 scenarios of 2,000 L&D cohort members, estimates checked against the configured truth.
 
+The scenarios are the default one with what the estimators here do not yet handle switched
+off (the index event, deaths and custody: follow-up and the index exclusion deal with them),
+and with the trend off except where the calendar adjustment is checked.
+
 Which measures are held to the 15% tolerance: with 2,000 people a rare group (fraud, robbery,
 detentions under s5(4): a few hundred events) has a rate ratio with a standard error of 8-12%,
 so a 15% test would fail one scenario in five by chance alone, while the estimator is unbiased
@@ -20,12 +24,10 @@ import re
 
 import numpy as np
 import pandas as pd
-import pytest
 
 import keys.identity
 from keys import Keyring, open_file
 from outcomes.statistics import Z95
-from sample_extracts import DEFAULT_SCENARIO
 from sample_extracts.config import ScenarioConfig
 from sample_extracts.generator import generate
 
@@ -41,6 +43,20 @@ MUST_BE_PRECISE = {
 }
 
 CALENDAR = {"offences/all"}
+
+
+def plain(trend: float = 0.0, bundles: float = 0.0) -> ScenarioConfig:
+    """The default scenario with rates changing only at the first contact (and in any crisis
+    before it), plus the `trend` a year and same-day `bundles` (extra offences, mean)."""
+    config = ScenarioConfig()
+    effects = config.effects
+    effects.annual_trend = trend
+    effects.offence_age_curve.decline = effects.detention_age_curve.decline = 0.0
+    effects.index_event.share = 0.0
+    effects.bundles.extra_offences_mean = bundles
+    effects.deaths.rate_at_30 = 0.0
+    effects.custody.after_arrest = effects.custody.after_index_arrest = 0.0
+    return config
 
 
 def truth(scenario) -> dict[str, float]:
@@ -85,19 +101,43 @@ def check_recovers_truth(
 
 
 def test_without_a_crisis_all_time_estimates_recover_the_truth(project, tmp_path):
-    released, quality = chain(project, DEFAULT_SCENARIO, tmp_path)
+    scenario = tmp_path / "plain"
+    generate(scenario, people=2000, seed=2009, config=plain())
+    released, quality = chain(project, scenario, tmp_path)
     out = tmp_path / "results"
     result = run_outcomes(project, released, quality, out)
     assert result.exit_code == 0, result.output
-    check_recovers_truth(estimates(out, "all"), truth(DEFAULT_SCENARIO))
+    check_recovers_truth(estimates(out, "all"), truth(scenario))
     # the calendar-adjusted estimate learns the trend from the stagger of index dates, so it
     # is less precise: at 2,000 people only offences/all reaches three standard errors in 15%
-    check_recovers_truth(estimates(out, "all", "calendar"), truth(DEFAULT_SCENARIO), CALENDAR)
-    assert_no_identifier_reaches_the_analyst(project, released, quality, out, tmp_path)
+    check_recovers_truth(estimates(out, "all", "calendar"), truth(scenario), CALENDAR)
+    assert_no_identifier_reaches_the_analyst(project, scenario, released, quality, out, tmp_path)
+
+
+def test_a_trend_is_taken_out_by_the_calendar_adjustment(project, tmp_path):
+    # rates falling 6% a year and offences in same-day bundles (mean 2.5 an occasion): the
+    # unadjusted estimate reads the fall as an effect; the adjusted one, with robust
+    # intervals, recovers the truth
+    scenario = tmp_path / "trend"
+    generate(scenario, people=2000, seed=15, config=plain(trend=-0.06, bundles=1.5))
+    released, quality = chain(project, scenario, tmp_path)
+    out = tmp_path / "results"
+    result = run_outcomes(project, released, quality, out)
+    assert result.exit_code == 0, result.output
+    ratios = truth(scenario)
+    naive = estimates(out, "all-minus-6m")
+    for pool in ("offences/all", "detentions/all"):
+        assert naive.rate_ratio_hi[pool] < ratios[pool], pool
+    adjusted = estimates(out, "all-minus-6m", "calendar")
+    # bundles widen the intervals (standard errors near 5% for the pools at this size, so
+    # 15% is about three of them): the pools are held to it, every measure to the coverage
+    check_recovers_truth(adjusted, ratios, required=set())
+    for pool in ("offences/all", "detentions/all"):
+        assert abs(adjusted.rate_ratio[pool] / ratios[pool] - 1) <= TOLERANCE, pool
 
 
 def test_a_crisis_before_contact_is_caught_and_the_washout_recovers_the_truth(project, tmp_path):
-    config = ScenarioConfig()
+    config = plain()
     config.effects.crisis_spike_months = 6
     scenario = tmp_path / "crisis"
     generate(scenario, people=2000, seed=6, config=config)
@@ -122,16 +162,14 @@ def test_a_crisis_before_contact_is_caught_and_the_washout_recovers_the_truth(pr
     check_recovers_truth(estimates(out, "all-minus-6m", "calendar"), ratios, CALENDAR)
 
 
-def assert_no_identifier_reaches_the_analyst(project, released, quality, out, tmp_path):
+def assert_no_identifier_reaches_the_analyst(project, scenario, released, quality, out, tmp_path):
     """No record id, token or identifier value in anything the analyst opens or writes."""
     tokens, record_ids, names = set(), set(), set()
     for party in ("trust_north", "trust_south", "police_north", "police_south"):
         mapping = pd.read_csv(tmp_path / "pkg" / f"{party}.pkg.tokens.csv", dtype=str)
         tokens |= set(mapping.token)
         record_ids |= set(mapping.record_id)
-        ids = pd.read_csv(
-            DEFAULT_SCENARIO / party / "identifiers.csv", dtype=str, keep_default_na=False
-        )
+        ids = pd.read_csv(scenario / party / "identifiers.csv", dtype=str, keep_default_na=False)
         names |= {v for v in ids.surname if len(v) >= 7} | {v for v in ids.postcode if v}
     secret = tokens | record_ids | names
     analyst = keys.identity.load_identity(project.key("analyst"), PASSPHRASE)
@@ -148,8 +186,3 @@ def assert_no_identifier_reaches_the_analyst(project, released, quality, out, tm
         # whole words only: "Benjamini-Hochberg" does not disclose a surname "Benjamin"
         found = [n for n in names if n in text and re.search(rf"\b{re.escape(n)}\b", text)]
         assert not found, output.name
-
-
-@pytest.fixture(autouse=True)
-def _scenario_exists():
-    assert (DEFAULT_SCENARIO / "truth" / "effects.json").is_file()
