@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from outcomes.atrisk import FollowUp, follow_up, followup_notes, followup_problem
 from outcomes.cohort import Cohort, Content, build_cohort, day_numbers, day_of
 from outcomes.config import StudyConfig
 from outcomes.disclosure import GROUP, TOTAL
@@ -29,7 +30,6 @@ from outcomes.profile import calendar_trend, event_study
 from outcomes.statistics import mcnemar, wilcoxon_rates
 from outcomes.windows import (
     DAYS_PER_YEAR,
-    Stays,
     Window,
     person_years,
     placebo_window,
@@ -85,13 +85,9 @@ def check_study(content: Content, config: StudyConfig) -> dict:
                 f"{kind}.{date}: {int(frame[date].isna().sum()):,} rows without a "
                 "date; the custodian must date every event"
             )
-    stays = config.hospital_stays
-    if stays is not None and stays.explicit:
-        if stays.kind not in content.kinds:
-            raise StudyError(f"hospital_stays.kind {stays.kind!r} was not released")
-        for column in (stays.start, stays.end):
-            if column not in content.kinds[stays.kind].columns:
-                raise StudyError(f"{stays.kind} has no column {column!r} (hospital_stays)")
+    problem = followup_problem(content, config)
+    if problem:
+        raise StudyError(problem)
     notes = {"outside_study": {}}
     lo, hi = day_of(config.start), day_of(config.end)
     for measure in config.measures:
@@ -118,33 +114,20 @@ def _is_dates(values: pd.Series) -> bool:
     return len(present) > 0 and all(hasattr(v, "isoformat") for v in present.iloc[:100])
 
 
-def _stays_usable(content: Content, config: StudyConfig) -> bool:
-    stays = config.hospital_stays
-    return (
-        stays is not None
-        and stays.kind in content.kinds
-        and {stays.start, stays.end} <= set(content.kinds[stays.kind].columns)
-    )
-
-
 @dataclass
 class _Linked:
     """The cohort and its events as linked at one cut (None: as the TTP linked)."""
 
     cohort: Cohort
-    stays: Stays
+    followup: FollowUp
     events: list[Events]
 
 
 def _linked(content: Content, config: StudyConfig, cut: float | None) -> _Linked:
     cohort = build_cohort(content, config, cut)
-    stays = (
-        Stays.from_content(content, config, cohort, cut)
-        if _stays_usable(content, config)
-        else Stays.none()
-    )
-    events = [cohort_events(content, m, cohort, stays, config, cut) for m in config.measures]
-    return _Linked(cohort, stays, events)
+    followup = follow_up(content, config, cohort, cut)
+    events = [cohort_events(content, m, cohort, followup, cut) for m in config.measures]
+    return _Linked(cohort, followup, events)
 
 
 def compare(
@@ -159,7 +142,7 @@ def compare(
     """One measure in one window: counts, person-time and the paired statistics, one row per
     adjustment and interval method (the counts are the same in each)."""
     pre, post = events.counts(window, n, group)
-    years_pre, years_post = person_years(window, events.stays)
+    years_pre, years_post = person_years(window, events.away)
     included = window.included
     row = {
         "persons": int(included.sum()),
@@ -259,9 +242,8 @@ def analyse(
     notes.update(
         cohort=len(cohort),
         first_index_outside_study=cohort.first_outside,
-        stays_without_end=linked.stays.without_end,
-        hospital_stays=_stays_usable(content, config),
-        events_in_hospital={e.measure.kind: e.in_hospital for e in linked.events},
+        followup=followup_notes(linked.followup, cohort, config),
+        events_left_out={e.measure.kind: e.left_out for e in linked.events},
         period_midpoints=midpoints,
     )
     return Results(
@@ -318,9 +300,7 @@ def _profile(linked: _Linked, config: StudyConfig) -> pd.DataFrame:
         for q in quarters:
             a = np.clip(cohort.index_day + int(round(q * QUARTER)), lo, hi)
             b = np.clip(cohort.index_day + int(round((q + 1) * QUARTER)), lo, hi)
-            days = (b - a).astype(float)
-            if events.stays is not None:
-                days = days - events.stays.days_inside(a, b)
+            days = (b - a - events.away.days_inside(a, b)).astype(float)
             years = days.sum() / DAYS_PER_YEAR
             if years > 0:
                 rows.append(

@@ -3,9 +3,9 @@
 A period is a per-person span of days [lo, hi) (before and after the index, or a bin of time
 since the index). Splitting it at each 1 January lets the conditional Poisson model carry
 calendar-year effects: a fall in everyone's rates over the years then no longer loads onto the
-comparison of the years before a person's index with the years after it. Time away (hospital
-stays, or whatever `days_inside` takes out) leaves each cell's exposure; events are counted in
-the cell of their day.
+comparison of the years before a person's index with the years after it. The days not at risk
+(outcomes/atrisk.py's `days_inside`: after follow-up ends, spells away, the index exclusion)
+leave each cell's exposure; events are counted in the cell of their day.
 """
 
 from __future__ import annotations

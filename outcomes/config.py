@@ -14,16 +14,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pprl.errors import PprlError
+from outcomes.followup import (
+    DEFAULT_AWAY,
+    DEFAULT_END,
+    DEFAULT_EXCLUDE_DAYS,
+    AwaySpells,
+    FollowupEnd,
+    exclude_days,
+    followup_settings,
+)
+from outcomes.study_fields import ConfigError
+from outcomes.study_fields import column_name as _name
+from outcomes.study_fields import only as _only
+from outcomes.study_fields import table as _table
+from outcomes.study_fields import typed as _get
 from pprl.settings import SettingsError, load_toml
+
+__all__ = ["AwaySpells", "ConfigError", "FollowupEnd", "Measure", "StudyConfig"]
 
 # A month of person-time is a twelfth of a year of 365.25 days, rounded to whole days, so that
 # "12 months" is 365 days and "6 months" 183 days wherever the index date falls.
 DAYS_PER_MONTH = 365.25 / 12
-
-
-class ConfigError(PprlError, ValueError):
-    """The study configuration cannot be used; the message names the setting."""
 
 
 @dataclass(frozen=True)
@@ -33,17 +44,6 @@ class Measure:
     kind: str
     date: str
     group: str | None = None
-
-
-@dataclass(frozen=True)
-class HospitalStays:
-    """Stays (admission to discharge) that are not time at risk for the `not_at_risk` kinds."""
-
-    kind: str = "detentions"
-    start: str = "start_date"
-    end: str = "end_date"
-    not_at_risk: tuple[str, ...] = ("offences",)
-    explicit: bool = False  # set in the file: then the kind must have been released
 
 
 @dataclass(frozen=True)
@@ -82,35 +82,37 @@ class StudyConfig:
     min_count: int = 10
     round_to: int = 5
     cuts: tuple[float, ...] = (0.5, 0.8, 0.95, 0.99)
-    hospital_stays: HospitalStays | None = field(default_factory=HospitalStays)
+    followup_end: tuple[FollowupEnd, ...] = DEFAULT_END
+    away: tuple[AwaySpells, ...] = DEFAULT_AWAY
+    index_exclude_days: int = DEFAULT_EXCLUDE_DAYS
     analysis: Analysis = field(default_factory=lambda: Analysis())
 
     def columns_used(self) -> dict[str, dict[str, bool]]:
         """The content the study reads: kind -> {column: required}, for `pprl release`.
 
-        The index's and each measure's columns are required; the hospital stays' columns
-        are required only when the study file sets [hospital_stays] (the default uses them
-        where released)."""
+        The index's and each measure's columns are required; the columns of a follow-up end
+        or an away entry are required only when the study file writes the entry (the
+        defaults use them where released)."""
         used: dict[str, dict[str, bool]] = {}
-        needed = [(self.index_kind, (self.index_date,))] + [
-            (m.kind, (m.date,) if m.group is None else (m.date, m.group)) for m in self.measures
-        ]
-        for kind, columns in needed:
-            used.setdefault(kind, {}).update(dict.fromkeys(columns, True))
-        stays = self.hospital_stays
-        if stays is not None:
-            columns = used.setdefault(stays.kind, {})
-            for column in (stays.start, stays.end):
-                columns[column] = columns.get(column, False) or stays.explicit
+        for kind, column, _, required in self._reads():
+            held = used.setdefault(kind, {})
+            held[column] = held.get(column, False) or required
         return used
 
     def date_columns(self, kind: str) -> frozenset[str]:
-        """The columns of `kind` the study reads as dates (index, measure and stay dates)."""
-        stays = self.hospital_stays
-        dates = [(self.index_kind, self.index_date)] + [(m.kind, m.date) for m in self.measures]
-        if stays is not None:
-            dates += [(stays.kind, stays.start), (stays.kind, stays.end)]
-        return frozenset(column for of, column in dates if of == kind)
+        """The columns of `kind` the study reads as dates (all but the measures' groups)."""
+        return frozenset(column for of, column, date, _ in self._reads() if of == kind and date)
+
+    def _reads(self) -> list[tuple[str, str, bool, bool]]:
+        """(kind, column, is a date, required) of every column the study reads."""
+        reads = [(self.index_kind, self.index_date, True, True)]
+        for m in self.measures:
+            reads += [(m.kind, m.date, True, True)]
+            reads += [] if m.group is None else [(m.kind, m.group, False, True)]
+        reads += [(e.kind, e.date, True, e.explicit) for e in self.followup_end]
+        for a in self.away:
+            reads += [(a.kind, a.start, True, a.explicit), (a.kind, a.end, True, a.explicit)]
+        return reads
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -135,13 +137,14 @@ class StudyConfig:
     def from_dict(cls, data: dict[str, Any]) -> StudyConfig:
         default = cls()
         allowed = {"study", "index", "measures", "windows", "disclosure", "sensitivity", "analysis"}
-        _only(data, "", allowed | {"hospital_stays"})
+        _only(data, "", allowed | {"followup", "hospital_stays"})
         start, end, outside = _study(data, default)
         index = _table(data, "index")
-        _only(index, "index.", {"kind", "date"})
+        _only(index, "index.", {"kind", "date", "exclude_days"})
+        measures = _measures(data.get("measures"), default.measures)
+        followup_end, away = followup_settings(data, [m.kind for m in measures])
         equal, washout, placebo = _windows(data, default, (end - start).days / DAYS_PER_MONTH)
         min_count, round_to = _disclosure(data, default)
-        measures = _measures(data.get("measures"), default.measures)
         return cls(
             start=start,
             end=end,
@@ -155,7 +158,9 @@ class StudyConfig:
             min_count=min_count,
             round_to=round_to,
             cuts=_cuts(data, default),
-            hospital_stays=_stays(data),
+            followup_end=followup_end,
+            away=away,
+            index_exclude_days=exclude_days(index),
             analysis=_analysis(data, equal, washout, [m.kind for m in measures]),
         )
 
@@ -209,36 +214,6 @@ def _cuts(data: dict[str, Any], default: StudyConfig) -> tuple[float, ...]:
     if not all(0 < c <= 1 for c in cuts):
         raise ConfigError("sensitivity.cuts must be posterior probabilities in (0, 1]")
     return tuple(sorted(set(cuts)))
-
-
-def _only(table: dict[str, Any], where: str, allowed: set[str]) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"unknown setting(s) {', '.join(where + k for k in unknown)}; "
-            f"expected {', '.join(sorted(where + k for k in allowed))}"
-        )
-
-
-def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
-    value = data.get(name, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"[{name}] must be a table")
-    return value
-
-
-def _get(table: dict[str, Any], name: str, kind: type, default: Any) -> Any:
-    value = table.get(name.rsplit(".", 1)[-1], default)
-    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        raise ConfigError(f"{name} must be {'a list' if kind is list else kind.__name__}")
-    return value
-
-
-def _name(table: dict[str, Any], name: str, default: str) -> str:
-    value = _get(table, name, str, default)
-    if not value.strip():
-        raise ConfigError(f"{name} must not be empty")
-    return value
 
 
 def _date(table: dict[str, Any], name: str, default: dt.date) -> dt.date:
@@ -297,27 +272,6 @@ def _measures(value: Any, default: tuple[Measure, ...]) -> tuple[Measure, ...]:
     if repeated:
         raise ConfigError(f"measures: kind {', '.join(repeated)} given more than once")
     return tuple(measures)
-
-
-def _stays(data: dict[str, Any]) -> HospitalStays | None:
-    if "hospital_stays" not in data:
-        return HospitalStays()
-    table = _table(data, "hospital_stays")
-    _only(table, "hospital_stays.", {"kind", "start", "end", "not_at_risk"})
-    default = HospitalStays()
-    kind = _get(table, "hospital_stays.kind", str, default.kind)
-    if not kind:
-        return None  # switched off
-    not_at_risk = _get(table, "hospital_stays.not_at_risk", list, list(default.not_at_risk))
-    if not all(isinstance(k, str) for k in not_at_risk):
-        raise ConfigError("hospital_stays.not_at_risk must be a list of kinds")
-    return HospitalStays(
-        kind,
-        _name(table, "hospital_stays.start", default.start),
-        _name(table, "hospital_stays.end", default.end),
-        tuple(not_at_risk),
-        explicit=True,
-    )
 
 
 def _analysis(

@@ -37,7 +37,7 @@ class PersonTime:
         """The window's cells with the events of `group` (None: all) counted in them."""
         mask = slice(None) if group is None else events.group == group
         return count(
-            self.cells(window, events.stays),
+            self.cells(window, events.away),
             periods(window),
             events.person[mask],
             events.day[mask],

@@ -1,8 +1,9 @@
 """Measures: a released kind's events, counted per cohort member, per group and in all.
 
 Each measure `KIND/VALUE` counts the events of `kind` whose `group` column holds VALUE;
-`KIND/all` counts every event of the kind. Events of people outside the cohort are not counted;
-events of kinds whose time in hospital is not at risk are not counted on hospital days.
+`KIND/all` counts every event of the kind. Events of people outside the cohort are not counted,
+nor events on days not at risk of the kind (after follow-up ended, away, the index exclusion:
+see outcomes/atrisk.py), which are counted for the report instead.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from outcomes.atrisk import Away, FollowUp
 from outcomes.cohort import Cohort, Content, day_numbers
-from outcomes.config import Measure, StudyConfig
-from outcomes.windows import Stays, Window
+from outcomes.config import Measure
+from outcomes.windows import Window
 
 NOT_RECORDED = "(not recorded)"
 
@@ -26,8 +28,8 @@ class Events:
     person: np.ndarray
     day: np.ndarray
     group: np.ndarray
-    stays: Stays | None  # the hospital days not at risk for this kind, if any
-    in_hospital: int  # events dropped because they fell on such a day
+    away: Away  # the days not at risk of this kind: at-risk time is each period less these
+    left_out: dict[str, int]  # events not counted, by why (see outcomes/atrisk.py)
 
     def groups(self) -> list[str]:
         return sorted(set(self.group.tolist()))
@@ -57,11 +59,10 @@ def cohort_events(
     content: Content,
     measure: Measure,
     cohort: Cohort,
-    stays: Stays,
-    config: StudyConfig,
+    followup: FollowUp,
     cut: float | None = None,
 ) -> Events:
-    """The cohort's events of `measure`, with hospital days taken out where they apply."""
+    """The cohort's events of `measure` on days at risk of it."""
     frame = content.kinds[measure.kind]
     person = cohort.position(content.units(measure.kind, cut))
     mine = person >= 0
@@ -72,14 +73,7 @@ def cohort_events(
     else:
         group = np.full(int(mine.sum()), "all", dtype=object)
     person = person[mine]
-    hospital = config.hospital_stays
-    applies = hospital is not None and measure.kind in hospital.not_at_risk
-    inside = stays.contains(person, day) if applies else np.zeros(len(person), dtype=bool)
+    out, left_out = followup.left_out(measure.kind, person, day)
     return Events(
-        measure,
-        person[~inside],
-        day[~inside],
-        group[~inside],
-        stays if applies else None,
-        int(inside.sum()),
+        measure, person[~out], day[~out], group[~out], followup.away_for(measure.kind), left_out
     )

@@ -43,7 +43,7 @@ def event_study(events: list[Events], cohort: Cohort, config: StudyConfig) -> pd
         bins.append((a, np.clip(b, a, hi)))
     rows = []
     for kind_events in events:
-        cells = split(bins, kind_events.stays, config.start, config.end)
+        cells = split(bins, kind_events.away, config.start, config.end)
         cells = count(cells, bins, kind_events.person, kind_events.day, config.start, config.end)
         fit = cells.fit(reference, calendar=True)
         for k, m in enumerate(months):

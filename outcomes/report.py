@@ -121,17 +121,6 @@ def _introduction(published: Published, notes: dict, config: StudyConfig, run: d
     cohort = (
         f"fewer than {config.min_count}" if published.cohort is None else f"{published.cohort:,}"
     )
-    stays = config.hospital_stays
-    if notes.get("hospital_stays") and stays is not None:
-        hospital = (
-            f"Days strictly between admission and discharge of each {stays.kind} stay "
-            f"({stays.start} to {stays.end}) are taken out of the time at risk for "
-            f"{', '.join(stays.not_at_risk)}; overlapping stays count once; events on "
-            "those days are not counted. Stays without an end date cannot be taken "
-            "out."
-        )
-    else:
-        hospital = "No hospital stays were released: all follow-up time counts as at risk."
     return [
         "<h1>Pre/post evaluation</h1>",
         f"<p>Project <b>{esc(run['project'])}</b>; study {config.start} to {config.end}; "
@@ -156,14 +145,49 @@ def _introduction(published: Published, notes: dict, config: StudyConfig, run: d
         "published design); <b>Nm</b> compares N months before and after, for people with "
         "N months on both sides; <b>all-minus-Nm</b> leaves out the N months before the "
         "index, where a crisis that led to the contact would inflate the before-rate.</p>",
-        f"<p class='note'>Person-time in hospital: {esc(hospital)} "
-        f"Stays of cohort members without an end date: "
-        f"{_count(notes.get('stays_without_end', 0), config)}; events on hospital days left "
-        f"out: {esc(_counts(notes.get('events_in_hospital', {}), config))}. "
-        f"People whose first index event lies outside the study (not in the cohort): "
-        f"{_count(notes.get('first_index_outside_study', 0), config)}. Events outside the "
-        f"study left out: {esc(_counts(notes.get('outside_study', {}), config))}.</p>",
+        _followup_note(notes, config),
+        f"<p class='note'>People whose first index event lies outside the study (not in the "
+        f"cohort): {_count(notes.get('first_index_outside_study', 0), config)}. Events outside "
+        f"the study left out: {esc(_counts(notes.get('outside_study', {}), config))}.</p>",
     ]
+
+
+def _followup_note(notes: dict, config: StudyConfig) -> str:
+    """Where time at risk was left out, and how many events and person-days each took."""
+    esc = html.escape
+    followup = notes.get("followup", {})
+    ends = ", ".join(followup.get("ends", [])) or "none released"
+    away = "; ".join(
+        f"{kind} (not at risk of {', '.join(kinds) if kinds else 'any measure'})"
+        for kind, kinds in followup.get("away", {}).items()
+    )
+    gap = config.index_exclude_days
+    index = (
+        f"the index day and {gap} day(s) either side count in neither period"
+        if gap
+        else "the index day belongs to the after period"
+    )
+    left_out = "; ".join(
+        f"{kind}: " + ", ".join(f"{why} {_count(n, config)}" for why, n in reasons.items())
+        for kind, reasons in notes.get("events_left_out", {}).items()
+    )
+    days = followup.get("days_away", {})
+    return (
+        "<p class='note'>Time at risk. Follow-up ends on the earliest of these dates (the day "
+        "itself still at risk): "
+        f"{esc(ends)} (cohort members whose follow-up ended before the study end: "
+        f"{_count(followup.get('ended_before_study_end', 0), config)}; before their index: "
+        f"{_count(followup.get('ended_before_index', 0), config)}). Days strictly inside a "
+        f"spell away are not at risk: {esc(away or 'none released')}. Around the index: "
+        f"{index}. Person-days left out after follow-up ended: "
+        f"{_count(followup.get('days_after_end', 0), config)}; away: "
+        f"{esc(_counts(days, config))}; in the index exclusion: "
+        f"{_count(followup.get('days_index_exclusion', 0), config)}. Events on days not at "
+        f"risk, not counted (after follow-up ended, an inconsistency to check; away; in the "
+        f"index exclusion): {esc(left_out or 'none')}. Rows whose dates could not be used "
+        f"(no date, or a spell ending before it starts): "
+        f"{esc(_counts(followup.get('rows_without_dates', {}), config))}.</p>"
+    )
 
 
 def _main_estimates(main: pd.DataFrame, config: StudyConfig) -> list[str]:

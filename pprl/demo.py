@@ -30,10 +30,10 @@ POLICE = ("police_north", "police_south")
 TRUSTS = ("trust_north", "trust_south")
 CUSTODIANS = TRUSTS + POLICE
 CONTENT = {
-    "trust_north": ("ld_contacts.csv", "detentions.csv"),
-    "trust_south": ("ld_contacts.csv", "detentions.csv"),
-    "police_north": ("offences.csv",),
-    "police_south": ("offences.csv",),
+    "trust_north": ("ld_contacts.csv", "detentions.csv", "deaths.csv"),
+    "trust_south": ("ld_contacts.csv", "detentions.csv", "deaths.csv"),
+    "police_north": ("offences.csv", "custody.csv"),
+    "police_south": ("offences.csv", "custody.csv"),
 }
 # The study as the published two-county evaluation framed it, with the robustness checks pprl adds.
 STUDY = """\
@@ -44,6 +44,7 @@ end = "2017-12-31"
 [index]                  # the first L&D contact starts each person's post period
 kind = "ld_contacts"
 date = "contact_date"
+exclude_days = 7         # the index day (its arrest or s136) and 7 days either side: neither period
 
 [[measures]]
 kind = "offences"
@@ -54,6 +55,13 @@ group = "offence_group"
 kind = "detentions"
 date = "start_date"
 group = "section"
+
+[followup]
+end = [{kind = "deaths", date = "date_of_death"}]
+away = [
+    {kind = "custody", start = "start_date", end = "end_date"},
+    {kind = "detentions", start = "start_date", end = "end_date", not_at_risk = ["offences"]},
+]
 
 [windows]
 equal_months = [12]

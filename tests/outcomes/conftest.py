@@ -95,7 +95,7 @@ def link_and_release(
     project: Project, scenario: Path, work: Path, packages: Path, name: str = ""
 ) -> tuple[list[Path], Path]:
     """Link the packages in `packages` and release every custodian's content against the
-    link maps: (released files, quality)."""
+    link maps (deaths and custody where the scenario has any): (released files, quality)."""
     linked = work / f"linked{name}"
     result = project.link(
         *(str(packages / f"{p}.pkg") for p in (*TRUSTS, *FORCES)), "-o", str(linked)
@@ -103,7 +103,10 @@ def link_and_release(
     assert result.exit_code == 0, result.output
     released = []
     for party in (*TRUSTS, *FORCES):
-        files = ["ld_contacts.csv", "detentions.csv"] if party in TRUSTS else ["offences.csv"]
+        held = (
+            ("ld_contacts", "detentions", "deaths") if party in TRUSTS else ("offences", "custody")
+        )
+        files = [f"{kind}.csv" for kind in held if _has_rows(scenario / party / f"{kind}.csv")]
         out = work / f"released{name}" / party
         result = run_release(
             project,
@@ -116,6 +119,12 @@ def link_and_release(
         assert result.exit_code == 0, result.output
         released += sorted(out.iterdir())
     return released, linked / "person_quality"
+
+
+def _has_rows(path: Path) -> bool:
+    """Whether a content file exists with a row under its header (a scenario without deaths
+    or custody writes none, and `pprl release` refuses a file with nothing to release)."""
+    return path.exists() and len(path.read_text(encoding="utf-8").splitlines()) > 1
 
 
 def chain(project: Project, scenario: Path, work: Path) -> tuple[list[Path], Path]:

@@ -229,6 +229,20 @@ def _study(tmp_path, text):
         ),
         (('start = "2009-01-01"', 'start = "2012-01-01"'), "events dated outside the study"),
         (('date = "start_date"', 'date = "section"'), "detentions.section is not a date column"),
+        (
+            (
+                "[windows]",
+                '[followup]\nend = [{kind = "deaths", date = "date_of_death"}]\n[windows]',
+            ),
+            "followup.end[1]: the kind 'deaths' was not released (released kinds: detentions, ",
+        ),
+        (
+            (
+                "[windows]",
+                '[followup]\naway = [{kind = "detentions", end = "discharged"}]\n[windows]',
+            ),
+            "followup.away[1]: detentions has no column 'discharged'",
+        ),
     ],
 )
 def test_refusals_before_any_output(project, sealed, tmp_path, change, message):
