@@ -3,6 +3,7 @@
 import click
 
 from keys.cli import keys
+from linkage.audit.cli import audit_command
 from linkage.custodian.cli import hash_command
 from linkage.custodian.release_cli import release_command
 from linkage.ttp.cli import link_command
@@ -33,6 +34,7 @@ def main() -> None:
 main.add_command(keys)
 main.add_command(hash_command)
 main.add_command(link_command)
+main.add_command(audit_command)
 main.add_command(release_command)
 main.add_command(outcomes_command)
 main.add_command(sample)

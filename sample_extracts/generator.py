@@ -21,6 +21,7 @@ from pprl.files import FolderExistsError, atomic_folder
 from sample_extracts.config import ScenarioConfig
 from sample_extracts.events import draw_content, first_contact_dates
 from sample_extracts.population import day, draw_people
+from sample_extracts.population_file import write_population
 from sample_extracts.records import RecordIds, custodian_tables, people_table
 from sample_extracts.trends import age_multiplier, trend_multiplier
 
@@ -45,6 +46,7 @@ def generate(
     with atomic_folder(out) as work:
         summary = _write_chunks(work, people, seed, config, progress)
         _write_json(work / "truth" / "effects.json", _effects(config))
+        write_population(work)
         _write_json(work / "scenario.json", summary)
     return summary
 

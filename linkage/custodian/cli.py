@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 import click
 import pandas as pd
@@ -20,6 +21,7 @@ from keys import (
     open_secret,
     seal_file,
 )
+from linkage.audit.own import audit_own_package, refuse_existing_report, write_beside
 from linkage.config import EncodingConfig
 from linkage.custodian.extract import (
     IDENTIFIER_FIELDS,
@@ -86,6 +88,20 @@ from pprl.options import key_option, load_key, to_option
     help="A CSV or Parquet file whose record_id column names your records that put "
     "a person in the study (e.g. your L&D contacts); they are marked for the TTP.",
 )
+@click.option(
+    "--audit",
+    "audit",
+    is_flag=True,
+    help="Run the published attacks on the package before sealing it; OUT.audit.json and "
+    "OUT.audit.html go beside it (rates, never values).",
+)
+@click.option(
+    "--population",
+    "population_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --audit: the attacker's population counts (CSV field,value,count); "
+    "without it the extract's own frequencies stand in.",
+)
 def hash_command(
     extract: Path,
     secret_path: Path,
@@ -97,6 +113,8 @@ def hash_command(
     encoding: str,
     project: str | None,
     in_study_path: Path | None,
+    audit: bool,
+    population_path: Path | None,
 ) -> None:
     """Standardise and encode an identifier extract into keyed Bloom filters.
 
@@ -117,29 +135,58 @@ def hash_command(
       pprl hash police.csv --secret ld-eval.police.secret --key police.key --to ttp -o police.pkg
       pprl hash extract.parquet --column dob=date_of_birth --column middle_names= \\
           --secret s.secret --key me.key --to ttp.card -o me.pkg
+      pprl hash police.csv --audit --population population.csv --secret \\
+          ld-eval.police.secret --key police.key --to ttp -o police.pkg
     """
     refuse_existing(out)  # refusals reach the user as one line through the root command
+    if audit:
+        refuse_existing_report(out)
     config = EncodingConfig.from_toml(config_path) if config_path else EncodingConfig()
     extract_table = read_extract(extract, parse_column_map(columns), encoding)
     marked = read_marked(in_study_path, encoding) if in_study_path else frozenset()
-    keyring = Keyring()
-    identity = load_key(key_path)
-    recipient = keyring.recipient(ttp, role="ttp")
-    secret = open_secret(secret_path, recipient_identity=identity, keyring=keyring, project=project)
-
+    sending = _sending(key_path, ttp, secret_path, project)
+    inspect = _auditor(extract_table, population_path) if audit else None
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         with HashOutputs(out) as outputs:
-            result = _hash_into(
-                outputs, extract, extract_table, secret, identity, recipient, config, marked
-            )
+            result = _hash_into(outputs, extract, extract_table, sending, config, marked, inspect)
     except OSError as e:  # a full disk, a folder that cannot be written
         raise click.ClickException(f"cannot write beside {out}: {e.strerror or e}") from None
     except (KeyboardInterrupt, SystemExit) as e:
         _exit_interrupted(out, e)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    _summary(extract, out, recipient.name, result)
+    _summary(extract, out, sending.recipient.name, result)
+    if audit:
+        write_beside(out, result.audit)
+        click.echo(f"  audit          {out}.audit.html (what the TTP could learn)")
+
+
+class _Sending(NamedTuple):
+    """Who sends the package to whom, under which secret."""
+
+    identity: Identity
+    recipient: Card
+    secret: LinkageSecret
+
+
+def _sending(key_path: Path, ttp: str, secret_path: Path, project: str | None) -> _Sending:
+    keyring = Keyring()
+    identity = load_key(key_path)
+    recipient = keyring.recipient(ttp, role="ttp")
+    secret = open_secret(secret_path, recipient_identity=identity, keyring=keyring, project=project)
+    return _Sending(identity, recipient, secret)
+
+
+def _auditor(extract_table: Extract, population_path: Path | None) -> Callable:
+    """Audits the plaintext package before it is sealed, onto the result."""
+
+    def inspect(plain: Path, result: HashResult) -> None:
+        result.audit = audit_own_package(
+            plain, extract_table, result.tokens.frame(), population_path
+        )
+
+    return inspect
 
 
 def _exit_interrupted(out: Path, interruption: BaseException) -> NoReturn:
@@ -162,13 +209,14 @@ def _hash_into(
     outputs: HashOutputs,
     extract: Path,
     extract_table: Extract,
-    secret: LinkageSecret,
-    identity: Identity,
-    recipient: Card,
+    sending: _Sending,
     config: EncodingConfig,
     marked: frozenset[str],
+    inspect: Callable[[Path, HashResult], None] | None = None,
 ) -> HashResult:
-    """Hash, seal and write the three outputs in the work folder, then commit them."""
+    """Hash, seal and write the three outputs in the work folder, then commit them (with
+    `inspect`, the plaintext package is shown to it before it is sealed)."""
+    identity, recipient, secret = sending
     plain = outputs.path("plain.parquet")
     rows = extract_table.table.num_rows
     with tqdm(total=rows, unit="rows", desc="pprl hash", leave=False, disable=rows < 50_000) as bar:
@@ -193,6 +241,8 @@ def _hash_into(
             ) from None
     _write_csv(result.rejects.frame(), outputs.path(REJECTS))
     _write_csv(result.tokens.frame(), outputs.path(TOKENS))
+    if inspect:
+        inspect(plain, result)
     seal_file(
         plain,
         outputs.path(PACKAGE),

@@ -95,6 +95,7 @@ class HashResult:
     rejects: Rejects
     missing: dict[str, int] = field(default_factory=dict)
     conflicting_aliases: int = 0  # records with rows that disagree on dob and sex
+    audit: dict = field(default_factory=dict)  # `pprl hash --audit`'s report, when asked for
 
     @property
     def rows_used(self) -> int:

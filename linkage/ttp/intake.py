@@ -12,9 +12,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from keys import Identity, Keyring, KeysError, open_file
-from linkage.package import open_package
+from linkage.package import PackageInfo, open_package
 from linkage.ttp.sources import Source, source_from_table
 from pprl import content_types
 from pprl.errors import PprlError
@@ -34,33 +35,16 @@ def open_packages(
 ) -> list[Source]:
     if len(paths) < 2:
         raise PackageProblem("linkage needs packages from at least two custodians")
-    opened = []
-    for i, path in enumerate(paths):
-        plain = work / f"package-{i}.parquet"
-        try:
-            header = open_file(
-                path,
-                plain,
-                recipient_identity=identity,
-                keyring=keyring,
-                project=project,
-                content_type=content_types.PACKAGE,
-                sender_roles="custodian",
-            )
-        except KeysError as e:
-            raise PackageProblem(str(e) if str(path) in str(e) else f"{path}: {e}") from None
-        try:
-            info, file = open_package(plain, str(path))
-        except ValueError as e:
-            raise PackageProblem(str(e)) from None
-        if info.party != header.sender_card.name:
-            raise PackageProblem(
-                f"{path}: says it is from {info.party!r} but was signed by "
-                f"{header.sender_card.name!r}"
-            )
-        if file.metadata.num_rows == 0:
-            raise PackageProblem(f"{path}: holds no records")
-        opened.append((path, info, file))
+    opened = [
+        open_one(
+            path,
+            identity=identity,
+            keyring=keyring,
+            plain=work / f"package-{i}.parquet",
+            project=project,
+        )
+        for i, path in enumerate(paths)
+    ]
     _same_party_twice(opened)
     for what, attribute in (
         ("project", "project"),
@@ -73,6 +57,36 @@ def open_packages(
     # memory arrow kept for them back, or it stays counted against a million-record run
     pa.default_memory_pool().release_unused()
     return sources
+
+
+def open_one(
+    path: Path, *, identity: Identity, keyring: Keyring, plain: Path, project: str | None = None
+) -> tuple[Path, PackageInfo, pq.ParquetFile]:
+    """Open and check one package (sealed to this TTP by a trusted custodian, holding
+    records) into `plain`: its path, what it says about itself, and its rows."""
+    try:
+        header = open_file(
+            path,
+            plain,
+            recipient_identity=identity,
+            keyring=keyring,
+            project=project,
+            content_type=content_types.PACKAGE,
+            sender_roles="custodian",
+        )
+    except KeysError as e:
+        raise PackageProblem(str(e) if str(path) in str(e) else f"{path}: {e}") from None
+    try:
+        info, file = open_package(plain, str(path))
+    except ValueError as e:
+        raise PackageProblem(str(e)) from None
+    if info.party != header.sender_card.name:
+        raise PackageProblem(
+            f"{path}: says it is from {info.party!r} but was signed by {header.sender_card.name!r}"
+        )
+    if file.metadata.num_rows == 0:
+        raise PackageProblem(f"{path}: holds no records")
+    return path, info, file
 
 
 def _same_party_twice(opened: list) -> None:

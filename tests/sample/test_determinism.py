@@ -27,7 +27,7 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
     generate(tmp_path / "c", people=300, seed=6)
     a, b, c = (digests(tmp_path / x) for x in "abc")
     assert a == b
-    assert len(a) == 18  # 14 custodian files, 3 truth files, scenario.json
+    assert len(a) == 19  # 14 custodian files, 4 truth files, scenario.json
     differing = [name for name in a if a[name] != c[name]]
     assert "trust_north/identifiers.csv" in differing
     assert "police_south/offences.csv" in differing
