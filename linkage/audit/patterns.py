@@ -111,7 +111,8 @@ def _grow(
     holding them all stay near the bigram's share."""
     mask = bits[:, chosen[0]] & bits[:, chosen[1]]
     while len(chosen) < hashes:
-        joint = (w * mask) @ b
+        rows = np.flatnonzero(mask)  # the filters still holding every bit chosen
+        joint = w[rows] @ b[rows]
         joint[chosen] = -1
         j = int(np.argmax(joint))
         if joint[j] < f * (1 - SLACK):

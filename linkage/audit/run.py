@@ -120,7 +120,10 @@ def _share(source: Source, groups: FieldGroups, chosen: np.ndarray) -> float:
 def _structure(source: Source, groups: dict[str, FieldGroups], truth: pd.DataFrame | None) -> dict:
     hashes = source.info.config["filters"]["dob_year"]["hashes"]
     out = {
-        "fields": {n: structure.field_structure(g, source.records) for n, g in groups.items()},
+        "fields": {
+            n: structure.field_structure(g, source.record, source.records)
+            for n, g in groups.items()
+        },
         "month_filters_equal_to_day_filters": structure.identical_across(
             groups["dob_month"], groups["dob_day"]
         ),

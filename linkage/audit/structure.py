@@ -11,13 +11,16 @@ from linkage.audit.view import FieldGroups
 from linkage.ttp.sources import Source
 
 
-def field_structure(groups: FieldGroups, records: int) -> dict:
-    """Distinct groups, the largest group's share of records, records in groups of one."""
+def field_structure(groups: FieldGroups, record: np.ndarray, records: int) -> dict:
+    """Distinct groups, the largest group's share of records, and the share of records
+    holding a group no other record holds (a value, or a combination, of one person)."""
     held = groups.records[groups.records > 0]
+    variants = groups.group >= 0
+    alone = variants & (groups.records[np.maximum(groups.group, 0)] == 1)
     return {
         "groups": int(len(held)),
         "largest_group_share": float(held.max() / max(records, 1)) if len(held) else 0.0,
-        "records_in_unique_groups": float((held == 1).sum() / max(records, 1)),
+        "records_in_unique_groups": float(len(np.unique(record[alone])) / max(records, 1)),
     }
 
 
