@@ -8,6 +8,8 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+
 from pprl.figures import figure, inline_png
 from pprl.files import AtomicOutput
 
@@ -27,15 +29,23 @@ def audit_document(packages: list[dict], population_source: str, truth: bool) ->
 
 def write_report(document: dict, json_path: Path, html_path: Path) -> None:
     """Both files, each appearing whole and never over an existing one."""
-    text = json.dumps(document, indent=2, sort_keys=True, default=_plain) + "\n"
+    text = json.dumps(_finite(document), indent=2, sort_keys=True) + "\n"
     with AtomicOutput(json_path, replace=False) as f:
         f.write(text.encode())
     with AtomicOutput(html_path, replace=False) as f:
         f.write(render_html(document).encode())
 
 
-def _plain(value: object) -> object:
-    return None if isinstance(value, float) and math.isnan(value) else str(value)
+def _finite(value: object) -> object:
+    """The document with numpy numbers as plain ones and a rate that could not be worked
+    out (NaN) as null, so that the file is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def render_html(document: dict) -> str:
@@ -61,7 +71,7 @@ def render_html(document: dict) -> str:
         parts.append("<h3>Records an attacker could align without guessing</h3>")
         parts.append(_table(package["alignable"]))
         parts.append("<h3>Structure</h3><pre>")
-        parts.append(html.escape(json.dumps(package["structure"], indent=1, default=_plain)))
+        parts.append(html.escape(json.dumps(_finite(package["structure"]), indent=1)))
         parts.append("</pre>")
     return "\n".join(parts) + "\n"
 

@@ -14,7 +14,6 @@ from linkage.audit.view import FieldGroups, all_groups
 from linkage.ttp.sources import Source
 
 NAME_FIELDS = ("forename", "middle_names", "surname")
-ATTACKS = ("frequency", "bigram_positions", "graph_matching")
 RESTARTS = 20  # random starts of the graph matching, beside the frequency alignment
 
 
@@ -33,13 +32,15 @@ def audit_source(
         if name in groups:
             guesses[name] = {"frequency": frequency.align_by_rank(groups[name], pop)}
     step("bigram-position attack on the names")
+    # the name fields share one key; pooled when their filters are alike (the default)
+    width = groups["surname"].filters.shape[1]
     names = [
         patterns.NameField(n, groups[n].filters, groups[n].records, _candidates(n, population))
         for n in NAME_FIELDS
-        if n in guesses
+        if n in guesses and groups[n].filters.shape[1] == width
     ]
     hashes = source.info.config["filters"]["surname"]["hashes"]
-    found, mined = patterns.bigram_attack(names, hashes)
+    found, mined = patterns.bigram_attack(names, hashes) if names else ({}, 0)
     for name, (guessed, sure) in found.items():
         guesses[name]["bigram_positions"] = guessed
         confident[name] = sure

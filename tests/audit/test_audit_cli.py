@@ -63,7 +63,8 @@ def test_audit_at_the_ttp_reports_what_could_be_aligned(
     out = tmp_path / "audit"
     result = audit(project, str(package), "--population", str(POPULATION), "-o", str(out))
     assert result.exit_code == 0, result.output
-    document = json.loads((out / "audit.json").read_text())
+    strict = {"parse_constant": lambda c: pytest.fail(f"{c} is not JSON")}
+    document = json.loads((out / "audit.json").read_text(), **strict)
     assert document["format"] == "pprl-audit/1" and document["truth"] is False
     [found] = document["packages"]
     assert found["party"] == "police_north" and "reidentified" not in found
@@ -102,6 +103,10 @@ def test_audit_with_the_truth_scores_every_attack(project, package, tmp_path, pl
     "extra, message",
     [
         (["--truth", str(EXTRACT)], "--truth and --tokens go together"),
+        (
+            ["--truth", str(EXTRACT), "--tokens", str(EXTRACT), str(POPULATION)],
+            "--truth scores one package",
+        ),
     ],
 )
 def test_refusals_are_one_line(project, package, tmp_path, extra, message):
