@@ -8,8 +8,10 @@ default encoding under a random secret (as `pprl hash` would, without the key ce
 opens the package as the TTP does, and runs every attack of `pprl audit` with the scenario's
 `truth/population.csv` (the idealised attacker; with --own-frequencies, the extract's own
 counts), scored against the custodian's plaintext.
-Prints, per field and attack, the share of records re-identified, then name, date of birth
-and both together, the time each step took, and the structure the TTP sees.
+Each of --runs runs hashes under a fresh random secret (which filters collide, and so how
+ties fall, changes with it). Prints, per field and attack, the share of records
+re-identified (mean, lowest and highest over the runs), then name, date of birth and both
+together, and the structure the TTP sees.
 """
 
 from __future__ import annotations
@@ -21,15 +23,19 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from linkage.audit.population import read_population
 from linkage.audit.run import audit_source
 from linkage.audit.truth import truth_for, truth_population
 from linkage.config import EncodingConfig
-from linkage.custodian.extract import read_extract
+from linkage.custodian.extract import Extract, read_extract
 from linkage.custodian.hashing import hash_extract
 from linkage.package import open_package
 from linkage.ttp.sources import source_from_table
 from sample_extracts.generator import generate
+
+ATTACKS = ("frequency", "bigram_positions", "graph_matching", "best")
 
 
 def main() -> None:
@@ -38,6 +44,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2009)
     parser.add_argument("--party", default="police_north")
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--runs", type=int, default=5, help="each under a fresh random secret")
     parser.add_argument(
         "--own-frequencies",
         action="store_true",
@@ -50,18 +57,37 @@ def main() -> None:
     if not scenario.exists():
         generate(scenario, people=args.people, seed=args.seed)
     extract = read_extract(scenario / args.party / "identifiers.csv")
-    plain = work / f"{args.party}.parquet"
+    reports = [
+        _one_run(args, scenario, extract, Path(tempfile.mkdtemp(prefix="run-", dir=work)))
+        for _ in range(args.runs)
+    ]
+    print(f"\nbigrams mined: {[r['bigrams_mined'] for r in reports]}")
+    print("share of records re-identified: mean [lowest - highest] over the runs")
+    print(f"{'field':<15}" + "".join(f"{a:>24}" for a in ATTACKS))
+    for name in reports[0]["reidentified"]:
+        cells = []
+        for attack in ATTACKS:
+            found = [r["reidentified"][name].get(attack) for r in reports]
+            found = [x for x in found if x is not None]
+            text = f"{np.mean(found):.1%} [{min(found):.1%}-{max(found):.1%}]" if found else ""
+            cells.append(f"{text:>24}")
+        print(f"{name:<15}{''.join(cells)}")
+    print("\nstructure (last run):", json.dumps(reports[-1]["structure"], indent=1, default=str))
+
+
+def _one_run(args: argparse.Namespace, scenario: Path, extract: Extract, work: Path) -> dict:
+    """Hash under a fresh random secret, open as the TTP, attack, score."""
     started = time.perf_counter()
     result = hash_extract(
         extract,
-        plain,
+        work / "package.parquet",
         secret=secrets.token_bytes(32),
         secret_fingerprint="bench",
         config=EncodingConfig(),
         party=args.party,
         project="bench",
     )
-    info, file = open_package(plain)
+    info, file = open_package(work / "package.parquet")
     source = source_from_table(args.party, info, file.read())
     truth = truth_for(source, extract, result.tokens.frame())
     population = (
@@ -69,31 +95,12 @@ def main() -> None:
         if args.own_frequencies
         else read_population(scenario / "truth" / "population.csv")
     )
+    report = audit_source(source, population, truth)
     print(
-        f"{args.party}: {source.records:,} records, {source.variants:,} variants "
-        f"(hashed in {time.perf_counter() - started:.1f} s)"
+        f"{args.party}: {source.records:,} records, {source.variants:,} variants; hashed and "
+        f"audited in {time.perf_counter() - started:.1f} s"
     )
-    last = [time.perf_counter()]
-
-    def step(what: str) -> None:
-        now = time.perf_counter()
-        print(f"  {now - last[0]:6.1f} s, then: {what}")
-        last[0] = now
-
-    report = audit_source(source, population, truth, step=step)
-    step("done")
-    print(f"\nbigrams mined: {report['bigrams_mined']}")
-    print(
-        f"{'field':<15}"
-        + "".join(f"{a:>18}" for a in ("frequency", "bigram_positions", "graph_matching", "best"))
-    )
-    for name, rates in report["reidentified"].items():
-        cells = "".join(
-            f"{rates[a]:>18.1%}" if a in rates else f"{'':>18}"
-            for a in ("frequency", "bigram_positions", "graph_matching", "best")
-        )
-        print(f"{name:<15}{cells}")
-    print("\nstructure:", json.dumps(report["structure"], indent=1, default=str))
+    return report
 
 
 if __name__ == "__main__":

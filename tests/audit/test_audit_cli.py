@@ -43,7 +43,7 @@ def report_words(folder) -> set[str]:
     return set(re.findall(r"[a-z]{4,}", text.lower()))
 
 
-# words of the report itself that are also names in the extract
+# words of the report itself (and the party's name) that are also names in the extract
 TEMPLATE_WORDS = {
     "person",
     "name",
@@ -54,6 +54,8 @@ TEMPLATE_WORDS = {
     "field",
     "fields",
     "date",
+    "police",
+    "north",
 }
 
 
