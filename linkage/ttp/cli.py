@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from keys import Keyring, seal_file
+from linkage.audit.at_link import link_audit
 from linkage.ttp.intake import PackageProblem, open_packages
 from linkage.ttp.link import link_sources
 from linkage.ttp.model import FellegiSunter
@@ -64,6 +65,13 @@ from pprl.options import key_option, load_key, out_folder_option, to_option
     "seed give the same model.",
 )
 @click.option("--project", help="Refuse packages that are not for this project.")
+@click.option(
+    "--audit",
+    "audit_population",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Population counts (CSV field,value,count): run the attacks of pprl audit on the "
+    "packages and record what could be aligned in quality.json.",
+)
 def link_command(
     packages: tuple[Path, ...],
     key_path: Path,
@@ -74,6 +82,7 @@ def link_command(
     term_frequencies: bool,
     seed: int,
     project: str | None,
+    audit_population: Path | None,
 ) -> None:
     """Link custodians' encodings into persons (run by the TTP).
 
@@ -103,7 +112,16 @@ def link_command(
         raise click.ClickException(f"{model_path}: {e}") from None
     with atomic_folder(out) as work:
         _link_into(
-            work, packages, key_path, analyst, threshold, model, term_frequencies, seed, project
+            work,
+            packages,
+            key_path,
+            analyst,
+            threshold,
+            model,
+            term_frequencies,
+            seed,
+            project,
+            audit_population,
         )
     _link_summary(out, len(packages))
 
@@ -156,8 +174,10 @@ def _link_into(
     term_frequencies: bool,
     seed: int,
     project: str | None,
+    audit_population: Path | None = None,
 ) -> None:
-    """Open the packages, link them, and write every output into `work`."""
+    """Open the packages, link them, and write every output into `work` (with
+    `audit_population`, the audit summary of the packages goes into quality.json)."""
     keyring = Keyring()
     identity = load_key(key_path)
     analyst_card = keyring.recipient(analyst, role="analyst")
@@ -188,6 +208,7 @@ def _link_into(
             term_frequencies=term_frequencies,
             progress=lambda _: bar.update(),
         )
+    audit = link_audit(sources, audit_population) if audit_population else None
     _write_link_outputs(
         result,
         work,
@@ -196,11 +217,19 @@ def _link_into(
         analyst_card,
         sources[0].info.project,
         sources[0].info.config_fingerprint,
+        audit,
     )
 
 
 def _write_link_outputs(
-    result, folder: Path, identity, cards: dict, analyst_card, project: str, config_fingerprint: str
+    result,
+    folder: Path,
+    identity,
+    cards: dict,
+    analyst_card,
+    project: str,
+    config_fingerprint: str,
+    audit: dict | None = None,
 ) -> None:
     """Sealed link maps, person quality and uncertain links, the report, the model, the
     TTP's candidates."""
@@ -232,6 +261,8 @@ def _write_link_outputs(
     shutil.rmtree(plain)
     figures = quality_figures(result)
     figures["study"] = outputs.study
+    if audit:
+        figures["audit"] = audit
     write_report(folder, figures)
     result.model.save(folder / "model.json")
     links = result.links.copy()

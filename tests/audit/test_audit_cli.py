@@ -143,3 +143,22 @@ def test_hash_audit_never_overwrites_a_report(project, tmp_path):
     assert result.exit_code != 0 and "already exists" in result.output
     assert not out.exists()
     assert (tmp_path / "police_north.pkg.audit.json").read_text() == "mine"
+
+
+def test_link_records_the_audit_summary_in_quality_json(project, tmp_path):
+    packages = []
+    for party in ("trust_north", "police_north"):
+        out = tmp_path / "pkg" / f"{party}.pkg"
+        extract = DEFAULT_SCENARIO / party / "identifiers.csv"
+        assert project.hash(extract, out, party=party).exit_code == 0
+        packages.append(str(out))
+    linked = tmp_path / "linked"
+    result = project.link(*packages, "-o", str(linked), "--audit", str(POPULATION))
+    assert result.exit_code == 0, result.output
+    audit = json.loads((linked / "quality.json").read_text())["audit"]
+    assert audit["population"] == "population.csv"
+    assert [p["party"] for p in audit["packages"]] == ["trust_north", "police_north"]
+    for package in audit["packages"]:
+        assert package["fixed_codes"] == {"sex": 2, "dob_month": 12, "dob_day": 31}
+        assert package["month_filters_equal_to_day_filters"] == 12
+        assert 0 < package["alignable"]["forename"] < 1
