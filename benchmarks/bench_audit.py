@@ -35,7 +35,7 @@ from linkage.package import open_package
 from linkage.ttp.sources import source_from_table
 from sample_extracts.generator import generate
 
-ATTACKS = ("frequency", "bigram_positions", "graph_matching", "best")
+ATTACKS = ("frequency", "bigram_positions", "calendar", "graph_matching", "best")
 
 
 def main() -> None:

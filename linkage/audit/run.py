@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from linkage.audit import frequency, graph_match, patterns, score, structure
+from linkage.audit import dates, frequency, graph_match, patterns, score, structure
 from linkage.audit.population import Population
 from linkage.audit.view import FieldGroups, all_groups
 from linkage.ttp.sources import Source
@@ -44,6 +44,12 @@ def audit_source(
     for name, (guessed, sure) in found.items():
         guesses[name]["bigram_positions"] = guessed
         confident[name] = sure
+    if "dob_day" in guesses and "dob_month" in guesses:
+        found_dates = dates.calendar_attack(
+            groups["dob_day"], groups["dob_month"], population["dob_day"], population["dob_month"]
+        )
+        if found_dates is not None:
+            guesses["dob_day"]["calendar"], guesses["dob_month"]["calendar"] = found_dates
     if "dob_year" in guesses:
         step("graph matching of the years of birth")
         guesses["dob_year"]["graph_matching"] = _match_years(source, groups["dob_year"], population)

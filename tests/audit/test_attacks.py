@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linkage.audit import graph_match, patterns
+from linkage.audit import dates, graph_match, patterns, score
 from linkage.audit.population import read_population
 from linkage.audit.run import audit_source
 from linkage.audit.truth import truth_for, truth_population
+from linkage.audit.view import field_groups
 from linkage.config import EncodingConfig
 from linkage.custodian import standardise as std
 from linkage.custodian.bloom import FieldEncoder, padded_bigrams
@@ -86,8 +87,6 @@ def test_mining_recovers_the_commonest_bigrams_positions(tmp_path):
     extract = DEFAULT_SCENARIO / "police_north" / "identifiers.csv"
     source, tokens = weak_source(extract, tmp_path)
     population = read_population(DEFAULT_SCENARIO / "truth" / "population.csv")
-    from linkage.audit.view import field_groups
-
     forenames = field_groups(source, "forename")
     field = patterns.NameField(
         "forename", forenames.filters, forenames.records, population["forename"]
@@ -116,3 +115,37 @@ def test_mining_recovers_the_commonest_bigrams_positions(tmp_path):
     for gram in commonest:
         assert gram in mined
         assert mined[gram].tolist() == sorted(encoder.positions(gram).tolist())
+
+
+def test_the_calendar_names_days_29_to_31_and_february(tmp_path):
+    # one person born on every day of 1999 and of 2000 (a leap year): every day and month
+    # present, 29 February once; the calendar tells days 29-31 and February
+    days = pd.date_range("1999-01-01", "2000-12-31")
+    extract = tmp_path / "calendar.csv"
+    pd.DataFrame(
+        {
+            "record_id": [f"R{i}" for i in range(len(days))],
+            "forename": "ann",
+            "middle_names": "",
+            "surname": "lee",
+            "dob": days.strftime("%Y-%m-%d"),
+            "sex": "F",
+            "postcode": "",
+            "address": "",
+        }
+    ).to_csv(extract, index=False)
+    source, tokens = weak_source(extract, tmp_path)
+    truth = truth_for(source, read_extract(extract), tokens)
+    # an attacker who knows nothing of how days and months are spread: frequency alone
+    # would name them at random
+    flat_days = pd.Series(1, index=[str(d) for d in range(1, 32)])
+    flat_months = pd.Series(1, index=[str(m) for m in range(1, 13)])
+    day_groups, month_groups = field_groups(source, "dob_day"), field_groups(source, "dob_month")
+    day, month = dates.calendar_attack(day_groups, month_groups, flat_days, flat_months)
+    for groups, guesses, field, named in (
+        (day_groups, day, "dob_day", {"29", "30", "31"}),
+        (month_groups, month, "dob_month", {"2"}),
+    ):
+        right = score.correct_records(groups, source.record, guesses, truth)
+        holding = set(truth[(truth.field == field) & truth.value.isin(named)].record)
+        assert holding and holding <= right
