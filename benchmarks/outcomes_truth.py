@@ -1,0 +1,102 @@
+"""The outcome estimates against the configured truth, through the whole chain.
+
+A scenario is generated from a settings file written down before any estimator was tuned
+(`benchmarks/outcomes_scenario.toml`: trend, age curve, index events, same-day bundles,
+deaths, custody and a crisis before contact; `outcomes_null.toml`: the same with every rate
+ratio 1), then every party plays its part as in `pprl demo`: keys, hash, link, release with
+the study's follow-up kinds, outcomes. Per measure it prints the truth, the primary estimate
+(calendar-adjusted, robust interval, window all-minus-6m, links at the TTP's threshold) and
+today's unadjusted one beside it, whether each is within 15% of the truth and whether its
+interval holds it.
+
+    python benchmarks/outcomes_truth.py --people 20000 --seed 1 --out /tmp/truth-20k
+    python benchmarks/outcomes_truth.py --people 5000 --settings benchmarks/outcomes_null.toml \
+        --out /tmp/null-5k
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from pprl.demo import run_demo
+from sample_extracts.config import ScenarioConfig
+from sample_extracts.generator import generate
+
+HERE = Path(__file__).parent
+TOLERANCE = 0.15
+WINDOW = "all-minus-6m"
+
+
+def truth(scenario: Path) -> dict[str, float]:
+    """The configured post/pre rate ratio of every measure; a kind's pool is the rate-weighted
+    mean of its groups' ratios (each person's rates keep their proportions)."""
+    effects = json.loads((scenario / "truth" / "effects.json").read_text())
+    ratios = {}
+    for kind, rates, rr in (
+        ("offences", "offence_rates", "offence_rate_ratios"),
+        ("detentions", "detention_rates", "detention_rate_ratios"),
+    ):
+        rates, rr = effects[rates], effects[rr]
+        ratios |= {f"{kind}/{group}": rr[group] for group in rates}
+        ratios[f"{kind}/all"] = sum(rates[g] * rr[g] for g in rates) / sum(rates.values())
+    return ratios
+
+
+def estimates(outcomes: pd.DataFrame, adjustment: str) -> pd.DataFrame:
+    rows = outcomes[
+        (outcomes.window == WINDOW)
+        & (outcomes.adjustment == adjustment)
+        & (outcomes.interval == "robust")
+        & (outcomes.linkage == "threshold")
+        & outcomes.subgroup.isna()
+    ]
+    return rows.set_index("measure")[["rate_ratio", "rate_ratio_lo", "rate_ratio_hi"]]
+
+
+def compare(outcomes: pd.DataFrame, ratios: dict[str, float]) -> pd.DataFrame:
+    table = pd.DataFrame({"truth": pd.Series(ratios)})
+    for adjustment in ("calendar", "none"):
+        rows = estimates(outcomes, adjustment).reindex(table.index)
+        table[f"{adjustment}"] = rows.rate_ratio
+        table[f"{adjustment}_ci"] = [
+            f"{lo:.2f}-{hi:.2f}" for lo, hi in zip(rows.rate_ratio_lo, rows.rate_ratio_hi)
+        ]
+        table[f"{adjustment}_within_15%"] = (rows.rate_ratio / table.truth - 1).abs() <= TOLERANCE
+        table[f"{adjustment}_covers"] = (rows.rate_ratio_lo <= table.truth) & (
+            table.truth <= rows.rate_ratio_hi
+        )
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--settings", type=Path, default=HERE / "outcomes_scenario.toml")
+    parser.add_argument("--out", type=Path, required=True, help="folder to create")
+    args = parser.parse_args()
+    scenario, demo = args.out / "scenario", args.out / "chain"
+    started = time.perf_counter()
+    generate(scenario, args.people, args.seed, ScenarioConfig.from_toml(args.settings))
+    run_demo(demo, scenario)
+    outcomes = pd.read_csv(demo / "analyst" / "results" / "outcomes.csv")
+    table = compare(outcomes, truth(scenario))
+    pd.set_option("display.width", 200)
+    print(f"{args.settings.name}, {args.people:,} cohort people, seed {args.seed}, {WINDOW}")
+    print(table.round(3).to_string())
+    for adjustment in ("calendar", "none"):
+        print(
+            f"{adjustment:>8}: within 15% {int(table[f'{adjustment}_within_15%'].sum())} of "
+            f"{len(table)}, intervals covering {int(table[f'{adjustment}_covers'].sum())} of "
+            f"{len(table)}"
+        )
+    print(f"{time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
