@@ -25,9 +25,11 @@ from outcomes.cohort import Cohort, Content, build_cohort, day_numbers, day_of
 from outcomes.config import StudyConfig
 from outcomes.disclosure import GROUP, TOTAL
 from outcomes.estimates import PersonTime, ratio_rows
+from outcomes.imputation import LinkGraph, imputed_rows
 from outcomes.measures import Events, cohort_events
 from outcomes.profile import calendar_trend, event_study
 from outcomes.statistics import mcnemar, wilcoxon_rates
+from outcomes.subgroups import member_subgroups, subgroup_rows
 from outcomes.windows import (
     DAYS_PER_YEAR,
     Window,
@@ -205,8 +207,9 @@ def analyse(
     quality: pd.DataFrame,
     config: StudyConfig,
     progress: Callable[[str], None] | None = None,
+    links: pd.DataFrame | None = None,
 ) -> Results:
-    """Every table of the evaluation, raw; `progress` is told each step's name."""
+    """Every table of the evaluation, raw (`links`: the TTP's uncertain links, to impute)."""
     step = progress or (lambda _: None)
     notes = check_study(content, config)
     step("cohort and main estimates")
@@ -222,6 +225,8 @@ def analyse(
     intervals = config.analysis.intervals
     person_time = PersonTime(config)
     outcomes = pd.DataFrame(_rows(linked, windows, equal_names, person_time, intervals))
+    more, notes["imputed_cohorts"] = _more_rows(content, quality, links, config, linked, step)
+    outcomes = pd.concat([outcomes, *more], ignore_index=True)
 
     step("placebo index and event-study profile")
     placebo = placebo_window(cohort, config)
@@ -258,12 +263,53 @@ def analyse(
     )
 
 
+def _more_rows(
+    content: Content,
+    quality: pd.DataFrame,
+    links: pd.DataFrame | None,
+    config: StudyConfig,
+    linked: _Linked,
+    step: Callable[[str], None],
+) -> tuple[list[pd.DataFrame], list[int]]:
+    """Rows by subgroup, then (with uncertain links) rows pooled over imputed link sets, and
+    each imputation's cohort size."""
+    cohort, windows = linked.cohort, study_windows(linked.cohort, config)
+    labels = member_subgroups(
+        content, cohort, config.index_kind, config.index_date, config.subgroups
+    )
+    person_time, intervals = PersonTime(config), config.analysis.intervals
+
+    def compared(events: Events, window: Window, n: int, group: str | None, equal: bool):
+        return compare(events, window, n, group, equal, person_time, intervals)
+
+    more = [pd.DataFrame(subgroup_rows(linked.events, windows, labels, len(cohort), compared))]
+    if links is None or not config.imputations:
+        return more, []
+    imputed, cohorts = imputed_rows(
+        content,
+        LinkGraph(quality, links),
+        config.imputations,
+        config.imputation_seed,
+        lambda drawn: _threshold_rows(drawn, config),
+        step,
+    )
+    return [*more, imputed], cohorts
+
+
+def _threshold_rows(content: Content, config: StudyConfig) -> tuple[list[dict], int]:
+    """The main rows, and the cohort size, of content whose persons are as given."""
+    linked = _linked(content, config, None)
+    windows = study_windows(linked.cohort, config)
+    intervals = config.analysis.intervals
+    return _rows(linked, windows, set(), PersonTime(config), intervals), len(linked.cohort)
+
+
 def _linkage_checks(
     content: Content, quality: pd.DataFrame, cohort: Cohort, config: StudyConfig
 ) -> pd.DataFrame:
     """Cohort members who may be missing records: no record from any custodian of a kind (none
     held, or a missed link), and members whose weakest link is below each cut."""
-    members = quality.set_index("person_id").reindex(cohort.members)
+    members = quality.drop_duplicates("person_id").set_index("person_id").reindex(cohort.members)
     sources = members.sources.fillna("").str.split(";")
     rows = []
     for measure in config.measures:

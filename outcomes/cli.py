@@ -21,9 +21,11 @@ from keys import Header, Identity, Keyring, open_file
 from outcomes.analysis import StudyError, analyse
 from outcomes.cohort import Content
 from outcomes.config import StudyConfig
+from outcomes.minimise import minimise
 from outcomes.publish import Published, publish
 from outcomes.released import Released, from_table, join_persons
 from outcomes.report import write_report
+from outcomes.report_linkage import everyone
 from pprl import __version__, content_types
 from pprl.files import atomic_folder, check_new_folder
 from pprl.options import key_option, load_key, out_folder_option
@@ -43,6 +45,13 @@ from pprl.options import key_option, load_key, out_folder_option
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The TTP's person_quality file, sealed to you.",
 )
+@click.option(
+    "--uncertain",
+    "uncertain_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The TTP's uncertain_links file, sealed to you: the estimates are also pooled "
+    "over link sets drawn from the link posteriors ([linkage] imputations).",
+)
 @key_option
 @click.option(
     "--study",
@@ -56,6 +65,7 @@ from pprl.options import key_option, load_key, out_folder_option
 def outcomes_command(
     released: tuple[Path, ...],
     quality_path: Path,
+    uncertain_path: Path | None,
     key_path: Path,
     config_path: Path | None,
     out: Path,
@@ -70,7 +80,8 @@ def outcomes_command(
     \b
       outcomes.csv     one row per measure, window and adjustment (none, calendar):
                        counts, person-years, rate ratio (conditional Poisson), robust 95%
-                       interval, p-values (adjusted for multiplicity too)
+                       interval, p-values (adjusted for multiplicity too); by subgroup (sex,
+                       age band, county); with --uncertain, also pooled over imputed links
       profile.csv      calendar-adjusted rates by time since the index (event study)
       trend.csv        calendar-year effects (why the adjustment changes the estimate)
       rtm.csv          the placebo-index check
@@ -82,34 +93,58 @@ def outcomes_command(
     \b
     Example:
       pprl outcomes released/*.released --quality linked/person_quality \\
-          --key analyst.key --study study.toml -o results
+          --uncertain linked/uncertain_links --key analyst.key --study study.toml -o results
     """
     config = StudyConfig.from_toml(config_path) if config_path else StudyConfig()
     check_new_folder(out)
-    keyring = Keyring()
-    identity = load_key(key_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    releases, headers, quality = _open_inputs(released, quality_path, identity, keyring, out.parent)
-    _check_inputs(releases, headers)
-    try:
-        releases = join_persons(releases, quality)
-    except ValueError as e:
-        raise StudyError(str(e)) from None
-    with tqdm(total=2 + len(config.cuts), desc="pprl outcomes", unit="steps", leave=False) as bar:
+    releases, headers, quality, links, links_header = _inputs(
+        released, quality_path, uncertain_path, key_path, config, out.parent
+    )
+    steps = 2 + len(config.cuts) + (config.imputations if links is not None else 0)
+    with tqdm(total=steps, desc="pprl outcomes", unit="steps", leave=False) as bar:
         results = analyse(
             Content(releases),
-            quality.drop_duplicates("person_id"),
+            quality,
             config,
             progress=lambda name: (bar.set_postfix_str(name), bar.update()),
+            links=links,
         )
     published = publish(results, config)
     run = _run_record(released, quality_path, headers, releases, config)
+    if links_header is not None:
+        run["inputs"].append(_input(uncertain_path, links_header, "uncertain_links"))
     with atomic_folder(out) as folder:
         for name, table in published.tables.items():
             table.to_csv(folder / f"{name}.csv", index=False, float_format="%.10g")
         write_report(folder / "report.html", published, results.notes, config, run)
         (folder / "run.json").write_text(json.dumps(run, indent=2) + "\n")
     _outcomes_summary(published, config, out)
+
+
+def _inputs(
+    released: tuple[Path, ...],
+    quality_path: Path,
+    uncertain_path: Path | None,
+    key_path: Path,
+    config: StudyConfig,
+    beside: Path,
+) -> tuple[list[Released], list[Header], pd.DataFrame, pd.DataFrame | None, Header | None]:
+    """Every input opened, checked to belong together, joined into persons and minimised:
+    releases, their headers (the quality's last), quality, uncertain links and their header."""
+    keyring = Keyring()
+    identity = load_key(key_path)
+    releases, headers, quality = _open_inputs(released, quality_path, identity, keyring, beside)
+    links, links_header = None, None
+    if uncertain_path is not None:
+        links_header, links = _open_uncertain(uncertain_path, identity, keyring, beside)
+    _check_inputs(releases, headers + ([links_header] if links_header else []))
+    try:
+        releases = join_persons(releases, quality)
+    except ValueError as e:
+        raise StudyError(str(e)) from None
+    releases, quality, links = minimise(releases, quality, links, config)
+    return releases, headers, quality, links, links_header
 
 
 def _open_inputs(
@@ -150,8 +185,25 @@ def _open_inputs(
     return releases, headers, quality
 
 
+def _open_uncertain(
+    path: Path, identity: Identity, keyring: Keyring, beside: Path
+) -> tuple[Header, pd.DataFrame]:
+    """The TTP's uncertain links, opened in a temporary folder."""
+    with tempfile.TemporaryDirectory(dir=beside, prefix=".pprl-outcomes-") as work:
+        plain = Path(work) / "uncertain.parquet"
+        header = open_file(
+            path,
+            plain,
+            recipient_identity=identity,
+            keyring=keyring,
+            content_type=content_types.UNCERTAIN_LINKS,
+            sender_roles="ttp",
+        )
+        return header, pq.read_table(plain).to_pandas()
+
+
 def _outcomes_summary(published: Published, config: StudyConfig, out: Path) -> None:
-    main = published.tables["outcomes"]
+    main = everyone(published.tables["outcomes"])
     cohort = (
         f"fewer than {config.min_count}" if published.cohort is None else f"{published.cohort:,}"
     )
@@ -212,6 +264,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _input(path: Path, header: Header, kind: str) -> dict:
+    return {
+        "file": str(path),
+        "sha256": _sha256(path),
+        "sender": header.sender_card.name,
+        "sender_fingerprint": header.sender,
+        "kind": kind,
+        "sealed": header.created,
+    }
+
+
 def _run_record(
     released: tuple[Path, ...],
     quality_path: Path,
@@ -232,16 +295,7 @@ def _run_record(
         for path, h, r in zip(released, headers, releases, strict=False)
     ]
     quality_header = headers[-1]
-    inputs.append(
-        {
-            "file": str(quality_path),
-            "sha256": _sha256(quality_path),
-            "sender": quality_header.sender_card.name,
-            "sender_fingerprint": quality_header.sender,
-            "kind": "person_quality",
-            "sealed": quality_header.created,
-        }
-    )
+    inputs.append(_input(quality_path, quality_header, "person_quality"))
     return {
         "format": "pprl-outcomes-run/1",
         "project": quality_header.project,

@@ -35,6 +35,9 @@ __all__ = ["AwaySpells", "ConfigError", "FollowupEnd", "Measure", "StudyConfig"]
 # A month of person-time is a twelfth of a year of 365.25 days, rounded to whole days, so that
 # "12 months" is 365 days and "6 months" 183 days wherever the index date falls.
 DAYS_PER_MONTH = 365.25 / 12
+# Subgroups the estimates are also given by: sex and age band at the index (released by the
+# index's custodian with the index content) and county (of the index record's custodian).
+SUBGROUPS = ("sex", "age", "county")
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,9 @@ class StudyConfig:
     away: tuple[AwaySpells, ...] = DEFAULT_AWAY
     index_exclude_days: int = DEFAULT_EXCLUDE_DAYS
     analysis: Analysis = field(default_factory=lambda: Analysis())
+    imputations: int = 20  # link sets drawn for the multiple imputation over links
+    imputation_seed: int = 1
+    subgroups: tuple[str, ...] = SUBGROUPS
 
     def columns_used(self) -> dict[str, dict[str, bool]]:
         """The content the study reads: kind -> {column: required}, for `pprl release`.
@@ -137,7 +143,7 @@ class StudyConfig:
     def from_dict(cls, data: dict[str, Any]) -> StudyConfig:
         default = cls()
         allowed = {"study", "index", "measures", "windows", "disclosure", "sensitivity", "analysis"}
-        _only(data, "", allowed | {"followup", "hospital_stays"})
+        _only(data, "", allowed | {"followup", "hospital_stays", "linkage", "subgroups"})
         start, end, outside = _study(data, default)
         index = _table(data, "index")
         _only(index, "index.", {"kind", "date", "exclude_days"})
@@ -145,6 +151,7 @@ class StudyConfig:
         followup_end, away = followup_settings(data, [m.kind for m in measures])
         equal, washout, placebo = _windows(data, default, (end - start).days / DAYS_PER_MONTH)
         min_count, round_to = _disclosure(data, default)
+        imputations, seed = _linkage(data, default)
         return cls(
             start=start,
             end=end,
@@ -162,6 +169,9 @@ class StudyConfig:
             away=away,
             index_exclude_days=exclude_days(index),
             analysis=_analysis(data, equal, washout, [m.kind for m in measures]),
+            imputations=imputations,
+            imputation_seed=seed,
+            subgroups=_subgroups(data, default),
         )
 
     @property
@@ -214,6 +224,25 @@ def _cuts(data: dict[str, Any], default: StudyConfig) -> tuple[float, ...]:
     if not all(0 < c <= 1 for c in cuts):
         raise ConfigError("sensitivity.cuts must be posterior probabilities in (0, 1]")
     return tuple(sorted(set(cuts)))
+
+
+def _linkage(data: dict[str, Any], default: StudyConfig) -> tuple[int, int]:
+    linkage = _table(data, "linkage")
+    _only(linkage, "linkage.", {"imputations", "seed"})
+    imputations = _get(linkage, "linkage.imputations", int, default.imputations)
+    if imputations != 0 and not 2 <= imputations <= 1000:
+        raise ConfigError("linkage.imputations must be 0 (none) or from 2 to 1000")
+    return imputations, _get(linkage, "linkage.seed", int, default.imputation_seed)
+
+
+def _subgroups(data: dict[str, Any], default: StudyConfig) -> tuple[str, ...]:
+    subgroups = _table(data, "subgroups")
+    _only(subgroups, "subgroups.", {"by"})
+    by = _get(subgroups, "subgroups.by", list, list(default.subgroups))
+    unknown = [b for b in by if b not in SUBGROUPS]
+    if unknown:
+        raise ConfigError(f"subgroups.by: unknown {unknown[0]!r}; expected some of {SUBGROUPS}")
+    return tuple(b for b in SUBGROUPS if b in by)
 
 
 def _date(table: dict[str, Any], name: str, default: dt.date) -> dt.date:

@@ -14,6 +14,7 @@ from outcomes.analysis import Results
 from outcomes.config import StudyConfig
 from outcomes.disclosure import GROUP, TOTAL, Rules, control, round_counts
 from outcomes.multiplicity import adjust, is_primary
+from outcomes.subgroups import EVERYONE
 
 MAIN_COLUMNS = [
     "measure",
@@ -112,6 +113,8 @@ def publish(results: Results, config: StudyConfig) -> Published:
     raw = results.outcomes.assign(primary=is_primary(results.outcomes, config))
     raw["p_value_adjusted"] = adjust(raw, config, raw.primary)
     outcomes = _comparisons(raw, rules, keys)
+    # each subgroup family's total protected its parts; it is everyone's row, shown already
+    outcomes = outcomes[~outcomes.subgroup.str.endswith(f"={EVERYONE}")].reset_index(drop=True)
     placebo = results.rtm.assign(p_value_adjusted=adjust(results.rtm, config))
     rtm = _comparisons(placebo, rules, ["check", *keys])
     cuts = results.sensitivity.assign(p_value_adjusted=adjust(results.sensitivity, config))

@@ -16,6 +16,7 @@ from matplotlib.ticker import FuncFormatter
 
 from outcomes.config import StudyConfig
 from outcomes.publish import Published
+from outcomes.report_linkage import everyone, linkage_sections
 from outcomes.report_trend import time_sections
 from pprl.figures import figure, inline_png
 
@@ -100,7 +101,7 @@ def write_report(
         "<!doctype html><html><head><meta charset='utf-8'><title>pprl outcomes</title>",
         f"<style>{_STYLE}</style></head><body>",
         *_introduction(published, notes, config, run),
-        *_main_estimates(published.tables["outcomes"], config),
+        *_main_estimates(everyone(published.tables["outcomes"]), config),
         *time_sections(published, config),
         *_placebo(published, config),
         *_linkage_sensitivity(
@@ -108,6 +109,7 @@ def write_report(
             published.tables["linkage"],
             config.analysis.primary_adjustment,
         ),
+        *linkage_sections(published.tables["outcomes"], notes, config),
         *_disclosure(config),
         "<h2>Run</h2><pre>",
         esc(json.dumps(run, indent=2)),

@@ -228,6 +228,8 @@ def _release_and_analyse(parties: dict[str, Party]) -> None:
     for name in CUSTODIANS:
         custodian = parties[name]
         shutil.copyfile(study, custodian.folder / "inbox" / "study.toml")
+        # the trusts hold the index content and dates of birth: they release age band and sex
+        ages = ("--identifiers", Path("extracts/identifiers.csv")) if name in TRUSTS else ()
         custodian.run(
             "release",
             *(Path("extracts") / f for f in CONTENT[name]),
@@ -241,6 +243,7 @@ def _release_and_analyse(parties: dict[str, Party]) -> None:
             "analyst",
             "--study",
             Path("inbox/study.toml"),
+            *ages,
             "-o",
             Path("released"),
         )
@@ -251,6 +254,8 @@ def _release_and_analyse(parties: dict[str, Party]) -> None:
         *sorted(Path("inbox") / p.name for p in (analyst.folder / "inbox").glob("*.released")),
         "--quality",
         Path("inbox/person_quality"),
+        "--uncertain",
+        Path("inbox/uncertain_links"),
         "--key",
         analyst.key,
         "--study",
@@ -316,8 +321,9 @@ def _headline(outcomes: Path) -> pd.DataFrame:
     """Each kind's all-offences / any-detention lines: the primary estimate and, beside it,
     the unadjusted one over all available time (the published design's)."""
     table = pd.read_csv(outcomes)
+    everyone = (table.linkage == "threshold") & table.subgroup.isna()
     naive = (table.window == "all") & (table.adjustment == "none") & (table.interval == "robust")
-    pools = table[(table.primary | naive) & table.measure.str.endswith("/all")]
+    pools = table[everyone & (table.primary | naive) & table.measure.str.endswith("/all")]
     return pools.sort_values(["measure", "primary"], ascending=[False, False])
 
 

@@ -298,6 +298,7 @@ def test_the_analyst_receives_only_the_people_the_study_needs(demo):
         pseudonyms = contacts.merge(tokens, on="record_id").merge(links, on="token").pseudonym
         index_persons |= set(person.reindex([(trust, p) for p in pseudonyms]))
     uncertain = opened(folder, "analyst", "inbox/uncertain_links")
+    uncertain = uncertain[~uncertain.accepted]  # accepted links are within received persons
     sides = [
         pd.Series(
             person.reindex(

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from linkage.custodian.identifiers import looks_like_identifier
+from linkage.custodian.index_attributes import index_attributes
 from outcomes.config import StudyConfig
 from pprl.errors import PprlError
 
@@ -59,6 +60,7 @@ class ReleaseResult:
     rejects: list[tuple[str, int, str]] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)  # columns the study does not use
     free_text: list[str] = field(default_factory=list)  # released columns that look like prose
+    age_unknown: int | None = None  # index rows without an age band (None: none computed)
 
     @property
     def persons(self) -> int:
@@ -274,16 +276,24 @@ def release_kind(
     links: pd.DataFrame,
     study: StudyConfig,
     encoding: str = "utf-8",
+    identifiers: pd.DataFrame | None = None,
 ) -> ReleaseResult:
     """Read and join every content file of one kind, keeping only the columns the study uses;
-    all files must share their columns."""
-    frames, rejects, rows_read, columns, left_out = [], [], 0, None, []
+    all files must share their columns. With `identifiers` (from `read_identifiers`), index
+    rows also carry the sex and age band the study's subgroups use."""
+    derived = [c for f, c in (("sex", "sex"), ("age", "age_band")) if f in study.subgroups]
+    derive = identifiers is not None and kind == study.index_kind and bool(derived)
+    frames, rejects, rows_read, columns, left_out, unknown = [], [], 0, None, [], 0
     for path in paths:
         frame, dropped = study_columns(read_content(path, encoding), path, kind, study)
         if columns is not None and list(frame.columns) != columns:
             raise ReleaseError(f"{path}: columns differ from the other files of kind {kind}")
         columns = list(frame.columns)
         left_out += [c for c in dropped if c not in left_out]
+        if derive:
+            frame, missing_age = index_attributes(frame, identifiers, study.index_date)
+            frame = frame.drop(columns=[c for c in ("sex", "age_band") if c not in derived])
+            unknown += missing_age
         released, bad = join_content(frame, path.name, tokens, links)
         frames.append(released)
         rejects += bad
@@ -296,4 +306,5 @@ def release_kind(
         rejects,
         left_out,
         free_text_columns(frame, study.date_columns(kind)),
+        unknown if derive else None,
     )

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from keys import Card, Header, Identity, Keyring, open_file, seal_file
+from linkage.custodian.index_attributes import read_identifiers
 from linkage.custodian.release import (
     ReleaseError,
     ReleaseResult,
@@ -73,6 +74,14 @@ from pprl.options import key_option, load_key, to_option
     "released. Without it, those of the built-in default study.",
 )
 @click.option(
+    "--identifiers",
+    "identifiers_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your identifier extract (record_id, dob, sex), if you release the study's index "
+    "kind: each index row then carries the person's sex and age band on its date, never "
+    "the date of birth.",
+)
+@click.option(
     "--encoding",
     default="utf-8",
     show_default=True,
@@ -87,6 +96,7 @@ def release_command(
     out: Path,
     kinds: tuple[str, ...],
     study_path: Path | None,
+    identifiers_path: Path | None,
     encoding: str,
 ) -> None:
     """Release content extracts to the analyst, keyed by pseudonym (run by a custodian).
@@ -95,17 +105,18 @@ def release_command(
     map through your token map. Only the kinds and columns the analyst's study uses are
     released (the others are left out and named here); a column that looks like an
     identifier (name, date of birth, postcode, address, NHS number, PNC id, phone, email)
-    stops the release. record_id and tokens are dropped, the study's dates are checked and
-    kept as dates, and each kind is sealed to the analyst as OUT/<you>.<kind>.released,
-    keyed by your pseudonyms. Rows whose record has no link entry, or is not in the study,
-    are not released: they are counted here and listed by row number in OUT.rejects.csv,
-    which stays with you.
+    stops the release. With --identifiers, rows of the study's index kind gain `sex` and
+    `age_band` (at the row's date) from your identifier extract. record_id and tokens are
+    dropped, the study's dates are checked and kept as dates, and each kind is sealed to
+    the analyst as OUT/<you>.<kind>.released, keyed by your pseudonyms. Rows whose record
+    has no link entry, or is not in the study, are not released: they are counted here and
+    listed by row number in OUT.rejects.csv, which stays with you.
 
     \b
     Example:
       pprl release ld_contacts.csv detentions.csv --links linked/trust_north.links \\
           --tokens trust_north.pkg.tokens.csv --key trust_north.key --to analyst \\
-          --study study.toml -o released
+          --study study.toml --identifiers identifiers.csv -o released
     """
     study = StudyConfig.from_toml(study_path) if study_path else StudyConfig()
     rejects = Path(f"{out}.rejects.csv")
@@ -124,7 +135,10 @@ def release_command(
     check_maps(tokens, links, tokens_path)
     quiet = len(by_kind) < 2
     bar = tqdm(by_kind.items(), desc="pprl release", unit="kinds", leave=False, disable=quiet)
-    results = [release_kind(kind, paths, tokens, links, study, encoding) for kind, paths in bar]
+    people = read_identifiers(identifiers_path, encoding) if identifiers_path else None
+    results = [
+        release_kind(kind, paths, tokens, links, study, encoding, people) for kind, paths in bar
+    ]
     _write_releases(results, out, rejects, identity, recipient, header)
     _release_summary(results, header, recipient.name, out, rejects, everyone)
 
@@ -206,6 +220,11 @@ def _release_summary(
         )
         for reason, n in sorted(Counter(r[2] for r in result.rejects).items()):
             click.echo(f"    {n:>9,}  {reason}")
+        if result.age_unknown is not None:
+            click.echo(
+                f"    sex and age band from the identifiers; age band unknown on "
+                f"{result.age_unknown:,} row(s) (no readable date of birth)"
+            )
         if result.left_out:
             click.echo(f"    left out, not used by the study: {', '.join(result.left_out)}")
     if everyone:

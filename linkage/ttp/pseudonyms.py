@@ -10,7 +10,13 @@ pseudonym) to one person (its own person_id, also fresh per run), sealed.
 The study: every person with a record its custodian marked (`pprl hash --in-study`, the index
 records), and every person in an uncertain candidate pair with a record of one of them (a pair
 not accepted whose posterior is at least UNCERTAIN_FLOOR: the analysis of linkage error needs
-both sides). If no custodian marked any record, every person is in the study. A custodian's map
+both sides). If no custodian marked any record, every person is in the study.
+
+The analyst also receives every link of the study's people as pairs of (party, pseudonym) with
+their posteriors: the uncertain pairs, and the accepted links that make up each person (flagged
+`accepted`), so that it can redraw the links from their posteriors (multiple imputation over
+links) without learning anything it does not already hold: which records form a person, and
+each record's weakest link, are in the person quality table already. A custodian's map
 says which of its records are in the study and nothing else about them: each record's match
 probability goes to the analyst alone, beside its (party, pseudonym), since a probability below
 1 would tell the custodian that the record links to another custodian's (a trust would learn
@@ -40,7 +46,7 @@ class LinkOutputs:
 
     maps: dict[str, pd.DataFrame]  # party -> its link map
     person_quality: pd.DataFrame  # for the analyst: (party, pseudonym) -> person_id
-    uncertain_links: pd.DataFrame  # for the analyst: uncertain pairs that touch the study
+    uncertain_links: pd.DataFrame  # for the analyst: the study's uncertain and accepted links
     study: dict
 
 
@@ -87,24 +93,25 @@ def link_outputs(result: LinkResult, tables: list[pd.DataFrame]) -> LinkOutputs:
             )
         )
     join = pd.concat(joins, ignore_index=True)
-    uncertain_links = _uncertain_links(result, maps, touching)
+    accepted = result.assignment.accepted & in_study[person_a]
+    uncertain_links = _uncertain_links(result, maps, touching | accepted)
     study = {
         "everyone": everyone,
         "index_records_marked": int(index_record.sum()),
         "persons": int(in_study.sum()),
         "persons_with_an_index_record": int(marked.sum()),
         "persons_added_by_uncertain_links": int((in_study & ~marked).sum()),
-        "uncertain_links": len(uncertain_links),
+        "uncertain_links": int(touching.sum()),
         "uncertain_link_floor": UNCERTAIN_FLOOR,
     }
     return LinkOutputs(maps, join, uncertain_links, study)
 
 
 def _uncertain_links(
-    result: LinkResult, maps: dict[str, pd.DataFrame], touching: np.ndarray
+    result: LinkResult, maps: dict[str, pd.DataFrame], chosen: np.ndarray
 ) -> pd.DataFrame:
-    """The uncertain pairs that touch the study, by each side's party and pseudonym."""
-    links = result.links[touching]
+    """The chosen pairs, by each side's party and pseudonym, with whether each was accepted."""
+    links = result.links[chosen]
     sides = {}
     for side in ("a", "b"):
         source = links[f"source_{side}"].to_numpy()
@@ -115,7 +122,13 @@ def _uncertain_links(
             here = source == s
             pseudonym[here] = maps[src.party].pseudonym.to_numpy()[record[here]]
         sides |= {f"party_{side}": party, f"pseudonym_{side}": pseudonym}
-    return pd.DataFrame({**sides, "match_probability": links.probability.to_numpy()})
+    return pd.DataFrame(
+        {
+            **sides,
+            "match_probability": links.probability.to_numpy(),
+            "accepted": result.assignment.accepted[chosen],
+        }
+    )
 
 
 def _fresh_ids(n: int, taken: set[str]) -> np.ndarray:

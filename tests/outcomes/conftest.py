@@ -66,7 +66,12 @@ def seal_quality(project: Project, frame: pd.DataFrame, folder: Path) -> Path:
 
 
 def run_outcomes(
-    project: Project, released: list[Path], quality: Path, out: Path, config: Path | None = None
+    project: Project,
+    released: list[Path],
+    quality: Path,
+    out: Path,
+    config: Path | None = None,
+    *extra: str,
 ) -> Result:
     args = [
         "outcomes",
@@ -78,7 +83,8 @@ def run_outcomes(
         "-o",
         str(out),
     ]
-    return CliRunner().invoke(main, args + (["--config", str(config)] if config else []))
+    args += ["--config", str(config)] if config else []
+    return CliRunner().invoke(main, args + list(extra))
 
 
 def hash_all(project: Project, scenario: Path, work: Path) -> None:
@@ -107,6 +113,10 @@ def link_and_release(
             ("ld_contacts", "detentions", "deaths") if party in TRUSTS else ("offences", "custody")
         )
         files = [f"{kind}.csv" for kind in held if _has_rows(scenario / party / f"{kind}.csv")]
+        # the trusts release sex and age band at the index from their identifiers
+        ages = (
+            ["--identifiers", str(scenario / party / "identifiers.csv")] if party in TRUSTS else []
+        )
         out = work / f"released{name}" / party
         result = run_release(
             project,
@@ -115,6 +125,7 @@ def link_and_release(
             linked / f"{party}.links",
             work / "pkg" / f"{party}.pkg.tokens.csv",
             out,
+            *ages,
         )
         assert result.exit_code == 0, result.output
         released += sorted(out.iterdir())

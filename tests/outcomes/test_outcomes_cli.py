@@ -150,6 +150,8 @@ def test_outputs(project, sealed, tmp_path):
     ]
     main = pd.read_csv(out / "outcomes.csv", keep_default_na=False)
     assert list(main.columns) == MAIN_COLUMNS
+    assert set(main.linkage) == {"threshold"}  # no uncertain links given
+    main = main[main.subgroup == ""].copy()  # everyone (subgroups: their own test)
     assert set(main.measure) == {
         "offences/theft",
         "offences/robbery",
@@ -284,6 +286,15 @@ def test_person_quality_from_another_linkage_run_is_refused(project, sealed, tmp
     assert result.exit_code != 0 and "different linkage runs" in result.output
 
 
+def test_uncertain_links_must_be_the_ttps_uncertain_links(project, sealed, tmp_path):
+    files, quality, _ = sealed
+    result = run_outcomes(
+        project, files, quality, tmp_path / "r", None, "--uncertain", str(quality)
+    )
+    assert result.exit_code != 0 and "pprl-uncertain-links" in result.output
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -300,6 +311,9 @@ def test_person_quality_from_another_linkage_run_is_refused(project, sealed, tmp
         ),
         ('[[measures]]\nkind = "offences"\n', "measures[1] needs kind and date"),
         ("[sensitivity]\ncuts = [0.5, 1.5]\n", "sensitivity.cuts"),
+        ("[linkage]\nimputations = 1\n", "linkage.imputations must be 0 (none) or from 2"),
+        ('[linkage]\nseed = "x"\n', "linkage.seed must be int"),
+        ('[subgroups]\nby = ["race"]\n', "subgroups.by: unknown 'race'"),
         ("[study\n", "not valid TOML"),
         ('[analysis]\nprimary_adjustment = "trend"\n', "analysis.primary_adjustment must be"),
         ('[analysis]\nprimary_window = "all-minus-9m"\n', "analysis.primary_window must name"),

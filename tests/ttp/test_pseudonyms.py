@@ -73,14 +73,25 @@ def test_the_study_is_the_marked_persons_and_their_uncertain_links():
     )
     assert quality.sources[("trust", trust.pseudonym[0])] == "police;trust"
     assert quality.weakest_link_probability[("trust", trust.pseudonym[0])] == 0.99
+    # the uncertain pair, and the accepted link that makes the index person (so that the
+    # analyst can redraw both); not trust 1 x police 2, accepted but no one the study needs
     assert outputs.uncertain_links.to_dict("records") == [
+        {
+            "party_a": "trust",
+            "pseudonym_a": trust.pseudonym[0],
+            "party_b": "police",
+            "pseudonym_b": police.pseudonym[0],
+            "match_probability": 0.99,
+            "accepted": True,
+        },
         {
             "party_a": "trust",
             "pseudonym_a": trust.pseudonym[0],
             "party_b": "police",
             "pseudonym_b": police.pseudonym[1],
             "match_probability": 0.2,
-        }
+            "accepted": False,
+        },
     ]
     assert outputs.study == {
         "everyone": False,
@@ -97,7 +108,9 @@ def test_without_a_mark_everyone_is_in_the_study():
     outputs = _outputs([False, False, False])
     assert all(m.in_study.all() for m in outputs.maps.values())
     assert len(outputs.person_quality) == 6 and outputs.person_quality.person_id.nunique() == 4
-    assert sorted(outputs.uncertain_links.match_probability) == [0.2, 0.3]
+    uncertain = outputs.uncertain_links[~outputs.uncertain_links.accepted]
+    assert sorted(uncertain.match_probability) == [0.2, 0.3]
+    assert outputs.uncertain_links.accepted.sum() == 2  # trust 0 x police 0, trust 1 x police 2
     assert outputs.study["everyone"] and outputs.study["persons"] == 4
 
 
