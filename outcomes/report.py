@@ -6,6 +6,7 @@ that the CSV files do not.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 from pathlib import Path
@@ -97,11 +98,16 @@ def write_report(
 ) -> None:
     """Write the self-contained HTML report."""
     esc = html.escape
+    outcomes = published.tables["outcomes"]
+    # every section but the last two reads everyone's rows, links as the TTP accepted them
+    published = dataclasses.replace(
+        published, tables={**published.tables, "outcomes": everyone(outcomes)}
+    )
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>pprl outcomes</title>",
         f"<style>{_STYLE}</style></head><body>",
         *_introduction(published, notes, config, run),
-        *_main_estimates(everyone(published.tables["outcomes"]), config),
+        *_main_estimates(published.tables["outcomes"], config),
         *time_sections(published, config),
         *_placebo(published, config),
         *_linkage_sensitivity(
@@ -109,7 +115,7 @@ def write_report(
             published.tables["linkage"],
             config.analysis.primary_adjustment,
         ),
-        *linkage_sections(published.tables["outcomes"], notes, config),
+        *linkage_sections(outcomes, notes, config),
         *_disclosure(config),
         "<h2>Run</h2><pre>",
         esc(json.dumps(run, indent=2)),

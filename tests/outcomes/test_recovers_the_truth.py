@@ -87,7 +87,8 @@ def precise(rows: pd.DataFrame, required: set[str] = MUST_BE_PRECISE) -> set[str
 def estimates(out, window: str, adjustment: str = "none") -> pd.DataFrame:
     main = pd.read_csv(out / "outcomes.csv")
     rows = main[(main.window == window) & (main.adjustment == adjustment)]
-    return rows[rows.interval == "robust"].set_index("measure")
+    everyone = (rows.interval == "robust") & (rows.linkage == "threshold") & rows.subgroup.isna()
+    return rows[everyone].set_index("measure")
 
 
 def check_recovers_truth(
