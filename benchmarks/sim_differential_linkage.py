@@ -36,7 +36,9 @@ CONFIG = StudyConfig(
     end=END,
     measures=(Measure("offences", "offence_date"),),
     cuts=(),
-    hospital_stays=None,
+    followup_end=(),
+    away=(),
+    index_exclude_days=0,
     subgroups=(),
 )
 

@@ -118,7 +118,9 @@ CONFIG = StudyConfig(
     equal_months=(6,),
     washout_months=(3,),
     cuts=(),
-    hospital_stays=None,
+    followup_end=(),
+    away=(),
+    index_exclude_days=0,
     imputations=5,
     subgroups=(),
     analysis=Analysis(intervals=("model",)),  # the hand-worked interval is the model's

@@ -26,7 +26,9 @@ CONFIG = StudyConfig(
     equal_months=(6,),
     washout_months=(3,),
     cuts=(0.9,),
-    hospital_stays=None,
+    followup_end=(),
+    away=(),
+    index_exclude_days=0,
     min_count=1,
     round_to=1,
     analysis=Analysis(intervals=("model",)),  # subgroups this small have no robust interval
