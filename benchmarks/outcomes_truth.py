@@ -64,7 +64,8 @@ def compare(outcomes: pd.DataFrame, ratios: dict[str, float]) -> pd.DataFrame:
         rows = estimates(outcomes, adjustment).reindex(table.index)
         table[f"{adjustment}"] = rows.rate_ratio
         table[f"{adjustment}_ci"] = [
-            f"{lo:.2f}-{hi:.2f}" for lo, hi in zip(rows.rate_ratio_lo, rows.rate_ratio_hi)
+            f"{lo:.2f}-{hi:.2f}"
+            for lo, hi in zip(rows.rate_ratio_lo, rows.rate_ratio_hi, strict=True)
         ]
         table[f"{adjustment}_within_15%"] = (rows.rate_ratio / table.truth - 1).abs() <= TOLERANCE
         table[f"{adjustment}_covers"] = (rows.rate_ratio_lo <= table.truth) & (
