@@ -7,7 +7,8 @@ ratio 1), then every party plays its part as in `pprl demo`: keys, hash, link, r
 the study's follow-up kinds, outcomes. Per measure it prints the truth, the primary estimate
 (calendar-adjusted, robust interval, window all-minus-6m, links at the TTP's threshold) and
 today's unadjusted one beside it, whether each is within 15% of the truth and whether its
-interval holds it.
+interval holds it. With --truth-links the analyst's step runs on the generator's true persons
+instead of the TTP's links (no linkage error: what is left is the estimator's own).
 
     python benchmarks/outcomes_truth.py --people 20000 --seed 1 --out /tmp/truth-20k
     python benchmarks/outcomes_truth.py --people 5000 --settings benchmarks/outcomes_null.toml \
@@ -19,11 +20,16 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import tomllib
 from pathlib import Path
 
 import pandas as pd
 
-from pprl.demo import run_demo
+from outcomes.analysis import analyse
+from outcomes.cohort import Content
+from outcomes.config import StudyConfig
+from outcomes.released import Released
+from pprl.demo import CONTENT, STUDY, run_demo
 from sample_extracts.config import ScenarioConfig
 from sample_extracts.generator import generate
 
@@ -58,6 +64,30 @@ def estimates(outcomes: pd.DataFrame, adjustment: str) -> pd.DataFrame:
     return rows.set_index("measure")[["rate_ratio", "rate_ratio_lo", "rate_ratio_hi"]]
 
 
+def truth_linked(scenario: Path) -> pd.DataFrame:
+    """The demo's study run on true persons (every record's content under its person), with
+    model-based intervals beside the robust ones: raw rows."""
+    records = pd.read_csv(scenario / "truth" / "records.csv", dtype=str)
+    person = dict(zip(records.custodian + "/" + records.record_id, records.person_id, strict=True))
+    releases = []
+    for party, files in CONTENT.items():
+        for name in files:
+            frame = pd.read_csv(scenario / party / name, dtype=str)
+            for column in [c for c in frame.columns if "date" in c]:
+                frame[column] = pd.to_datetime(frame[column])
+            frame["pseudonym"] = frame.pop("record_id")
+            frame["person_id"] = (party + "/" + frame.pseudonym).map(person)
+            frame["match_probability"] = 1.0
+            releases.append(Released(name.removesuffix(".csv"), party, frame))
+    study = tomllib.loads(STUDY) | {"analysis": {"intervals": ["robust", "model"]}}
+    config = StudyConfig.from_dict(study)
+    quality = pd.DataFrame(columns=["person_id", "sources", "weakest_link_probability"])
+    outcomes = analyse(Content(releases), quality, config).outcomes
+    return outcomes.assign(
+        subgroup=outcomes.get("subgroup", pd.Series(dtype=str)).replace("", None)
+    )
+
+
 def compare(outcomes: pd.DataFrame, ratios: dict[str, float]) -> pd.DataFrame:
     table = pd.DataFrame({"truth": pd.Series(ratios)})
     for adjustment in ("calendar", "none"):
@@ -80,15 +110,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--settings", type=Path, default=HERE / "outcomes_scenario.toml")
     parser.add_argument("--out", type=Path, required=True, help="folder to create")
+    parser.add_argument("--truth-links", action="store_true", help="true persons, no linkage")
     args = parser.parse_args()
     scenario, demo = args.out / "scenario", args.out / "chain"
     started = time.perf_counter()
     generate(scenario, args.people, args.seed, ScenarioConfig.from_toml(args.settings))
-    run_demo(demo, scenario)
-    outcomes = pd.read_csv(demo / "analyst" / "results" / "outcomes.csv")
+    if args.truth_links:
+        outcomes = truth_linked(scenario)
+    else:
+        run_demo(demo, scenario)
+        outcomes = pd.read_csv(demo / "analyst" / "results" / "outcomes.csv")
     table = compare(outcomes, truth(scenario))
     pd.set_option("display.width", 200)
-    print(f"{args.settings.name}, {args.people:,} cohort people, seed {args.seed}, {WINDOW}")
+    links = "true persons" if args.truth_links else "the TTP's links"
+    print(
+        f"{args.settings.name}, {args.people:,} cohort people, seed {args.seed}, {WINDOW}, {links}"
+    )
     print(table.round(3).to_string())
     for adjustment in ("calendar", "none"):
         print(
