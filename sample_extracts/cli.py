@@ -10,6 +10,7 @@ from tqdm import tqdm
 from pprl.files import check_new_folder
 from sample_extracts.config import ScenarioConfig
 from sample_extracts.generator import DEFAULT_PEOPLE, DEFAULT_SEED, generate
+from sample_extracts.hard_errors import NAMED_ERRORS
 
 
 @click.command()
@@ -44,6 +45,16 @@ from sample_extracts.generator import DEFAULT_PEOPLE, DEFAULT_SEED, generate
     "that makes a naive pre/post comparison overstate the fall).",
 )
 @click.option(
+    "--errors",
+    type=click.Choice(sorted(NAMED_ERRORS)),
+    default="usual",
+    show_default=True,
+    help="Named error setting: 'hard' adds errors that come together (a dob a year and a "
+    "day out, swapped names with a typo, the forename among the middle names, a new surname "
+    "with a new address and a dob typo, Arabic-origin names spelt differently); --config "
+    "settings apply on top.",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -51,7 +62,12 @@ from sample_extracts.generator import DEFAULT_PEOPLE, DEFAULT_SEED, generate
     "docs/sample.md for what each does).",
 )
 def sample(
-    out: Path, people: int, seed: int, crisis_months: int | None, config_path: Path | None
+    out: Path,
+    people: int,
+    seed: int,
+    crisis_months: int | None,
+    errors: str,
+    config_path: Path | None,
 ) -> None:
     """Write a synthetic scenario modelled on the two-county L&D evaluation.
 
@@ -65,8 +81,11 @@ def sample(
       pprl sample --out big --people 100000 --seed 7
       pprl sample --out crisis --crisis-spike 6
       pprl sample --out check --config benchmarks/outcomes_scenario.toml
+      pprl sample --out hard --errors hard --people 5000 --seed 12
     """
-    config = ScenarioConfig.from_toml(config_path) if config_path else ScenarioConfig()
+    config = ScenarioConfig.from_dict(NAMED_ERRORS[errors])
+    if config_path:
+        config = ScenarioConfig.from_toml(config_path, base=config)
     if crisis_months is not None:
         config.effects.crisis_spike_months = crisis_months
     check_new_folder(out)

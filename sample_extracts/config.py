@@ -154,6 +154,35 @@ class Messiness:
     police: RowErrors = field(default_factory=_police_errors)
 
 
+@dataclass
+class PatternRates:
+    """Chance of each error that comes with others, per identity row (see
+    `sample_extracts.hard_errors`): the date of birth a year and a day out; forename and
+    surname swapped, one mistyped; the forename among the middle names; a new surname, a new
+    address and a mistyped date of birth in one row; another spelling of an Arabic-origin name."""
+
+    dob_year_and_day: float = 0.0
+    swap_with_typo: float = 0.0
+    name_in_middle_names: float = 0.0
+    surname_postcode_dob: float = 0.0
+    transliteration: float = 0.0
+
+
+@dataclass
+class HardErrors:
+    """Errors that come together, off unless set; when off they are left out of
+    scenario.json, so that scenarios made before them keep their files byte for byte."""
+
+    # share of people with Arabic-origin names, each spelt in several ways
+    arabic_names: float = 0.0
+    trust: PatternRates = field(default_factory=PatternRates)
+    police: PatternRates = field(default_factory=PatternRates)
+
+    @property
+    def on(self) -> bool:
+        return self != HardErrors()
+
+
 def _offence_rates() -> dict[str, float]:
     return {
         "violence against the person": 0.30,
@@ -291,21 +320,28 @@ class ScenarioConfig:
     population: Population = field(default_factory=Population)
     messiness: Messiness = field(default_factory=Messiness)
     effects: Effects = field(default_factory=Effects)
+    hard_errors: HardErrors = field(default_factory=HardErrors)
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(dataclasses.asdict(self))
+        settings = _jsonable(dataclasses.asdict(self))
+        if not self.hard_errors.on:
+            del settings["hard_errors"]
+        return settings
 
     @classmethod
-    def from_dict(cls, overrides: dict[str, Any]) -> ScenarioConfig:
-        """Defaults with `overrides` applied; unknown keys are refused, naming the key."""
-        config = _apply(cls(), overrides, "")
+    def from_dict(
+        cls, overrides: dict[str, Any], base: ScenarioConfig | None = None
+    ) -> ScenarioConfig:
+        """`base` (the defaults if None) with `overrides` applied; unknown keys are refused,
+        naming the key."""
+        config = _apply(base or cls(), overrides, "")
         _check_effects(config.effects)
         return config
 
     @classmethod
-    def from_toml(cls, path: Path) -> ScenarioConfig:
+    def from_toml(cls, path: Path, base: ScenarioConfig | None = None) -> ScenarioConfig:
         """Read a TOML scenario; any mistake is one line naming the file."""
-        return load_toml(path, cls.from_dict)
+        return load_toml(path, lambda overrides: cls.from_dict(overrides, base))
 
 
 def _check_effects(effects: Effects) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sample_extracts import names
+from sample_extracts.arabic_names import arabic_names
 from sample_extracts.config import CATEGORIES, ScenarioConfig
 from sample_extracts.places import COUNTIES, Addresses, draw_addresses
 
@@ -126,6 +127,9 @@ def draw_people(
     dob = mid - (age_years * 365.25).astype(np.int64)
 
     forename, middle_names, surname = _draw_names(rng, config, heritage, sex)
+    if config.hard_errors.arabic_names:
+        chosen, *arabic = arabic_names(rng, sex, config.hard_errors.arabic_names)
+        forename[chosen], middle_names[chosen], surname[chosen] = arabic
 
     county_before = np.array(COUNTIES, dtype=object)[rng.integers(0, 2, n)]
     movers = rng.random(n) < config.population.movers

@@ -16,7 +16,8 @@ import pandas as pd
 from sample_extracts.config import ScenarioConfig
 from sample_extracts.corruption import Identity, alias_of, render_row
 from sample_extracts.events import Content, Events
-from sample_extracts.places import CUSTODY_SUITES
+from sample_extracts.hard_errors import Upheaval, with_hard_errors
+from sample_extracts.places import CUSTODY_SUITES, draw_addresses
 from sample_extracts.population import NEVER, People, day, draw_surnames
 
 # custodian -> (kind, county); a custodian's name is its party name in the scenario.
@@ -199,15 +200,39 @@ def _identity_rows(
         1 + rng.poisson(errors.extra_aliases_mean, n)
     )
     invented = draw_surnames(rng, people.heritage[persons])
+    hard = getattr(config.hard_errors, kind)
+    upheavals = _upheavals(rng, people, persons, last, invented, hard.surname_postcode_dob)
     rows = []
     for j, i in enumerate(persons):
         current = identity_on(people, i, int(last[j]))
         earlier = identity_on(people, i, int(first[j]))
-        rows.append({"record_id": record_ids[j], **render_row(current, errors, kind, r)})
+        upheaval = upheavals[j] if upheavals else None
+        row = render_row(with_hard_errors(current, hard, r, upheaval), errors, kind, r)
+        rows.append({"record_id": record_ids[j], **row})
         for _ in range(aliases[j]):
-            alias = alias_of(current, earlier, invented[j], r)
+            alias = with_hard_errors(alias_of(current, earlier, invented[j], r), hard, r, upheaval)
             rows.append({"record_id": record_ids[j], **render_row(alias, errors, kind, r)})
     return pd.DataFrame(rows, columns=IDENTIFIER_COLUMNS)
+
+
+def _upheavals(
+    rng: np.random.Generator,
+    people: People,
+    persons: np.ndarray,
+    last: np.ndarray,
+    invented: np.ndarray,
+    rate: float,
+) -> list[Upheaval] | None:
+    """Per record, a new surname and a new address in its county, for the pattern that
+    changes them together; None (and nothing drawn) when the pattern is off."""
+    if not rate:
+        return None
+    county = _county_at(people, persons, last)
+    moved = draw_addresses(rng, county)
+    return [
+        Upheaval(surname, postcode, address)
+        for surname, postcode, address in zip(invented, moved.postcode, moved.address, strict=True)
+    ]
 
 
 def _iso(days: np.ndarray) -> np.ndarray:
