@@ -153,12 +153,14 @@ def _link_summary(out: Path, packages: int) -> None:
         f"estimated missed {links['estimated_missed_matches']:.1f}"
     )
     for pair in figures["blocking"]["pairs"]:
-        for key, blocks in pair["capped_blocks"].items():
-            if blocks:
+        for key, hidden in pair["pairs_hidden_by_cap"].items():
+            if hidden:
                 click.echo(
-                    f"warning: {' x '.join(pair['sources'])}: {blocks:,} blocks of pass "
-                    f"{key} had more than {pair['max_block_pairs']:,} pairs and were "
-                    f"skipped ({pair['pairs_in_capped_blocks'][key]:,} pairs)",
+                    f"warning: {' x '.join(pair['sources'])}: {pair['capped_blocks'][key]:,} "
+                    f"blocks of pass {key} had more than {pair['max_block_pairs']:,} pairs; "
+                    f"split by the other passes' keys, {hidden:,} of their "
+                    f"{pair['pairs_in_capped_blocks'][key]:,} pairs were in no block under it "
+                    "(counted in the pairs completeness)",
                     err=True,
                 )
     click.echo(f"  report: {out / 'quality.html'}")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from linkage.ttp.blocking import Candidates
 from linkage.ttp.link import LinkResult
 from pprl.figures import figure, inline_png
 
@@ -40,9 +41,13 @@ def quality_figures(result: LinkResult) -> dict:
     # each pass's capture rate among accepted links; a match missed by every pass is
     # estimated as if passes missed independently
     capture = found.mean(axis=0) if len(found) else np.zeros(found.shape[1])
-    completeness = float(1 - np.prod(1 - capture))
-    p = links["probability"].to_numpy()
     accepted_count = int(accepted.sum())
+    # matches the cap hid from every pass come on top: the passes cannot see them
+    hidden = sum(b["estimated_matches_hidden_by_cap"] for b in blocking)
+    captured = float(1 - np.prod(1 - capture))
+    reachable = accepted_count / max(captured, 1e-9)
+    completeness = reachable / (reachable + hidden) * captured if reachable else captured
+    p = links["probability"].to_numpy()
     missed_in_blocks = accepted_count * (1 - completeness) / max(completeness, 1e-9)
     weights = links["weight"].to_numpy()
     counts, edges = np.histogram(weights, bins=60) if len(weights) else ([], [])
@@ -89,6 +94,7 @@ def _blocking_figures(result: LinkResult) -> tuple[list[dict], list[np.ndarray]]
         kept = accepted[start : start + n]
         found_by = pair.candidates.passes[kept]
         captures.append(found_by)
+        hidden = _hidden_matches(pair.candidates, found_by.sum(0))
         blocking.append(
             {
                 "sources": [result.sources[pair.a].party, result.sources[pair.b].party],
@@ -102,6 +108,8 @@ def _blocking_figures(result: LinkResult) -> tuple[list[dict], list[np.ndarray]]
                 "max_block_pairs": pair.candidates.max_block_pairs,
                 "capped_blocks": pair.candidates.capped_blocks,
                 "pairs_in_capped_blocks": pair.candidates.capped_pairs,
+                "pairs_hidden_by_cap": pair.candidates.hidden_pairs,
+                "estimated_matches_hidden_by_cap": hidden,
                 "accepted_links_found_by": dict(
                     zip(pair.candidates.keys, found_by.sum(0).tolist(), strict=True)
                 ),
@@ -109,6 +117,17 @@ def _blocking_figures(result: LinkResult) -> tuple[list[dict], list[np.ndarray]]
         )
         start += n
     return blocking, captures
+
+
+def _hidden_matches(candidates: Candidates, found_by: np.ndarray) -> float:
+    """Matches the cap hid from every pass, estimated: each pass's accepted links per record
+    that could have a partner in its blocks, times such records in its hidden pairs; a
+    match hidden from every pass is hidden from the pass that hides fewest."""
+    hidden = [
+        found * candidates.hidden_slots.get(key, 0.0) / max(candidates.block_slots.get(key, 0), 1)
+        for key, found in zip(candidates.keys, found_by.tolist(), strict=True)
+    ]
+    return float(min(hidden, default=0.0))
 
 
 def _charts(figures: dict) -> list[tuple[str, str]]:

@@ -263,7 +263,9 @@ def test_no_overlap_gives_every_record_its_own_person(project, tmp_path, write_e
     assert (quality.match_probability == 1.0).all()
 
 
-def test_oversized_blocks_are_skipped_with_a_warning(project, tmp_path, write_extract, monkeypatch):
+def test_pairs_no_finer_block_reaches_are_counted_with_a_warning(
+    project, tmp_path, write_extract, monkeypatch
+):
     import linkage.ttp.blocking
 
     monkeypatch.setattr(linkage.ttp.blocking, "MAX_BLOCK_PAIRS", 3)
@@ -278,6 +280,8 @@ def test_oversized_blocks_are_skipped_with_a_warning(project, tmp_path, write_ex
     out = tmp_path / "linked"
     result = project.link(str(tmp_path / "a.pkg"), str(tmp_path / "b.pkg"), "-o", str(out))
     assert result.exit_code == 0, result.output
-    assert "warning:" in result.output and "were skipped (9 pairs)" in result.output
+    # every pass joins the same name and date: no finer block is under the cap either
+    assert "warning:" in result.output and "9 of their 9 pairs were in no block" in result.output
     figures = json.loads((out / "quality.json").read_text())
     assert figures["blocking"]["pairs"][0]["capped_blocks"]["dob"] == 1
+    assert figures["blocking"]["pairs"][0]["pairs_hidden_by_cap"]["dob"] == 9
