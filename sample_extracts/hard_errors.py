@@ -55,8 +55,9 @@ class Upheaval:
 def year_and_day_out(days: int, r: random.Random) -> int:
     """The date with its year one out and its day one or two out, at once."""
     d = date_of(days)
-    day = min(max(1, d.day + r.choice((-2, -1, 1, 2))), 28)
-    new = dt.date(d.year + r.choice((-1, 1)), d.month, day if day != d.day else d.day % 28 + 1)
+    step = r.choice((-2, -1, 1, 2))
+    day = d.day + step if 1 <= d.day + step <= 28 else d.day - step
+    new = dt.date(d.year + r.choice((-1, 1)), d.month, min(max(day, 1), 28))
     return (new - _EPOCH).days
 
 

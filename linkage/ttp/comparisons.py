@@ -51,13 +51,24 @@ class VariantPairs:
         """Whether both records of each pair hold the field."""
         return self.a.present[field_name][self.va] & self.b.present[field_name][self.vb]
 
-    def swapped(self, one: str, other: str, cut: float) -> np.ndarray:
-        """Whether two names were written the wrong way round: each close to the other's
-        other name, and closer crossed than straight."""
+    def swapped(self, one: str, other: str, cut: float, typo_cut: float) -> np.ndarray:
+        """Whether two names were written the wrong way round: one at least `cut` like the
+        other's other name, the second at least `typo_cut` (a swap with a typo in one),
+        and closer crossed than straight."""
         crossed_1, crossed_2 = self.dice(one, other), self.dice(other, one)
-        return (np.minimum(crossed_1, crossed_2) >= cut) & (
-            crossed_1 + crossed_2 > self.dice(one) + self.dice(other)
+        return (
+            (np.maximum(crossed_1, crossed_2) >= cut)
+            & (np.minimum(crossed_1, crossed_2) >= typo_cut)
+            & (crossed_1 + crossed_2 > self.dice(one) + self.dice(other))
         )
+
+    def within(self, field_a: str, field_b: str) -> np.ndarray:
+        """The share of each A value's bits also set in the B value: 1 where a name is
+        among the other record's several names (a forename among middle names)."""
+        ones_a = self.a.ones[field_a][self.va]
+        ones_b = self.b.ones[field_b][self.vb]
+        dice = self.dice(field_a, field_b)
+        return np.where(ones_a > 0, dice * (ones_a + ones_b) / np.maximum(2 * ones_a, 1), 0.0)
 
 
 def cut_levels(similarity: np.ndarray, cuts: tuple[float, ...], present: np.ndarray) -> np.ndarray:
@@ -111,9 +122,10 @@ class NameComparison(Comparison):
     other: str = ""
     cuts: tuple[float, ...] = ()
     swap_cut: float = 0.85
+    swap_typo_cut: float = 0.85
 
     def levels(self, pairs: VariantPairs) -> np.ndarray:
-        swapped = pairs.swapped(self.name, self.other, self.swap_cut)
+        swapped = pairs.swapped(self.name, self.other, self.swap_cut, self.swap_typo_cut)
         crossed = pairs.dice(self.name, self.other)
         level = cut_levels(
             np.where(swapped, crossed, pairs.dice(self.name)),
@@ -126,6 +138,38 @@ class NameComparison(Comparison):
         level[level == len(self.cuts)] += 1  # 'else' moves down one
         level[half_swap] = len(self.cuts)
         return level
+
+
+@dataclass(frozen=True)
+class ForenameComparison(NameComparison):
+    """A name comparison with one more level (second to last): where the forenames
+    disagree or one is missing, the forename of either record is among the other's
+    `middle` names (at least `middle_cut` of its bits there): a person known by a middle
+    name, or a forename keyed into the middle-names field."""
+
+    middle: str = "middle_names"
+    middle_cut: float = 0.85
+
+    def levels(self, pairs: VariantPairs) -> np.ndarray:
+        level = super().levels(pairs)
+        among = np.maximum(
+            np.where(pairs.a.present[self.name][pairs.va], pairs.within(self.name, self.middle), 0),
+            np.where(
+                pairs.b.present[self.name][pairs.vb],
+                _transposed(pairs).within(self.name, self.middle),
+                0,
+            ),
+        )
+        worst = len(self.labels) - 1
+        moved = (among >= self.middle_cut) & ((level == worst - 1) | (level == MISSING))
+        level[level == worst - 1] = worst
+        level[moved] = worst - 1
+        return level
+
+
+def _transposed(pairs: VariantPairs) -> VariantPairs:
+    """The same variant pairs with the sources the other way round."""
+    return VariantPairs(pairs.b, pairs.a, pairs.vb, pairs.va)
 
 
 @dataclass(frozen=True)
@@ -190,16 +234,19 @@ class LocationComparison(Comparison):
 
 
 _NAME_CUTS = (1.0, 0.85, 0.7, 0.5)
+# a swap in which one of the names also has a typo: crossed, it is still this like its partner
+_SWAP_TYPO_CUT = 0.5
 _DICE = ("dice >= 0.85", "dice >= 0.7", "dice >= 0.5")
 # The order is the column order of every levels array and of model.json's comparisons.
 COMPARISONS: tuple[Comparison, ...] = (
     # "is the other's surname": the names were swapped and one of them also changed
-    NameComparison(
+    ForenameComparison(
         "forename",
-        ("exact", *_DICE, "is the other's surname", "else"),
+        ("exact", *_DICE, "is the other's surname", "among the other's middle names", "else"),
         term_frequency=True,
         other="surname",
         cuts=_NAME_CUTS,
+        swap_typo_cut=_SWAP_TYPO_CUT,
     ),
     NameComparison(
         "surname",
@@ -207,10 +254,12 @@ COMPARISONS: tuple[Comparison, ...] = (
         term_frequency=True,
         other="forename",
         cuts=_NAME_CUTS,
+        swap_typo_cut=_SWAP_TYPO_CUT,
     ),
     DiceComparison("middle_names", ("dice >= 0.9", "dice >= 0.6", "else"), cuts=(0.9, 0.6)),
     # a mistyped year is one out, ten out or two digits transposed ("close"); a namesake
-    # born on the same day of another year is "far"
+    # born on the same day of another year is "far"; a date keyed a year and a day out at
+    # once keeps its month
     DateComparison(
         "dob",
         (
@@ -218,6 +267,7 @@ COMPARISONS: tuple[Comparison, ...] = (
             "day and month swapped",
             "year close, day and month agree",
             "day or month differs",
+            "year close and day differs, month agrees",
             "year far, day and month agree",
             "year only",
             "else",
@@ -310,15 +360,31 @@ def _dob_kernel(
         elif year and _same(day_a, i, month_b, j) and _same(month_a, i, day_b, j):
             out[k] = 1
         elif day and month:
-            both = 0
-            for w in range(year_a.shape[1]):
-                both += popcount(year_a[i, w] & year_b[j, w])
-            total = ones_a[i] + ones_b[j]
-            out[k] = 2 if total > 0 and 2.0 * both / total >= close_cut else 4
+            out[k] = 2 if _year_close(year_a, year_b, ones_a, ones_b, i, j, close_cut) else 5
         elif year and (day or month):
             out[k] = 3
+        elif month and _year_close(year_a, year_b, ones_a, ones_b, i, j, close_cut):
+            out[k] = 4
         elif year:
-            out[k] = 5
-        else:
             out[k] = 6
+        else:
+            out[k] = 7
     return out
+
+
+@njit(cache=True, nogil=True)
+def _year_close(
+    year_a: np.ndarray,
+    year_b: np.ndarray,
+    ones_a: np.ndarray,
+    ones_b: np.ndarray,
+    i: int,
+    j: int,
+    close_cut: float,
+) -> bool:
+    """Whether the Dice of two year filters reaches `close_cut`."""
+    both = 0
+    for w in range(year_a.shape[1]):
+        both += popcount(year_a[i, w] & year_b[j, w])
+    total = ones_a[i] + ones_b[j]
+    return total > 0 and 2.0 * both / total >= close_cut
