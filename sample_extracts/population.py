@@ -101,6 +101,9 @@ def _draw_names(
     barrelled = rng.random(n) < config.population.double_barrelled
     second = draw_surnames(rng, heritage[barrelled])
     surname[barrelled] = [f"{a}-{b}" for a, b in zip(surname[barrelled], second, strict=True)]
+    if config.hard_errors.arabic_names:  # drawn only when on: other scenarios keep their draws
+        chosen, *arabic = arabic_names(rng, sex, config.hard_errors.arabic_names)
+        forename[chosen], middle_names[chosen], surname[chosen] = arabic
     return forename, middle_names, surname
 
 
@@ -127,9 +130,6 @@ def draw_people(
     dob = mid - (age_years * 365.25).astype(np.int64)
 
     forename, middle_names, surname = _draw_names(rng, config, heritage, sex)
-    if config.hard_errors.arabic_names:
-        chosen, *arabic = arabic_names(rng, sex, config.hard_errors.arabic_names)
-        forename[chosen], middle_names[chosen], surname[chosen] = arabic
 
     county_before = np.array(COUNTIES, dtype=object)[rng.integers(0, 2, n)]
     movers = rng.random(n) < config.population.movers

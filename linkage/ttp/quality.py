@@ -37,16 +37,8 @@ def quality_figures(result: LinkResult) -> dict:
             }
         )
     blocking, captures = _blocking_figures(result)
-    found = np.concatenate(captures) if captures else np.zeros((0, 1), bool)
-    # each pass's capture rate among accepted links; a match missed by every pass is
-    # estimated as if passes missed independently
-    capture = found.mean(axis=0) if len(found) else np.zeros(found.shape[1])
     accepted_count = int(accepted.sum())
-    # matches the cap hid from every pass come on top: the passes cannot see them
-    hidden = sum(b["estimated_matches_hidden_by_cap"] for b in blocking)
-    captured = float(1 - np.prod(1 - capture))
-    reachable = accepted_count / max(captured, 1e-9)
-    completeness = reachable / (reachable + hidden) * captured if reachable else captured
+    completeness = _pairs_completeness(blocking, captures, accepted_count)
     p = links["probability"].to_numpy()
     missed_in_blocks = accepted_count * (1 - completeness) / max(completeness, 1e-9)
     weights = links["weight"].to_numpy()
@@ -117,6 +109,18 @@ def _blocking_figures(result: LinkResult) -> tuple[list[dict], list[np.ndarray]]
         )
         start += n
     return blocking, captures
+
+
+def _pairs_completeness(blocking: list[dict], captures: list[np.ndarray], accepted: int) -> float:
+    """The share of matches blocking compared. Each pass's capture rate among accepted links
+    gives the matches missed by every pass, as if passes missed independently; matches the
+    cap hid from every pass come on top, since no pass could see them."""
+    found = np.concatenate(captures) if captures else np.zeros((0, 1), bool)
+    capture = found.mean(axis=0) if len(found) else np.zeros(found.shape[1])
+    captured = float(1 - np.prod(1 - capture))
+    hidden = sum(b["estimated_matches_hidden_by_cap"] for b in blocking)
+    reachable = accepted / max(captured, 1e-9)
+    return reachable / (reachable + hidden) * captured if reachable else captured
 
 
 def _hidden_matches(candidates: Candidates, found_by: np.ndarray) -> float:
