@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numba import njit
 
-from linkage.ttp.kernels import pair_dice, popcount
+from linkage.ttp.kernels import dob_levels, pair_dice
 
 if TYPE_CHECKING:
     from linkage.ttp.sources import Source
@@ -173,6 +172,34 @@ def _transposed(pairs: VariantPairs) -> VariantPairs:
 
 
 @dataclass(frozen=True)
+class MiddleNamesComparison(DiceComparison):
+    """Dice levels of middle names, except that where they disagree and a middle name of
+    either record is the other's `forename` (at least `forename_cut` of the forename's bits
+    among the middle names), the level is MISSING: forename and middle name were recorded
+    the other way round, which the forename comparison counts already, once."""
+
+    forename: str = "forename"
+    forename_cut: float = 0.85
+
+    def levels(self, pairs: VariantPairs) -> np.ndarray:
+        level = super().levels(pairs)
+        among = np.maximum(
+            np.where(
+                pairs.b.present[self.forename][pairs.vb],
+                _transposed(pairs).within(self.forename, self.name),
+                0,
+            ),
+            np.where(
+                pairs.a.present[self.forename][pairs.va],
+                pairs.within(self.forename, self.name),
+                0,
+            ),
+        )
+        level[(among >= self.forename_cut) & (level == len(self.cuts))] = MISSING
+        return level
+
+
+@dataclass(frozen=True)
 class ExactComparison(Comparison):
     """Two levels: the filters are bit for bit equal, or not."""
 
@@ -185,7 +212,7 @@ class ExactComparison(Comparison):
 
 @dataclass(frozen=True)
 class DateComparison(Comparison):
-    """A date of birth part by part (levels as in `_dob_kernel`); a year is 'close' where
+    """A date of birth part by part (levels as in `kernels.dob_levels`); a year is 'close' where
     the Dice of the year filters reaches `year_close_cut`."""
 
     year_close_cut: float = 0.15
@@ -193,7 +220,7 @@ class DateComparison(Comparison):
     def levels(self, pairs: VariantPairs) -> np.ndarray:
         a, b = pairs.a, pairs.b
         parts = "dob_day", "dob_month", "dob_year"
-        return _dob_kernel(
+        return dob_levels(
             *(np.ascontiguousarray(a.filters[n]) for n in parts),
             *(np.ascontiguousarray(b.filters[n]) for n in parts),
             a.ones["dob_year"],
@@ -256,7 +283,7 @@ COMPARISONS: tuple[Comparison, ...] = (
         cuts=_NAME_CUTS,
         swap_typo_cut=_SWAP_TYPO_CUT,
     ),
-    DiceComparison("middle_names", ("dice >= 0.9", "dice >= 0.6", "else"), cuts=(0.9, 0.6)),
+    MiddleNamesComparison("middle_names", ("dice >= 0.9", "dice >= 0.6", "else"), cuts=(0.9, 0.6)),
     # a mistyped year is one out, ten out or two digits transposed ("close"); a namesake
     # born on the same day of another year is "far"; a date keyed a year and a day out at
     # once keeps its month
@@ -318,73 +345,3 @@ def variant_levels(a: Source, b: Source, va: np.ndarray, vb: np.ndarray) -> np.n
     for j, comparison in enumerate(COMPARISONS):
         out[:, j] = comparison.levels(pairs)
     return out
-
-
-@njit(cache=True, nogil=True)
-def _same(x: np.ndarray, i: int, y: np.ndarray, j: int) -> bool:
-    for w in range(x.shape[1]):  # noqa: SIM110 (numba compiles loops, not generators)
-        if x[i, w] != y[j, w]:
-            return False
-    return True
-
-
-@njit(cache=True, nogil=True)
-def _dob_kernel(
-    day_a: np.ndarray,
-    month_a: np.ndarray,
-    year_a: np.ndarray,
-    day_b: np.ndarray,
-    month_b: np.ndarray,
-    year_b: np.ndarray,
-    ones_a: np.ndarray,
-    ones_b: np.ndarray,
-    present_a: np.ndarray,
-    present_b: np.ndarray,
-    va: np.ndarray,
-    vb: np.ndarray,
-    close_cut: float,
-) -> np.ndarray:
-    """The dob level of each variant pair, read in place. Years that share one of the
-    mistyping tokens have Dice about 0.25 ('close'), others about 0.03."""
-    out = np.empty(len(va), dtype=np.int8)
-    for k in range(len(va)):
-        i, j = va[k], vb[k]
-        if not (present_a[i] and present_b[j]):
-            out[k] = MISSING
-            continue
-        day = _same(day_a, i, day_b, j)
-        month = _same(month_a, i, month_b, j)
-        year = _same(year_a, i, year_b, j)
-        if day and month and year:
-            out[k] = 0
-        elif year and _same(day_a, i, month_b, j) and _same(month_a, i, day_b, j):
-            out[k] = 1
-        elif day and month:
-            out[k] = 2 if _year_close(year_a, year_b, ones_a, ones_b, i, j, close_cut) else 5
-        elif year and (day or month):
-            out[k] = 3
-        elif month and _year_close(year_a, year_b, ones_a, ones_b, i, j, close_cut):
-            out[k] = 4
-        elif year:
-            out[k] = 6
-        else:
-            out[k] = 7
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _year_close(
-    year_a: np.ndarray,
-    year_b: np.ndarray,
-    ones_a: np.ndarray,
-    ones_b: np.ndarray,
-    i: int,
-    j: int,
-    close_cut: float,
-) -> bool:
-    """Whether the Dice of two year filters reaches `close_cut`."""
-    both = 0
-    for w in range(year_a.shape[1]):
-        both += popcount(year_a[i, w] & year_b[j, w])
-    total = ones_a[i] + ones_b[j]
-    return total > 0 and 2.0 * both / total >= close_cut

@@ -273,3 +273,73 @@ def all_pairs_dice(
     if len(parts) == 1:
         return parts[0]
     return tuple(np.concatenate(p) for p in zip(*parts, strict=True)) if parts else _empty_pairs(0)
+
+
+@njit(cache=True, nogil=True)
+def _same(x: np.ndarray, i: int, y: np.ndarray, j: int) -> bool:
+    for w in range(x.shape[1]):  # noqa: SIM110 (numba compiles loops, not generators)
+        if x[i, w] != y[j, w]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def dob_levels(
+    day_a: np.ndarray,
+    month_a: np.ndarray,
+    year_a: np.ndarray,
+    day_b: np.ndarray,
+    month_b: np.ndarray,
+    year_b: np.ndarray,
+    ones_a: np.ndarray,
+    ones_b: np.ndarray,
+    present_a: np.ndarray,
+    present_b: np.ndarray,
+    va: np.ndarray,
+    vb: np.ndarray,
+    close_cut: float,
+) -> np.ndarray:
+    """The dob level of each variant pair, read in place. Years that share one of the
+    mistyping tokens have Dice about 0.25 ('close'), others about 0.03."""
+    out = np.empty(len(va), dtype=np.int8)
+    for k in range(len(va)):
+        i, j = va[k], vb[k]
+        if not (present_a[i] and present_b[j]):
+            out[k] = -1  # missing
+            continue
+        day = _same(day_a, i, day_b, j)
+        month = _same(month_a, i, month_b, j)
+        year = _same(year_a, i, year_b, j)
+        if day and month and year:
+            out[k] = 0
+        elif year and _same(day_a, i, month_b, j) and _same(month_a, i, day_b, j):
+            out[k] = 1
+        elif day and month:
+            out[k] = 2 if _year_close(year_a, year_b, ones_a, ones_b, i, j, close_cut) else 5
+        elif year and (day or month):
+            out[k] = 3
+        elif month and _year_close(year_a, year_b, ones_a, ones_b, i, j, close_cut):
+            out[k] = 4
+        elif year:
+            out[k] = 6
+        else:
+            out[k] = 7
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _year_close(
+    year_a: np.ndarray,
+    year_b: np.ndarray,
+    ones_a: np.ndarray,
+    ones_b: np.ndarray,
+    i: int,
+    j: int,
+    close_cut: float,
+) -> bool:
+    """Whether the Dice of two year filters reaches `close_cut`."""
+    both = 0
+    for w in range(year_a.shape[1]):
+        both += popcount(year_a[i, w] & year_b[j, w])
+    total = ones_a[i] + ones_b[j]
+    return total > 0 and 2.0 * both / total >= close_cut

@@ -78,6 +78,18 @@ def test_a_forename_among_the_other_records_middle_names_has_its_own_level():
     ) == ["else"]
 
 
+def test_middle_names_recorded_as_the_forename_are_no_evidence_against():
+    a = [_row("1", "Alison", "Smith", middle="Carol"), _row("2", "Alison", "Smith", middle="Carol")]
+    b = [_row("1", "Carol", "Smith", middle="Alison"), _row("2", "Carol", "Smith", middle="Jane")]
+    # the second pair's middle names disagree though Carol is A's middle name: still moved
+    assert _labels(a, b, "middle_names") == ["missing", "missing"]
+    other = (
+        [_row("1", "Alison", "Smith", middle="Carol")],
+        [_row("1", "Rose", "Smith", middle="Jane")],
+    )
+    assert _labels(*other, "middle_names") == ["else"]
+
+
 def test_a_swap_with_a_typo_in_one_name_still_counts_as_a_swap():
     a = [_row("1", "Knox", "Jonh"), _row("2", "Damian", "Meza-Lawrence")]
     b = [_row("1", "John", "Knox"), _row("2", "Meza-Laawrence", "Dmian")]
