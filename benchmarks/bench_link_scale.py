@@ -256,6 +256,8 @@ class Stages:
 
 def stages_child(report: Path, link_args: list[str]) -> None:
     """Run `pprl link` in this process with its stages wrapped; write the figures."""
+    import linkage.ttp.chunked as chunked
+    import linkage.ttp.chunks as chunks
     import linkage.ttp.cli as cli
     import linkage.ttp.intake as intake
     import linkage.ttp.link as link
@@ -269,6 +271,10 @@ def stages_child(report: Path, link_args: list[str]) -> None:
         (cli, "link_sources", "link_sources"),
         (link, "candidate_pairs", "blocking (candidate_pairs)"),
         (link, "record_levels", "comparison (record_levels)"),
+        (chunks, "candidate_pairs", "blocking (candidate_pairs)"),
+        (chunks, "record_levels", "comparison (record_levels)"),
+        (chunked.ChunkedLinkage, "score", "scoring round"),
+        (chunked.ChunkedLinkage, "results", "kept candidates gathered"),
         (link, "pair_levels", "comparison (pair_levels)"),
         (
             link.PairLevels if hasattr(link, "PairLevels") else None,
@@ -546,6 +552,7 @@ def run_scale(args: argparse.Namespace, people: int, records: int | None) -> dic
         str(out),
         "--threshold",
         str(args.threshold),
+        *(["--engine", "dask", "--workers", str(args.dask_workers)] if args.dask_workers else []),
     ]
     command, raw, report = [*PPRL, *link_args], home / "py-spy.txt", home / "stages.json"
     report.unlink(missing_ok=True)
@@ -668,6 +675,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--census-only", action="store_true", help="with --census, stop there (no link)"
+    )
+    parser.add_argument(
+        "--dask-workers",
+        type=int,
+        help="link with --engine dask on a LocalCluster of this many worker processes",
     )
     parser.add_argument("--py-spy", help="path of py-spy: profile the timed link with it")
     parser.add_argument(

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm import tqdm
 
 from keys import Keyring, seal_file
 from linkage.audit.at_link import link_audit
+from linkage.ttp.engine import Engine, EngineError, LocalEngine, dask_engine
 from linkage.ttp.intake import PackageProblem, open_packages
 from linkage.ttp.link import link_sources
 from linkage.ttp.model import FellegiSunter
@@ -72,6 +72,26 @@ from pprl.options import key_option, load_key, out_folder_option, to_option
     help="Population counts (CSV field,value,count): run the attacks of pprl audit on the "
     "packages and record what could be aligned in quality.json.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where blocking, comparison and scoring run: this process, or a Dask cluster "
+    "(the same links either way).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="With --engine dask: the cluster's scheduler, e.g. tcp://10.0.0.5:8786 "
+    "(tls:// for a cluster set up with TLS).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    help="With --engine dask and no --scheduler: worker processes of a cluster on this "
+    "machine [default: one per core].",
+)
 def link_command(
     packages: tuple[Path, ...],
     key_path: Path,
@@ -83,6 +103,9 @@ def link_command(
     seed: int,
     project: str | None,
     audit_population: Path | None,
+    engine: str,
+    scheduler: str | None,
+    workers: int | None,
 ) -> None:
     """Link custodians' encodings into persons (run by the TTP).
 
@@ -102,27 +125,43 @@ def link_command(
       model.json         the fitted model (reuse it with --model)
       candidates.parquet candidate pairs with probabilities: stays with the TTP
 
+    With --engine dask, chunks of each pair of sources are blocked, compared and scored
+    on the workers of a Dask cluster; the model is fitted, and records assigned and
+    sealed, here.
+
     \b
     Example:
       pprl link trust.pkg police.pkg --key ttp.key --to analyst -o linked/
+      pprl link trust.pkg police.pkg --key ttp.key --to analyst -o linked/ --engine dask
     """
+    if engine != "dask" and (scheduler or workers):
+        option = "--scheduler" if scheduler else "--workers"
+        raise EngineError(f"{option} needs --engine dask")
+    if scheduler and workers:
+        raise EngineError("--workers starts a cluster here: give it or --scheduler, not both")
     try:
         model = FellegiSunter.load(model_path) if model_path else None
     except (ValueError, KeyError) as e:
         raise click.ClickException(f"{model_path}: {e}") from None
-    with atomic_folder(out) as work:
-        _link_into(
-            work,
-            packages,
-            key_path,
-            analyst,
-            threshold,
-            model,
-            term_frequencies,
-            seed,
-            project,
-            audit_population,
-        )
+    runner = dask_engine(scheduler, workers, progress=True) if engine == "dask" else None
+    try:
+        with atomic_folder(out) as work:
+            _link_into(
+                work,
+                packages,
+                key_path,
+                analyst,
+                threshold,
+                model,
+                term_frequencies,
+                seed,
+                project,
+                audit_population,
+                runner or LocalEngine(progress=True),
+            )
+    finally:
+        if runner is not None:
+            runner.close()
     _link_summary(out, len(packages))
 
 
@@ -177,6 +216,7 @@ def _link_into(
     seed: int,
     project: str | None,
     audit_population: Path | None = None,
+    engine: Engine | None = None,
 ) -> None:
     """Open the packages, link them, and write every output into `work` (with
     `audit_population`, the audit summary of the packages goes into quality.json)."""
@@ -195,21 +235,15 @@ def _link_into(
             "could not be sealed to them"
         )
     config = sources[0].info.config
-    with tqdm(
-        total=len(sources) * (len(sources) - 1) // 2,
-        desc="pprl link",
-        unit="source pairs",
-        leave=False,
-    ) as bar:
-        result = link_sources(
-            sources,
-            config["blocking"],
-            threshold,
-            model,
-            seed=seed,
-            term_frequencies=term_frequencies,
-            progress=lambda _: bar.update(),
-        )
+    result = link_sources(
+        sources,
+        config["blocking"],
+        threshold,
+        model,
+        seed=seed,
+        term_frequencies=term_frequencies,
+        engine=engine,
+    )
     audit = link_audit(sources, audit_population) if audit_population else None
     _write_link_outputs(
         result,

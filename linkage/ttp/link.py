@@ -1,7 +1,8 @@
 """`pprl link` without the command line: sources in, persons and quality figures out.
 
-Each pair of sources is blocked and compared on its own (the unit a distributed engine
-would run), then one Fellegi-Sunter model is fitted on all candidate pairs. Each pair of sources
+Each pair of sources is blocked and compared in chunks (`chunks`, run by an `engine`: this
+process or a Dask cluster), then one Fellegi-Sunter model is fitted on the counts of all
+candidate pairs' agreement patterns. Each pair of sources
 scores its candidates under its own prior, turns the pairwise posteriors into one-to-one
 posteriors (a record has at most one partner in another source), and every record is
 assigned to a person.
@@ -9,7 +10,6 @@ assigned to a person.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -17,17 +17,16 @@ import numpy as np
 import pandas as pd
 
 from linkage.ttp.assign import Assignment, assign
-from linkage.ttp.blocking import Candidates, candidate_pairs
+from linkage.ttp.blocking import Candidates
+from linkage.ttp.chunked import ChunkedLinkage
+from linkage.ttp.chunks import CHUNK_RECORDS, one_to_one
 from linkage.ttp.compare import record_levels
 from linkage.ttp.comparisons import COMPARISONS
-from linkage.ttp.model import FellegiSunter, Rescore, fit_prior, posterior
-from linkage.ttp.patterns import distinct_patterns, flags_of, pattern_codes, patterns
+from linkage.ttp.engine import Engine, LocalEngine
+from linkage.ttp.model import FellegiSunter
 from linkage.ttp.sources import Source
 
 RANDOM_PAIRS = 200_000
-# Candidates less likely than this are dropped once scored: they could never be accepted,
-# and their summed probability is kept for the estimate of missed matches.
-KEEP_PROBABILITY = 1e-4
 
 
 @dataclass
@@ -113,53 +112,55 @@ def link_sources(
     model: FellegiSunter | None = None,
     seed: int | None = None,
     term_frequencies: bool = True,
-    progress: Callable[[str], None] | None = None,
+    engine: Engine | None = None,
+    chunk_records: int = CHUNK_RECORDS,
 ) -> LinkResult:
     """Block, compare, fit (unless a model is given) and assign. With term_frequencies,
     exact or close name agreement is weighted by how rare the name is.
 
-    Candidate pairs whose posterior falls below KEEP_PROBABILITY are dropped once scored
-    (counted, with their summed probability, in each PairResult): at a million records a
-    side most candidates are strangers who share a birthday, and keeping them would hold
-    gigabytes for nothing. A newly fitted model is refined over its scoring rounds."""
-    rng = np.random.default_rng(seed)
-    pairs, randoms, all_pairs = [], [], 0
-    source_pairs = list(combinations(range(len(sources)), 2))
-    for i, j in source_pairs:
-        a, b = sources[i], sources[j]
-        if progress:
-            progress(f"{a.party} x {b.party}")
-        found = candidate_pairs(a, b, keys)
-        levels, rarity = record_levels(a, b, found.a, found.b, term_frequencies)
-        pairs.append(PairResult(i, j, found, levels, rarity, compared=len(found)))
-        # records are indexed in token order (random, not the package's row order), so the
-        # same packages and seed draw the same pairs whatever order their rows are in
-        n = max(1, RANDOM_PAIRS // len(source_pairs))
-        randoms.append(
-            record_levels(
-                a,
-                b,
-                rng.integers(0, a.records, n),
-                rng.integers(0, b.records, n),
-                with_rarity=False,
-            )[0]
-        )
-        all_pairs += a.records * b.records
-    random_levels = np.concatenate(randoms) if randoms else np.empty((0, len(COMPARISONS)), np.int8)
+    Blocking, comparison and scoring run in chunks on `engine` (this process by default);
+    the model is fitted here from pattern counts, and assignment is done here. Candidate
+    pairs whose posterior falls below KEEP_PROBABILITY are dropped once scored (counted,
+    with their summed probability, in each PairResult): at a million records a side most
+    candidates are strangers who share a birthday. A newly fitted model is refined over
+    its scoring rounds."""
+    engine = engine or LocalEngine()
+    chunked = ChunkedLinkage(engine, sources, keys, term_frequencies, chunk_records)
+    random_levels = _random_levels(sources, np.random.default_rng(seed))
+    all_pairs = sum(p.records_a * p.records_b for p in chunked.pairs)
     if model is None:  # each pair of sources' distinct patterns, merged: no copy of all
-        found = [patterns(p.levels, p.rarity) for p in pairs]
+        distinct, rarity, counts = chunked.patterns()
         model = FellegiSunter().fit(
-            np.concatenate([d for d, _, _ in found]),
-            random_levels,
-            all_pairs,
-            rarity=np.concatenate([r for _, r, _ in found]) if term_frequencies else None,
-            counts=np.concatenate([c for _, _, c in found]),
-            rescore=_rescoring(pairs, sources),
+            distinct, random_levels, all_pairs, rarity=rarity, counts=counts, rescore=chunked.score
         )
-    scored = _score_pairs(model, pairs, sources)
+    chunked.score(model)
+    pairs, scored = [], []
+    source_pairs = list(combinations(range(len(sources)), 2))
+    for (i, j), tally, merged in zip(source_pairs, chunked.pairs, chunked.results(), strict=True):
+        candidates, levels, rarity, compared, weight, probability = merged
+        pairs.append(
+            PairResult(
+                i, j, candidates, levels, rarity, compared, tally.prior, tally.dropped_probability
+            )
+        )
+        scored.append((weight, probability))
     links = _links_table(pairs, scored)
     assignment = assign([s.records for s in sources], links, threshold)
     return LinkResult(sources, model, pairs, links, assignment, threshold, random_levels)
+
+
+def _random_levels(sources: list[Source], rng: np.random.Generator) -> np.ndarray:
+    """Levels of random record pairs of each pair of sources, which estimate u. Records
+    are indexed in token order (random, not the package's row order), so the same packages
+    and seed draw the same pairs whatever order their rows are in."""
+    source_pairs = list(combinations(range(len(sources)), 2))
+    randoms = []
+    for i, j in source_pairs:
+        a, b = sources[i], sources[j]
+        n = max(1, RANDOM_PAIRS // len(source_pairs))
+        left, right = rng.integers(0, a.records, n), rng.integers(0, b.records, n)
+        randoms.append(record_levels(a, b, left, right, with_rarity=False)[0])
+    return np.concatenate(randoms) if randoms else np.empty((0, len(COMPARISONS)), np.int8)
 
 
 def _links_table(
@@ -189,54 +190,6 @@ def _links_table(
     )
 
 
-def _score_pairs(
-    model: FellegiSunter, pairs: list[PairResult], sources: list[Source]
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One scoring round: each pair of sources' candidates pruned (in place) to those kept,
-    with their weights and one-to-one posteriors."""
-    scored = []
-    for p in pairs:
-        records_a, records_b = sources[p.a].records, sources[p.b].records
-        keep, weight, probability = _score(model, p, records_a * records_b)
-        p.candidates = p.candidates.subset(keep)
-        p.levels = p.levels[keep]
-        p.rarity = None if p.rarity is None else p.rarity[keep]
-        scored.append((weight, one_to_one_posterior(p, weight, probability, records_a, records_b)))
-    return scored
-
-
-def _rescoring(pairs: list[PairResult], sources: list[Source]) -> Rescore:
-    """How the model's fit scores the candidates between its rounds, as linkage does."""
-
-    def rescore(model: FellegiSunter) -> tuple[np.ndarray, np.ndarray]:
-        scored = _score_pairs(model, pairs, sources)
-        return (np.concatenate([p.levels for p in pairs]), np.concatenate([q for _, q in scored]))
-
-    return rescore
-
-
-def _score(
-    model: FellegiSunter, pair: PairResult, all_pairs: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which candidates of a pair of sources to keep, and their weights and posteriors,
-    under the pair's own prior: two forces share only the people who moved between
-    counties, a force and its county's trust most of the cohort. Each distinct agreement
-    pattern (with its names' rarity) is scored once, and only kept pairs get numbers."""
-    code = pattern_codes(pair.levels, pair.rarity)
-    distinct, rarity, counts, lookup = distinct_patterns(code)
-    weight = model.weights(distinct, None if pair.rarity is None else rarity)
-    pair.prior = fit_prior(weight, all_pairs, counts=counts)[0]
-    probability = posterior(weight, pair.prior)
-    kept = probability >= KEEP_PROBABILITY
-    pair.dropped_probability += float((probability * counts)[~kept].sum())
-    # per pair only a code and a flag: at 150 million candidates every array counts
-    by_code = np.zeros(len(lookup), dtype=bool)
-    by_code[lookup >= 0] = kept  # seen codes, in the order of the distinct patterns
-    keep = flags_of(code, by_code)
-    index = lookup[code[keep]]
-    return keep, weight[index], probability[index]
-
-
 def one_to_one_posterior(
     pair: PairResult, weight: np.ndarray, probability: np.ndarray, records_a: int, records_b: int
 ) -> np.ndarray:
@@ -250,9 +203,8 @@ def one_to_one_posterior(
     data: the expected matches of this pair of sources over its records."""
     odds = pair.prior / (1 - pair.prior) * np.exp2(np.clip(weight, -60, 60))
     expected = float(probability.sum()) + pair.dropped_probability
-    sides = []
+    shares, rivals = [], []
     for record, records in ((pair.candidates.a, records_a), (pair.candidates.b, records_b)):
-        share = min(expected / max(records, 1), 1 - 0.5 / max(records, 1))
-        rivals = np.bincount(record, weights=odds, minlength=records)[record]
-        sides.append(odds / ((1 - share) + rivals))
-    return np.minimum(*sides)
+        shares.append(min(expected / max(records, 1), 1 - 0.5 / max(records, 1)))
+        rivals.append(np.bincount(record, weights=odds, minlength=records)[record])
+    return one_to_one(odds, *rivals, *shares)

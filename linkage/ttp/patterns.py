@@ -34,6 +34,8 @@ _PATTERN_SIZES = np.array(
     ],
     dtype=np.int32,
 )
+# how many codes there can be: a count per code fits in memory (2.5 million today)
+PATTERN_SPACE = int(np.prod(_PATTERN_SIZES))
 
 
 def patterns(
@@ -62,7 +64,7 @@ def distinct_patterns(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(distinct patterns as rows of levels, their rarity, how many pairs have each, the
     row of each possible code): a count over all possible codes rather than a sort."""
-    space = int(np.prod(_PATTERN_SIZES))
+    space = PATTERN_SPACE
     # (np.bincount would first copy int32 codes to int64: a gigabyte at 150 million pairs)
     tally = (
         _count_codes(code, space)
@@ -94,6 +96,14 @@ def distinct_patterns(
     lookup = np.full(len(tally), -1, dtype=np.int32)
     lookup[seen] = np.arange(len(seen), dtype=np.int32)
     return distinct, rarity, tally[seen], lookup
+
+
+def code_tally(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct codes, sorted, how many times each occurs): what `distinct_patterns`
+    needs back, from a chunk of candidates, in a few kilobytes."""
+    tally = _count_codes(code, PATTERN_SPACE)
+    seen = np.flatnonzero(tally).astype(np.int32)
+    return seen, tally[seen]
 
 
 @njit(cache=True, nogil=True)
