@@ -117,6 +117,7 @@ def watched(
         "seconds": seconds,
         "cpu": usage.ru_utime + usage.ru_stime,
         "peak_gib": max(peak, usage.ru_maxrss * 1024) / GIB,
+        "largest_process_gib": usage.ru_maxrss * 1024 / GIB,
         "killed": killed,
         "timeline": timeline,
         "stdout": out,
@@ -151,28 +152,27 @@ def cut_extract(
 def predicted_pairs(
     out: Path, home: Path, parties: list[str], env: dict[str, str]
 ) -> set[tuple[str, str]]:
-    """Each custodian opens its link map; records sharing a person_id are linked."""
-    persons = []
-    for party in parties:
-        opened = home / f"{party}.links.parquet"
+    """Each custodian opens its link map (token -> its own pseudonym), the analyst
+    person_quality (pseudonym -> person_id); records sharing a person_id are linked."""
+
+    def opened(name: str, key: str) -> pd.DataFrame:
+        path = home / f"{name}.parquet"
+        path.unlink(missing_ok=True)  # from an earlier run: `keys open` will not overwrite
         subprocess.run(
-            [
-                *PPRL,
-                "keys",
-                "open",
-                str(out / f"{party}.links"),
-                "--key",
-                str(home / f"{party}.key"),
-                "-o",
-                str(opened),
-            ],
+            [*PPRL, "keys", "open", str(out / name), "--key", str(home / key), "-o", str(path)],
             check=True,
             env=env,
             capture_output=True,
         )
+        return pd.read_parquet(path)
+
+    people = opened("person_quality", "analyst.key")[["party", "pseudonym", "person_id"]]
+    persons = []
+    for party in parties:
         tokens = pd.read_csv(home / f"{party}.pkg.tokens.csv", dtype=str)
-        links = pd.read_parquet(opened, columns=["token", "person_id"])
-        persons.append(tokens.merge(links, on="token")[["record_id", "person_id"]])
+        links = opened(f"{party}.links", f"{party}.key")[["token", "pseudonym"]]
+        mine = links.merge(people[people.party == party], on="pseudonym")
+        persons.append(tokens.merge(mine, on="token")[["record_id", "person_id"]])
     both = persons[0].merge(persons[1], on="person_id")
     return set(zip(both.record_id_x, both.record_id_y, strict=True))
 
@@ -579,7 +579,9 @@ def run_scale(args: argparse.Namespace, people: int, records: int | None) -> dic
     )
     if run["killed"]:  # a killed child is not reaped by its parent: its CPU is not known
         run["cpu"] = float("nan")
-    result["link"] = {k: run[k] for k in ("seconds", "cpu", "peak_gib", "killed")}
+    result["link"] = {
+        k: run[k] for k in ("seconds", "cpu", "peak_gib", "largest_process_gib", "killed")
+    }
     state = f"KILLED past {args.max_rss_gib} GiB after" if run["killed"] else "took"
     print(
         f"  pprl link {state} {run['seconds']:.1f} s ({run['cpu']:.1f} s CPU), peak "

@@ -26,6 +26,8 @@ from linkage.config import EncodingConfig
 from linkage.custodian.extract import (
     IDENTIFIER_FIELDS,
     Extract,
+    ExtractStream,
+    open_extract,
     parse_column_map,
     read_extract,
 )
@@ -142,7 +144,10 @@ def hash_command(
     if audit:
         refuse_existing_report(out)
     config = EncodingConfig.from_toml(config_path) if config_path else EncodingConfig()
-    extract_table = read_extract(extract, parse_column_map(columns), encoding)
+    # read whole only for the audit, which needs every row at once; else streamed
+    extract_table = (read_extract if audit else open_extract)(
+        extract, parse_column_map(columns), encoding
+    )
     marked = read_marked(in_study_path, encoding) if in_study_path else frozenset()
     sending = _sending(key_path, ttp, secret_path, project)
     inspect = _auditor(extract_table, population_path) if audit else None
@@ -208,7 +213,7 @@ def _terminated(signum: int, frame: object) -> None:
 def _hash_into(
     outputs: HashOutputs,
     extract: Path,
-    extract_table: Extract,
+    extract_table: Extract | ExtractStream,
     sending: _Sending,
     config: EncodingConfig,
     marked: frozenset[str],
@@ -218,7 +223,11 @@ def _hash_into(
     `inspect`, the plaintext package is shown to it before it is sealed)."""
     identity, recipient, secret = sending
     plain = outputs.path("plain.parquet")
-    rows = extract_table.table.num_rows
+    rows = (
+        extract_table.expected_rows
+        if isinstance(extract_table, ExtractStream)
+        else extract_table.table.num_rows
+    )
     with tqdm(total=rows, unit="rows", desc="pprl hash", leave=False, disable=rows < 50_000) as bar:
         try:
             result = hash_extract(

@@ -58,44 +58,108 @@ class Extract:
 def read_extract(
     path: Path, columns: Mapping[str, str | None] | None = None, encoding: str = "utf-8"
 ) -> Extract:
-    path = Path(path)
-    columns = dict(columns or {})
-    source = {f: columns.get(f, f) for f in STANDARD_FIELDS}
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise ExtractError(f"unknown encoding {encoding!r}") from None
+    """The whole extract in memory (what the audit needs; `open_extract` streams it)."""
+    path, source = Path(path), _source_columns(columns, encoding)
     bad_rows: list[tuple[int, str]] = []
     table = (
         _read_parquet(path)
         if path.suffix.lower() in (".parquet", ".pq")
         else _read_csv(path, encoding, bad_rows)
     )
+    _check_header(path, source, table.column_names)
+    return Extract(_standard(table, source, path, _row_numbers(table.num_rows, bad_rows)), bad_rows)
+
+
+@dataclass
+class ExtractStream:
+    """An extract read in batches of rows, so that memory is bounded whatever its size:
+    each batch in the standard fields with its data row numbers; `bad_rows` (rows that
+    could not be read at all) grows as the file is read."""
+
+    path: Path
+    source: dict[str, str | None]
+    encoding: str
+    expected_rows: int  # from the file's metadata or its lines: sizes the shuffle
+    bad_rows: list[tuple[int, str]] = field(default_factory=list)
+
+    def batches(self, rows: int) -> Iterator[pa.Table]:
+        """Batches of at most `rows` rows, in file order."""
+        if self.path.suffix.lower() in (".parquet", ".pq"):
+            reader = _parquet_file(self.path).iter_batches(batch_size=rows)
+        else:
+            reader = _csv_reader(self.path, self.encoding, self.bad_rows)
+        position = 0  # data rows consumed, read or bad
+        try:
+            for batch in reader:
+                bad = {row for row, _ in self.bad_rows if row > position}
+                numbers = np.arange(position + 1, position + 1 + batch.num_rows + len(bad))
+                numbers = numbers[~np.isin(numbers, list(bad))][: batch.num_rows]
+                position = int(numbers[-1]) if len(numbers) else position
+                table = pa.Table.from_batches([batch])
+                for start in range(0, table.num_rows, rows):
+                    piece = table.slice(start, rows)
+                    yield _standard(piece, self.source, self.path, numbers[start : start + rows])
+        except (pa.ArrowException, UnicodeError, OSError) as e:
+            raise ExtractError(
+                f"{self.path}: not a readable {self.encoding} file ({_first_line(e)}); "
+                "try --encoding cp1252 for files saved by spreadsheets"
+            ) from None
+
+
+def open_extract(
+    path: Path, columns: Mapping[str, str | None] | None = None, encoding: str = "utf-8"
+) -> ExtractStream:
+    """The extract's header checked now, its rows read batch by batch later."""
+    path, source = Path(path), _source_columns(columns, encoding)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        metadata = _parquet_file(path)
+        names, expected = metadata.schema_arrow.names, metadata.metadata.num_rows
+    else:
+        names, expected = _csv_header(path, encoding), _count_lines(path)
+    _check_header(path, source, names)
+    return ExtractStream(path, source, encoding, expected)
+
+
+def _source_columns(columns: Mapping[str, str | None] | None, encoding: str) -> dict:
+    """Each standard field's column in the file (None: not held); the encoding checked."""
+    columns = dict(columns or {})
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ExtractError(f"unknown encoding {encoding!r}") from None
+    return {f: columns.get(f, f) for f in STANDARD_FIELDS}
+
+
+def _check_header(path: Path, source: dict[str, str | None], names: list[str]) -> None:
     missing = [
         f"{field} (column {col!r})"
         for field, col in source.items()
-        if col is not None and col not in table.column_names
+        if col is not None and col not in names
     ]
     if missing:
         raise ExtractError(
             f"{path}: missing column(s) {', '.join(missing)}; map them with "
             "--column FIELD=COLUMN, or declare a field not held with FIELD="
         )
-    repeated = sorted(
-        {col for col in source.values() if col is not None and table.column_names.count(col) > 1}
-    )
+    repeated = sorted({col for col in source.values() if col is not None and names.count(col) > 1})
     if repeated:
         raise ExtractError(
             f"{path}: column(s) {', '.join(map(repr, repeated))} appear more than once in the "
             "header; keep one of each, or map the field to another column with --column"
         )
+
+
+def _standard(
+    table: pa.Table, source: dict[str, str | None], path: Path, rows: np.ndarray
+) -> pa.Table:
+    """The standard fields as strings ('' where missing), after each row's number."""
     out = {}
     for name, col in source.items():
         if col is None:
             out[name] = pa.nulls(table.num_rows, pa.string()).fill_null("")
             continue
         out[name] = pc.fill_null(_as_text(table[col], path, col), "")
-    return Extract(pa.table({"row": _row_numbers(table.num_rows, bad_rows), **out}), bad_rows)
+    return pa.table({"row": rows, **out})
 
 
 def _as_text(values: pa.ChunkedArray, path: Path, column: str) -> pa.ChunkedArray:
@@ -116,7 +180,7 @@ def _row_numbers(kept: int, bad_rows: list[tuple[int, str]]) -> np.ndarray:
     return np.delete(numbers, [row - 1 for row, _ in bad_rows])
 
 
-def _read_csv(path: Path, encoding: str, bad_rows: list[tuple[int, str]]) -> pa.Table:
+def _csv_options(path: Path, encoding: str) -> pacsv.ReadOptions:
     try:
         with open(path, "rb") as f:
             start = f.read(4)
@@ -125,8 +189,25 @@ def _read_csv(path: Path, encoding: str, bad_rows: list[tuple[int, str]]) -> pa.
     if start.startswith(codecs.BOM_UTF8):
         encoding = "utf-8"  # pyarrow skips the mark itself
     # Single-threaded so that arrow can tell the line number of each malformed row.
-    read = pacsv.ReadOptions(encoding=encoding, block_size=1 << 24, use_threads=False)
+    return pacsv.ReadOptions(encoding=encoding, block_size=1 << 24, use_threads=False)
 
+
+def _csv_header(path: Path, encoding: str) -> list[str]:
+    try:
+        with _quiet_row_handlers():
+            return pacsv.open_csv(
+                path,
+                read_options=_csv_options(path, encoding),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
+            ).schema.names
+    except (pa.ArrowException, UnicodeError, OSError) as e:
+        raise ExtractError(
+            f"{path}: not a readable {encoding} CSV file ({_first_line(e)}); "
+            "try --encoding cp1252 for files saved by spreadsheets"
+        ) from None
+
+
+def _skipper(bad_rows: list[tuple[int, str]]):
     def skip(row: pacsv.InvalidRow) -> str:
         bad_rows.append(
             (
@@ -136,21 +217,45 @@ def _read_csv(path: Path, encoding: str, bad_rows: list[tuple[int, str]]) -> pa.
         )
         return "skip"
 
+    return skip
+
+
+def _csv_reader(path: Path, encoding: str, bad_rows: list[tuple[int, str]]) -> Iterator:
+    """The CSV's record batches, every column as text, malformed rows into bad_rows."""
+    header = _csv_header(path, encoding)
+    convert = pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in header}, strings_can_be_null=False
+    )
+    with _quiet_row_handlers():
+        yield from pacsv.open_csv(
+            path,
+            read_options=_csv_options(path, encoding),
+            convert_options=convert,
+            parse_options=pacsv.ParseOptions(invalid_row_handler=_skipper(bad_rows)),
+        )
+
+
+def _count_lines(path: Path) -> int:
+    """Lines after the header: the rows, unless fields hold line breaks."""
+    lines = 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 24):
+            lines += block.count(b"\n")
+    return max(lines - 1, 0)
+
+
+def _read_csv(path: Path, encoding: str, bad_rows: list[tuple[int, str]]) -> pa.Table:
+    header = _csv_header(path, encoding)
+    convert = pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in header}, strings_can_be_null=False
+    )
     try:
         with _quiet_row_handlers():
-            header = pacsv.open_csv(
-                path,
-                read_options=read,
-                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
-            ).schema.names
-            convert = pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in header}, strings_can_be_null=False
-            )
             return pacsv.read_csv(
                 path,
-                read_options=read,
+                read_options=_csv_options(path, encoding),
                 convert_options=convert,
-                parse_options=pacsv.ParseOptions(invalid_row_handler=skip),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=_skipper(bad_rows)),
             )
     except (pa.ArrowException, UnicodeError, OSError) as e:
         raise ExtractError(
@@ -175,6 +280,13 @@ def _quiet_row_handlers() -> Iterator[None]:
 def _read_parquet(path: Path) -> pa.Table:
     try:
         return pq.read_table(path)
+    except (OSError, pa.ArrowException) as e:
+        raise ExtractError(f"{path}: not a readable Parquet file ({_first_line(e)})") from None
+
+
+def _parquet_file(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as e:
         raise ExtractError(f"{path}: not a readable Parquet file ({_first_line(e)})") from None
 

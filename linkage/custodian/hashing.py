@@ -25,6 +25,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ from linkage.custodian.encode import (
     expand_variants,
     standardise_rows,
 )
-from linkage.custodian.extract import IDENTIFIER_FIELDS, Extract
+from linkage.custodian.extract import IDENTIFIER_FIELDS, Extract, ExtractStream
 from linkage.custodian.standardise import NO_DATE
 from linkage.package import TOKEN_BYTES, PackageInfo, PackageWriter
 from pprl.errors import PprlError
@@ -219,15 +220,28 @@ def _end_with_parent(parent: int | None) -> None:
         os._exit(1)
 
 
-def _chunks(
-    table: pa.Table, secret: bytes, config: EncodingConfig, workers: int
-) -> Iterator[_Chunk]:
-    """Encoded chunks in file order, on `workers` processes when there is more than one."""
+def _pieces(extract: Extract | ExtractStream, workers: int) -> Iterator[pa.Table]:
+    """The extract in chunks of rows: a table in memory cut evenly over the workers, a
+    stream read CHUNK_ROWS at a time."""
+    if isinstance(extract, ExtractStream):
+        yield from extract.batches(CHUNK_ROWS)
+        return
+    table = extract.table
     count = math.ceil(table.num_rows / CHUNK_ROWS)
     count = max(1, math.ceil(count / workers) * workers) if workers > 1 else count
     size = max(1, math.ceil(table.num_rows / max(count, 1)))
-    pieces = [table.slice(start, size) for start in range(0, table.num_rows, size)]
-    if workers <= 1 or len(pieces) <= 1:
+    yield from (table.slice(start, size) for start in range(0, table.num_rows, size))
+
+
+def _chunks(
+    pieces: Iterator[pa.Table], secret: bytes, config: EncodingConfig, workers: int
+) -> Iterator[_Chunk]:
+    """Encoded chunks in file order, on `workers` processes when there is more than one;
+    pieces are read only as workers come free, so memory does not grow with the extract."""
+    pieces = iter(pieces)
+    head = list(islice(pieces, 2))
+    pieces = chain(head, pieces)
+    if workers <= 1 or len(head) <= 1:  # one chunk: not worth starting processes
         yield from (_encode_chunk(piece, secret, config) for piece in pieces)
         return
     forked = multiprocessing.get_start_method() == "fork"
@@ -318,7 +332,7 @@ def _take(
 
 
 def hash_extract(
-    extract: Extract,
+    extract: Extract | ExtractStream,
     package_path: Path,
     *,
     secret: bytes,
@@ -338,15 +352,17 @@ def hash_extract(
     contacts) are marked in the package's `in_study` column, so that the TTP can tell the
     analyst's study cohort from everyone else linked."""
     rejects = Rejects()
-    for row, reason in extract.bad_rows:
-        rejects.add(row, "(whole row)", reason, "row left out")
     tokens = TokenMap()
     aliases = AliasCheck()
     missing: Counter[str] = Counter()
-    table = extract.table
-    shuffle = _Shuffle(Path(scratch or Path(package_path).parent), 2 * table.num_rows)
-    rows_used = 0
-    for chunk in _chunks(table, secret, config, workers or os.cpu_count() or 1):
+    expected = (
+        extract.expected_rows if isinstance(extract, ExtractStream) else extract.table.num_rows
+    )
+    shuffle = _Shuffle(Path(scratch or Path(package_path).parent), 2 * expected)
+    rows_used = rows_read = 0
+    workers = workers or os.cpu_count() or 1
+    for chunk in _chunks(_pieces(extract, workers), secret, config, workers):
+        rows_read += chunk.rows_read
         rejects.rows.extend(chunk.rejects)
         missing.update(chunk.missing)
         rows_used += chunk.rows_used
@@ -354,10 +370,12 @@ def hash_extract(
             _take(chunk, tokens, aliases, shuffle, rejects, in_study)
         if progress:
             progress(chunk.rows_read)
+    for row, reason in extract.bad_rows:  # a stream knows them all only once read
+        rejects.add(row, "(whole row)", reason, "row left out")
     if not len(tokens):
         raise NoUsableRows(rejects)
     counts = {
-        "rows_read": table.num_rows + len(extract.bad_rows),
+        "rows_read": rows_read + len(extract.bad_rows),
         "rows_used": rows_used,
         "records": len(tokens),
         "variants": shuffle.variants,
