@@ -6,14 +6,17 @@ names the recipient's card (a file or a trusted name), `-o` a folder that must n
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import click
 
 from keys.errors import KeysError
 from keys.identity import Identity, load_identity
+from pprl.errors import PprlError
 
 KEY_HELP = "Your private key (NAME.key); its passphrase comes from PPRL_PASSPHRASE or a prompt."
 
@@ -55,3 +58,55 @@ def passphrase(confirm: bool = False) -> str:
 def load_key(path: Path) -> Identity:
     """Load `--key` with the passphrase from the environment or a prompt."""
     return load_identity(path, passphrase())
+
+
+class EngineChoice(NamedTuple):
+    """`--engine` and where a Dask engine runs: a scheduler's address, or worker processes
+    of a cluster on this machine."""
+
+    engine: str
+    scheduler: str | None
+    workers: int | None
+
+    @property
+    def dask(self) -> bool:
+        return self.engine == "dask"
+
+
+def engine_options(command: Callable) -> Callable:
+    """--engine local|dask, --scheduler and --workers, handed to the command as one
+    `engine` (an EngineChoice); a cluster option without --engine dask is refused."""
+
+    @functools.wraps(command)
+    def with_engine(*args, engine: str, scheduler: str | None, workers: int | None, **kwargs):
+        if engine != "dask" and (scheduler or workers):
+            raise PprlError(f"{'--scheduler' if scheduler else '--workers'} needs --engine dask")
+        if scheduler and workers:
+            raise PprlError("--workers starts a cluster here: give it or --scheduler, not both")
+        return command(*args, engine=EngineChoice(engine, scheduler, workers), **kwargs)
+
+    options = (
+        click.option(
+            "--engine",
+            type=click.Choice(["local", "dask"]),
+            default="local",
+            show_default=True,
+            help="Where the chunks of work run: this machine's cores, or a Dask cluster "
+            "(the same results either way).",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="With --engine dask: the cluster's scheduler, e.g. tcp://10.0.0.5:8786 "
+            "(tls:// for a cluster set up with TLS).",
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(1),
+            help="With --engine dask and no --scheduler: worker processes of a cluster on "
+            "this machine [default: one per core].",
+        ),
+    )
+    for option in reversed(options):
+        with_engine = option(with_engine)
+    return with_engine

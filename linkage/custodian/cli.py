@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import click
 import pandas as pd
@@ -22,6 +23,7 @@ from keys import (
     seal_file,
 )
 from linkage.audit.own import audit_own_package, refuse_existing_report, write_beside
+from linkage.cluster import connect
 from linkage.config import EncodingConfig
 from linkage.custodian.extract import (
     IDENTIFIER_FIELDS,
@@ -41,7 +43,7 @@ from linkage.custodian.outputs import (
 )
 from linkage.custodian.study import read_marked
 from pprl import content_types
-from pprl.options import key_option, load_key, to_option
+from pprl.options import EngineChoice, engine_options, key_option, load_key, to_option
 
 
 @click.command("hash")
@@ -104,6 +106,7 @@ from pprl.options import key_option, load_key, to_option
     help="With --audit: the attacker's population counts (CSV field,value,count); "
     "without it the extract's own frequencies stand in.",
 )
+@engine_options
 def hash_command(
     extract: Path,
     secret_path: Path,
@@ -117,6 +120,7 @@ def hash_command(
     in_study_path: Path | None,
     audit: bool,
     population_path: Path | None,
+    engine: EngineChoice,
 ) -> None:
     """Standardise and encode an identifier extract into keyed Bloom filters.
 
@@ -144,17 +148,14 @@ def hash_command(
     if audit:
         refuse_existing_report(out)
     config = EncodingConfig.from_toml(config_path) if config_path else EncodingConfig()
-    # read whole only for the audit, which needs every row at once; else streamed
-    extract_table = (read_extract if audit else open_extract)(
-        extract, parse_column_map(columns), encoding
-    )
+    table = (read_extract if audit else open_extract)(extract, parse_column_map(columns), encoding)
     marked = read_marked(in_study_path, encoding) if in_study_path else frozenset()
     sending = _sending(key_path, ttp, secret_path, project)
-    inspect = _auditor(extract_table, population_path) if audit else None
+    inspect = _auditor(table, population_path) if audit else None
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         with HashOutputs(out) as outputs:
-            result = _hash_into(outputs, extract, extract_table, sending, config, marked, inspect)
+            result = _hash_into(outputs, extract, table, sending, config, marked, inspect, engine)
     except OSError as e:  # a full disk, a folder that cannot be written
         raise click.ClickException(f"cannot write beside {out}: {e.strerror or e}") from None
     except (KeyboardInterrupt, SystemExit) as e:
@@ -218,9 +219,11 @@ def _hash_into(
     config: EncodingConfig,
     marked: frozenset[str],
     inspect: Callable[[Path, HashResult], None] | None = None,
+    engine: EngineChoice | None = None,
 ) -> HashResult:
     """Hash, seal and write the three outputs in the work folder, then commit them (with
-    `inspect`, the plaintext package is shown to it before it is sealed)."""
+    `inspect`, the plaintext package is shown to it before it is sealed; with a Dask
+    `engine`, chunks are encoded on its cluster)."""
     identity, recipient, secret = sending
     plain = outputs.path("plain.parquet")
     rows = (
@@ -228,7 +231,10 @@ def _hash_into(
         if isinstance(extract_table, ExtractStream)
         else extract_table.table.num_rows
     )
-    with tqdm(total=rows, unit="rows", desc="pprl hash", leave=False, disable=rows < 50_000) as bar:
+    with (
+        _cluster_client(engine) as client,
+        tqdm(total=rows, unit="rows", desc="pprl hash", leave=False, disable=rows < 50_000) as bar,
+    ):
         try:
             result = hash_extract(
                 extract_table,
@@ -241,6 +247,7 @@ def _hash_into(
                 progress=bar.update,
                 scratch=outputs.work,
                 in_study=marked,
+                client=client,
             )
         except NoUsableRows as e:
             _write_csv(e.rejects.frame(), outputs.path(REJECTS))
@@ -264,6 +271,22 @@ def _hash_into(
     plain.unlink()
     outputs.commit()
     return result
+
+
+@contextmanager
+def _cluster_client(engine: EngineChoice | None) -> Iterator[Any]:
+    """A client of the Dask cluster asked for (closed after, with a cluster started for
+    it), or None to hash on this machine's cores."""
+    if engine is None or not engine.dask:
+        yield None
+        return
+    client, cluster = connect(engine.scheduler, engine.workers)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -14,19 +14,14 @@ memory is bounded by a bucket, not the extract.
 
 from __future__ import annotations
 
-import ctypes
 import math
-import multiprocessing
 import os
 import secrets
-import signal
-import sys
-from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import chain, islice
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +36,7 @@ from linkage.custodian.encode import (
     standardise_rows,
 )
 from linkage.custodian.extract import IDENTIFIER_FIELDS, Extract, ExtractStream
+from linkage.custodian.parallel import encoded_chunks, extract_pieces
 from linkage.custodian.standardise import NO_DATE
 from linkage.package import TOKEN_BYTES, PackageInfo, PackageWriter
 from pprl.errors import PprlError
@@ -207,72 +203,6 @@ def _encode_chunk(chunk: pa.Table, secret: bytes, config: EncodingConfig) -> _Ch
     )
 
 
-def _end_with_parent(parent: int | None) -> None:
-    """Worker initializer: the worker holds the linkage secret, so it must not outlive its
-    parent. On Linux the kernel kills it when the parent dies (PR_SET_PDEATHSIG), whatever
-    kills the parent; a forked worker whose parent (`parent`) is already gone exits at once.
-    (A worker started by a fork server dies with that server, which ends with pprl hash.)"""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    if sys.platform.startswith("linux"):
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    if parent is not None and os.getppid() != parent:
-        os._exit(1)
-
-
-def _pieces(extract: Extract | ExtractStream, workers: int) -> Iterator[pa.Table]:
-    """The extract in chunks of rows: a table in memory cut evenly over the workers, a
-    stream read CHUNK_ROWS at a time."""
-    if isinstance(extract, ExtractStream):
-        yield from extract.batches(CHUNK_ROWS)
-        return
-    table = extract.table
-    count = math.ceil(table.num_rows / CHUNK_ROWS)
-    count = max(1, math.ceil(count / workers) * workers) if workers > 1 else count
-    size = max(1, math.ceil(table.num_rows / max(count, 1)))
-    yield from (table.slice(start, size) for start in range(0, table.num_rows, size))
-
-
-def _chunks(
-    pieces: Iterator[pa.Table], secret: bytes, config: EncodingConfig, workers: int
-) -> Iterator[_Chunk]:
-    """Encoded chunks in file order, on `workers` processes when there is more than one;
-    pieces are read only as workers come free, so memory does not grow with the extract."""
-    pieces = iter(pieces)
-    head = list(islice(pieces, 2))
-    pieces = chain(head, pieces)
-    if workers <= 1 or len(head) <= 1:  # one chunk: not worth starting processes
-        yield from (_encode_chunk(piece, secret, config) for piece in pieces)
-        return
-    forked = multiprocessing.get_start_method() == "fork"
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        initializer=_end_with_parent,
-        initargs=(os.getpid() if forked else None,),
-    )
-    try:
-        # keep only a few chunks in flight, so that memory does not grow with the extract
-        pending: deque[Future] = deque()
-        for piece in pieces:
-            pending.append(pool.submit(_encode_chunk, piece, secret, config))
-            if len(pending) > workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    except (KeyboardInterrupt, SystemExit):
-        # interrupted: stop the workers now, and do not wait for the pool, whose result
-        # reader can wait forever on a worker killed while sending (`pprl hash` exits
-        # without joining it)
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-
-
 class _Shuffle:
     """Variants written to scratch buckets by token, then each bucket out in random order."""
 
@@ -344,13 +274,15 @@ def hash_extract(
     workers: int | None = None,
     scratch: Path | None = None,
     in_study: frozenset[str] = frozenset(),
+    client: Any = None,
 ) -> HashResult:
     """Encode every usable row of `extract` into a plaintext package at `package_path`, its
     rows in random order; `scratch` (default: beside the package) holds the buckets.
 
     Records whose record_id is in `in_study` (the custodian's index records, e.g. its L&D
     contacts) are marked in the package's `in_study` column, so that the TTP can tell the
-    analyst's study cohort from everyone else linked."""
+    analyst's study cohort from everyone else linked. Chunks are encoded on `workers`
+    processes, or with a dask.distributed `client` on its cluster's workers."""
     rejects = Rejects()
     tokens = TokenMap()
     aliases = AliasCheck()
@@ -361,7 +293,8 @@ def hash_extract(
     shuffle = _Shuffle(Path(scratch or Path(package_path).parent), 2 * expected)
     rows_used = rows_read = 0
     workers = workers or os.cpu_count() or 1
-    for chunk in _chunks(_pieces(extract, workers), secret, config, workers):
+    pieces = extract_pieces(extract, CHUNK_ROWS, workers)
+    for chunk in encoded_chunks(pieces, _encode_chunk, (secret, config), workers, client):
         rows_read += chunk.rows_read
         rejects.rows.extend(chunk.rejects)
         missing.update(chunk.missing)

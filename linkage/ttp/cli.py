@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -16,7 +18,7 @@ import pyarrow.parquet as pq
 
 from keys import Keyring, seal_file
 from linkage.audit.at_link import link_audit
-from linkage.ttp.engine import Engine, EngineError, LocalEngine, dask_engine
+from linkage.ttp.engine import Engine, LocalEngine, dask_engine
 from linkage.ttp.intake import PackageProblem, open_packages
 from linkage.ttp.link import link_sources
 from linkage.ttp.model import FellegiSunter
@@ -24,7 +26,14 @@ from linkage.ttp.pseudonyms import link_outputs
 from linkage.ttp.quality import quality_figures, write_report
 from pprl import content_types
 from pprl.files import atomic_folder
-from pprl.options import key_option, load_key, out_folder_option, to_option
+from pprl.options import (
+    EngineChoice,
+    engine_options,
+    key_option,
+    load_key,
+    out_folder_option,
+    to_option,
+)
 
 
 @click.command("link")
@@ -72,26 +81,7 @@ from pprl.options import key_option, load_key, out_folder_option, to_option
     help="Population counts (CSV field,value,count): run the attacks of pprl audit on the "
     "packages and record what could be aligned in quality.json.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "dask"]),
-    default="local",
-    show_default=True,
-    help="Where blocking, comparison and scoring run: this process, or a Dask cluster "
-    "(the same links either way).",
-)
-@click.option(
-    "--scheduler",
-    metavar="ADDRESS",
-    help="With --engine dask: the cluster's scheduler, e.g. tcp://10.0.0.5:8786 "
-    "(tls:// for a cluster set up with TLS).",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(1),
-    help="With --engine dask and no --scheduler: worker processes of a cluster on this "
-    "machine [default: one per core].",
-)
+@engine_options
 def link_command(
     packages: tuple[Path, ...],
     key_path: Path,
@@ -103,9 +93,7 @@ def link_command(
     seed: int,
     project: str | None,
     audit_population: Path | None,
-    engine: str,
-    scheduler: str | None,
-    workers: int | None,
+    engine: EngineChoice,
 ) -> None:
     """Link custodians' encodings into persons (run by the TTP).
 
@@ -125,44 +113,45 @@ def link_command(
       model.json         the fitted model (reuse it with --model)
       candidates.parquet candidate pairs with probabilities: stays with the TTP
 
-    With --engine dask, chunks of each pair of sources are blocked, compared and scored
-    on the workers of a Dask cluster; the model is fitted, and records assigned and
-    sealed, here.
+    With --engine dask, chunks are blocked, compared and scored on a Dask cluster's
+    workers; the model is fitted, and records assigned and sealed, here.
 
     \b
     Example:
       pprl link trust.pkg police.pkg --key ttp.key --to analyst -o linked/
       pprl link trust.pkg police.pkg --key ttp.key --to analyst -o linked/ --engine dask
     """
-    if engine != "dask" and (scheduler or workers):
-        option = "--scheduler" if scheduler else "--workers"
-        raise EngineError(f"{option} needs --engine dask")
-    if scheduler and workers:
-        raise EngineError("--workers starts a cluster here: give it or --scheduler, not both")
     try:
         model = FellegiSunter.load(model_path) if model_path else None
     except (ValueError, KeyError) as e:
         raise click.ClickException(f"{model_path}: {e}") from None
-    runner = dask_engine(scheduler, workers, progress=True) if engine == "dask" else None
-    try:
-        with atomic_folder(out) as work:
-            _link_into(
-                work,
-                packages,
-                key_path,
-                analyst,
-                threshold,
-                model,
-                term_frequencies,
-                seed,
-                project,
-                audit_population,
-                runner or LocalEngine(progress=True),
-            )
-    finally:
-        if runner is not None:
-            runner.close()
+    with _engine(engine) as runner, atomic_folder(out) as work:
+        _link_into(
+            work,
+            packages,
+            key_path,
+            analyst,
+            threshold,
+            model,
+            term_frequencies,
+            seed,
+            project,
+            audit_population,
+            runner,
+        )
     _link_summary(out, len(packages))
+
+
+@contextmanager
+def _engine(choice: EngineChoice) -> Iterator[Engine]:
+    """The engine asked for, closed after."""
+    runner = (
+        dask_engine(choice.scheduler, choice.workers, True) if choice.dask else LocalEngine(True)
+    )
+    try:
+        yield runner
+    finally:
+        runner.close()
 
 
 def _link_summary(out: Path, packages: int) -> None:

@@ -15,14 +15,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from pprl.errors import PprlError
+from linkage.cluster import connect
 
 # times a failing task is tried again before the run stops
 RETRIES = 2
-
-
-class EngineError(PprlError):
-    """The cluster could not be reached or started."""
 
 
 class LocalEngine:
@@ -107,18 +103,7 @@ def map_pairs(engine: Engine, fn: Callable, *columns: Iterable, desc: str = "", 
 
 
 def dask_engine(scheduler: str | None, workers: int | None, progress: bool = False) -> DaskEngine:
-    """A client of the cluster at `scheduler`, or of a LocalCluster of `workers` processes
-    (one thread each: the kernels release the GIL, but numpy's temporaries do not share)."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:  # pragma: no cover - a dependency of the package
-        raise EngineError("--engine dask needs dask.distributed installed") from None
-    if scheduler:
-        try:
-            return DaskEngine(Client(scheduler, timeout="30s"), progress)
-        except (OSError, TimeoutError) as e:
-            raise EngineError(f"cannot reach the Dask scheduler at {scheduler} ({e})") from None
-    cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, dashboard_address=None, silence_logs=40
-    )
-    return DaskEngine(Client(cluster), progress, own_cluster=cluster)
+    """An engine on the cluster at `scheduler`, or on a LocalCluster of `workers`
+    processes started for it."""
+    client, cluster = connect(scheduler, workers)
+    return DaskEngine(client, progress, own_cluster=cluster)

@@ -3,6 +3,8 @@ of the whole read, and the same encodings per record as the serial run on the wh
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -61,26 +63,22 @@ def encodings(path) -> pd.DataFrame:
     return table.sort_values(columns).reset_index(drop=True)
 
 
-def test_streamed_on_two_processes_encodes_as_the_serial_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize("engine", ["processes", "dask"])
+def test_streamed_in_parallel_encodes_as_the_serial_run(tmp_path, monkeypatch, engine):
+    """Two worker processes, or a Dask LocalCluster of two workers."""
     monkeypatch.setattr(linkage.custodian.hashing, "CHUNK_ROWS", 400)
     path = with_bad_rows(tmp_path)
-    done = {}
-    for name, extract, workers in (
-        ("serial", read_extract(path), 1),
-        ("streamed", open_extract(path), 2),
-    ):
-        out = tmp_path / f"{name}.parquet"
-        result = hash_extract(
-            extract,
-            out,
-            secret=b"s" * 32,
-            secret_fingerprint="f",
-            config=EncodingConfig(),
-            party="p",
-            project="x",
-            workers=workers,
-        )
-        done[name] = (result, encodings(out))
+    with contextlib.ExitStack() as stack:
+        client = None
+        if engine == "dask":
+            distributed = pytest.importorskip("distributed")
+            cluster = stack.enter_context(
+                distributed.LocalCluster(
+                    n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None
+                )
+            )
+            client = stack.enter_context(distributed.Client(cluster))
+        done = hashed_both_ways(path, tmp_path, client)
     (serial, rows), (streamed, streamed_rows) = done["serial"], done["streamed"]
     pd.testing.assert_frame_equal(rows, streamed_rows)
     assert len(rows) > 2000
@@ -93,3 +91,26 @@ def test_streamed_on_two_processes_encodes_as_the_serial_run(tmp_path, monkeypat
     assert np.array_equal(
         np.sort(serial.tokens.frame().record_id), np.sort(streamed.tokens.frame().record_id)
     )
+
+
+def hashed_both_ways(path, folder, client) -> dict:
+    """The extract hashed read whole on one process, and streamed on two (or a cluster)."""
+    done = {}
+    for name, extract, workers in (
+        ("serial", read_extract(path), 1),
+        ("streamed", open_extract(path), 2),
+    ):
+        out = folder / f"{name}.parquet"
+        result = hash_extract(
+            extract,
+            out,
+            secret=b"s" * 32,
+            secret_fingerprint="f",
+            config=EncodingConfig(),
+            party="p",
+            project="x",
+            workers=workers,
+            client=client if name == "streamed" else None,
+        )
+        done[name] = (result, encodings(out))
+    return done
