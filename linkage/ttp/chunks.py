@@ -20,9 +20,9 @@ from linkage.ttp.comparisons import TERM_FREQUENCY_FIELDS
 from linkage.ttp.patterns import PATTERN_SPACE, code_tally, flags_of, pattern_codes
 from linkage.ttp.sources import Source
 
-# Records of the left source per chunk: 1M x 1M is four chunks, a task of a few minutes.
+# Records of the left source per chunk: 1M x 1M is ten chunks, tasks of a minute or two.
 # The chunks depend on the data only, never on the number of workers.
-CHUNK_RECORDS = 250_000
+CHUNK_RECORDS = 100_000
 
 
 @dataclass(frozen=True)
