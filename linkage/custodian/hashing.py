@@ -47,10 +47,14 @@ _SEX_CODES = {"m": 1, "f": 2}  # 0 where unknown
 
 
 class TokenMap:
-    """Random record tokens, one per record_id, drawn in bulk from the OS's random source."""
+    """Random record tokens, one per record_id, drawn in bulk from the OS's random source.
+
+    A chunk's lookups cost its own length, never the map's: at tens of millions of records
+    a lookup that rebuilt a table of the whole map per chunk made hashing quadratic."""
 
     def __init__(self) -> None:
         self._index: dict[str, int] = {}
+        # drawn ahead, room doubled when full: a copy per doubling, not per chunk
         self._tokens = np.empty((0, TOKEN_BYTES), dtype=np.uint8)
 
     def __len__(self) -> int:
@@ -59,15 +63,19 @@ class TokenMap:
     def indices(self, record_ids: np.ndarray) -> np.ndarray:
         """Each record id's index into the map (in order of first appearance), new tokens
         drawn for ids not seen before."""
-        known = pd.Series(record_ids).map(self._index)
-        new = pd.unique(record_ids[known.isna().to_numpy()])
-        if len(new):
-            start = len(self._index)
-            self._index.update(zip(new, range(start, start + len(new)), strict=True))
-            fresh = np.frombuffer(secrets.token_bytes(TOKEN_BYTES * len(new)), dtype=np.uint8)
-            self._tokens = np.concatenate([self._tokens, fresh.reshape(-1, TOKEN_BYTES)])
-            known = pd.Series(record_ids).map(self._index)
-        return known.to_numpy(dtype=np.int64)
+        index = self._index
+        for record_id in pd.unique(record_ids):
+            if record_id not in index:
+                index[record_id] = len(index)
+        if len(index) > len(self._tokens):
+            self._grow(len(index))
+        return np.fromiter(map(index.__getitem__, record_ids), np.int64, len(record_ids))
+
+    def _grow(self, records: int) -> None:
+        """Room for `records` tokens; the new ones drawn now."""
+        start, size = len(self._tokens), max(records, 2 * len(self._tokens), 1024)
+        fresh = np.frombuffer(secrets.token_bytes(TOKEN_BYTES * (size - start)), np.uint8)
+        self._tokens = np.concatenate([self._tokens, fresh.reshape(-1, TOKEN_BYTES)])
 
     def tokens_for(self, record_ids: np.ndarray) -> np.ndarray:
         """(n, 16) tokens for the record ids, new ones drawn for ids not seen before."""
@@ -79,7 +87,7 @@ class TokenMap:
 
     def frame(self) -> pd.DataFrame:
         """The map the custodian keeps: record_id, token (hex)."""
-        hexes = [row.tobytes().hex() for row in self._tokens]
+        hexes = [row.tobytes().hex() for row in self._tokens[: len(self._index)]]
         return pd.DataFrame({"record_id": list(self._index), "token": hexes})
 
 
