@@ -181,19 +181,20 @@ class ChunkedLinkage:
 def _merged(states: list[ChunkState]):
     """The chunks of one pair of sources as one table of kept candidates."""
     first = states[0].candidates
-    capped_blocks, capped_pairs = {}, {}
-    for state in states:
-        for key in first.keys:
-            capped_blocks[key] = capped_blocks.get(key, 0) + state.candidates.capped_blocks[key]
-            capped_pairs[key] = capped_pairs.get(key, 0) + state.candidates.capped_pairs[key]
+    # blocking's figures per pass, summed over the chunks (a block over the cap in three
+    # chunks counts three times; its pairs, and those hidden, once each)
+    figures = ("capped_blocks", "capped_pairs", "hidden_pairs", "block_slots", "hidden_slots")
+    summed = {
+        name: {k: sum(getattr(s.candidates, name)[k] for s in states) for k in first.keys}
+        for name in figures
+    }
     candidates = Candidates(
         np.concatenate([s.candidates.a for s in states]),
         np.concatenate([s.candidates.b for s in states]),
         np.concatenate([s.candidates.pass_bits for s in states]),
         first.keys,
         MAX_BLOCK_PAIRS,
-        capped_blocks,
-        capped_pairs,
+        **summed,
     )
     rarity = None if states[0].rarity is None else np.concatenate([s.rarity for s in states])
     return (
