@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from linkage.custodian.index_attributes import index_attributes, read_identifiers
 from outcomes.analysis import analyse
 from outcomes.cohort import Content
 from outcomes.config import StudyConfig
@@ -36,6 +37,7 @@ from sample_extracts.generator import generate
 HERE = Path(__file__).parent
 TOLERANCE = 0.15
 WINDOW = "all-minus-6m"
+ADJUSTMENTS = ("calendar+age", "calendar", "none")
 
 
 def truth(scenario: Path) -> dict[str, float]:
@@ -73,6 +75,9 @@ def truth_linked(scenario: Path) -> pd.DataFrame:
     for party, files in CONTENT.items():
         for name in files:
             frame = pd.read_csv(scenario / party / name, dtype=str)
+            if name == "ld_contacts.csv":  # sex and age at the index, as pprl release adds them
+                people = read_identifiers(scenario / party / "identifiers.csv")
+                frame, _ = index_attributes(frame, people, "contact_date")
             for column in [c for c in frame.columns if "date" in c]:
                 frame[column] = pd.to_datetime(frame[column])
             frame["pseudonym"] = frame.pop("record_id")
@@ -90,7 +95,7 @@ def truth_linked(scenario: Path) -> pd.DataFrame:
 
 def compare(outcomes: pd.DataFrame, ratios: dict[str, float]) -> pd.DataFrame:
     table = pd.DataFrame({"truth": pd.Series(ratios)})
-    for adjustment in ("calendar", "none"):
+    for adjustment in ADJUSTMENTS:
         rows = estimates(outcomes, adjustment).reindex(table.index)
         table[f"{adjustment}"] = rows.rate_ratio
         table[f"{adjustment}_ci"] = [
@@ -127,9 +132,9 @@ def main() -> None:
         f"{args.settings.name}, {args.people:,} cohort people, seed {args.seed}, {WINDOW}, {links}"
     )
     print(table.round(3).to_string())
-    for adjustment in ("calendar", "none"):
+    for adjustment in ADJUSTMENTS:
         print(
-            f"{adjustment:>8}: within 15% {int(table[f'{adjustment}_within_15%'].sum())} of "
+            f"{adjustment:>12}: within 15% {int(table[f'{adjustment}_within_15%'].sum())} of "
             f"{len(table)}, intervals covering {int(table[f'{adjustment}_covers'].sum())} of "
             f"{len(table)}"
         )

@@ -1,9 +1,14 @@
-"""Person-time cells: each person's periods split by calendar year, with events counted in them.
+"""Person-time cells: each person's periods split by calendar year and attained-age band.
 
 A period is a per-person span of days [lo, hi) (before and after the index, or a bin of time
 since the index). Splitting it at each 1 January lets the conditional Poisson model carry
 calendar-year effects: a fall in everyone's rates over the years then no longer loads onto the
-comparison of the years before a person's index with the years after it. The days not at risk
+comparison of the years before a person's index with the years after it. Splitting it also at
+each birthday that starts an age band (`outcomes/ages.py`) lets it carry attained-age effects:
+offending that falls with age, faster at some ages than at others, is then not read as an
+effect either. A person's age moves with the calendar, so only the bend of the age curve is
+told apart from the trend; that bend is what the year effects alone would mistake, since
+they take the average slope of people of every age. The days not at risk
 (outcomes/atrisk.py's `days_inside`: after follow-up ends, spells away, the index exclusion)
 leave each cell's exposure; events are counted in the cell of their day.
 """
@@ -16,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from outcomes.ages import Ages
 from outcomes.cohort import day_of
 from outcomes.conditional import Fit, fit_conditional
 
@@ -28,43 +34,61 @@ class Away(Protocol):
 
 @dataclass
 class Cells:
-    """Exposure (person-years) and events per (person, period, calendar year)."""
+    """Exposure (person-years) and events per (person, period, calendar year, age slot).
 
-    exposure: np.ndarray  # shape (persons, periods, years)
+    A person's age slots are the age bands they pass through in the study, in order: slot s
+    is band `band[person, s]` (-1: age unknown, one slot). Without ages there is one slot."""
+
+    exposure: np.ndarray  # shape (persons, periods, years, slots)
     events: np.ndarray  # same shape
     first_year: int
+    band: np.ndarray | None = None  # (persons, slots)
 
-    def fit(self, reference: int, calendar: bool) -> Fit | None:
+    def fit(self, reference: int, calendar: bool, age: bool = False) -> Fit | None:
         """The conditional Poisson with a coefficient for each period other than `reference`,
-        then (with `calendar`) for each calendar year other than the one with most events."""
-        persons, periods, years = self.exposure.shape
-        informative = self.events.sum(axis=(1, 2)) > 0  # people without events add nothing
+        then (with `calendar`) for each calendar year other than the one with most events,
+        then (with `age`) for each age band other than the one with most events."""
+        periods, years = self.exposure.shape[1:3]
+        informative = self.events.sum(axis=(1, 2, 3)) > 0  # people without events add nothing
         exposure, events = self.exposure[informative], self.events[informative]
-        person, period, year = (a.ravel() for a in np.indices(exposure.shape))
+        person, period, year, slot = (a.ravel() for a in np.indices(exposure.shape))
         exposure, events = exposure.ravel(), events.ravel()
         used = exposure > 0
-        person, period, year = person[used], period[used], year[used]
+        person, period, year, slot = person[used], period[used], year[used], slot[used]
         columns = [(period == k).astype(float) for k in range(periods) if k != reference]
         if calendar:
             base = self.reference_year()
             columns += [(year == y).astype(float) for y in range(years) if y != base]
+        if age and self.band is not None:
+            band = self.band[informative][person, slot]
+            base = self.reference_band()
+            columns += [(band == b).astype(float) for b in np.unique(band) if b not in (-1, base)]
         return fit_conditional(person, events[used], exposure[used], np.column_stack(columns))
 
     def reference_year(self) -> int:
         """The year the others are compared with: the one with most events (a year without
         any would have no finite effect)."""
-        return int(np.argmax(self.events.sum(axis=(0, 1))))
+        return int(np.argmax(self.events.sum(axis=(0, 1, 3))))
+
+    def reference_band(self) -> int:
+        """The age band the others are compared with: the one with most events."""
+        per_slot = self.events.sum(axis=(1, 2))  # (persons, slots)
+        known = self.band >= 0
+        if not known.any():
+            return -1
+        totals = np.bincount(self.band[known], weights=per_slot[known])
+        return int(np.argmax(totals))
 
     def year_effects(self, fit: Fit, periods: int) -> tuple[np.ndarray, np.ndarray]:
         """exp(year effect) per calendar year (1 for the reference year) and their log-scale
-        robust standard errors, from a calendar fit with `periods` periods."""
+        robust standard errors, from a calendar fit (without age) with `periods` periods."""
         years = self.exposure.shape[2]
         base = self.reference_year()
         others = [y for y in range(years) if y != base]
         log_effect, se = np.zeros(years), np.full(years, np.nan)  # the reference: no interval
         at = periods - 1
-        log_effect[others] = fit.beta[at:]
-        se[others] = np.sqrt(np.diag(fit.robust)[at:])
+        log_effect[others] = fit.beta[at : at + years - 1]
+        se[others] = np.sqrt(np.diag(fit.robust)[at : at + years - 1])
         return np.exp(log_effect), se
 
 
@@ -73,21 +97,27 @@ def split(
     away: Away | None,
     start: dt.date,
     end: dt.date,
+    ages: Ages | None = None,
 ) -> Cells:
     """Each person's periods (lo, hi arrays; empty where hi <= lo) split at every 1 January
-    of the study [start, end]; `away` days are not exposure."""
+    of the study [start, end] and, with `ages`, at every age band's first day; `away` days
+    are not exposure."""
     bounds = year_bounds(start, end)
     persons = len(periods[0][0])
-    exposure = np.zeros((persons, len(periods), len(bounds) - 1))
-    for k, (lo, hi) in enumerate(periods):
-        for y in range(len(bounds) - 1):
-            a = np.maximum(lo, bounds[y])
-            b = np.maximum(np.minimum(hi, bounds[y + 1]), a)
-            days = (b - a).astype(float)
-            if away is not None:
-                days = days - away.days_inside(a, b)
-            exposure[:, k, y] = days / DAYS_PER_YEAR
-    return Cells(exposure, np.zeros_like(exposure), start.year)
+    slots = 1 if ages is None else ages.slots(bounds[0], bounds[-1])
+    exposure = np.zeros((persons, len(periods), len(bounds) - 1, slots))
+    for s in range(slots):
+        first, last = (bounds[0], bounds[-1]) if ages is None else ages.slot_days(s, bounds[0])
+        for k, (lo, hi) in enumerate(periods):
+            for y in range(len(bounds) - 1):
+                a = np.maximum(np.maximum(lo, bounds[y]), first)
+                b = np.maximum(np.minimum(np.minimum(hi, bounds[y + 1]), last), a)
+                days = (b - a).astype(float)
+                if away is not None and days.any():
+                    days = days - away.days_inside(a, b)
+                exposure[:, k, y, s] = days / DAYS_PER_YEAR
+    band = None if ages is None else ages.slot_bands(slots, bounds[0])
+    return Cells(exposure, np.zeros_like(exposure), start.year, band)
 
 
 def count(
@@ -97,19 +127,22 @@ def count(
     day: np.ndarray,
     start: dt.date,
     end: dt.date,
+    ages: Ages | None = None,
 ) -> Cells:
-    """The cells with the events (person, day) counted in their period and calendar year;
-    events outside every period are not counted."""
+    """The cells with the events (person, day) counted in their period, calendar year and age
+    slot (`ages` as given to `split`); events outside every period are not counted."""
     bounds = year_bounds(start, end)
     year = np.searchsorted(bounds, day, side="right") - 1
     inside = (year >= 0) & (year < len(bounds) - 1)
-    persons, _, years = cells.exposure.shape
+    persons, _, years, slots = cells.exposure.shape
+    slot = np.zeros(len(day), np.int64) if ages is None else ages.slot_of(person, day, bounds[0])
     events = np.zeros_like(cells.exposure)
     for k, (lo, hi) in enumerate(periods):
         mine = inside & (day >= lo[person]) & (day < hi[person])
-        cell = person[mine] * years + year[mine]
-        events[:, k, :] = np.bincount(cell, minlength=persons * years).reshape(persons, years)
-    return Cells(cells.exposure, events, cells.first_year)
+        cell = (person[mine] * years + year[mine]) * slots + slot[mine]
+        counts = np.bincount(cell, minlength=persons * years * slots)
+        events[:, k] = counts.reshape(persons, years, slots)
+    return Cells(cells.exposure, events, cells.first_year, cells.band)
 
 
 def year_bounds(start: dt.date, end: dt.date) -> np.ndarray:
