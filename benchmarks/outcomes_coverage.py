@@ -65,20 +65,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=40)
     parser.add_argument("--people", type=int, default=5000)
     parser.add_argument("--out", type=Path, help="CSV of every row, for a closer look")
+    parser.add_argument(
+        "--settings", nargs="+", default=["outcomes_scenario.toml", "outcomes_null.toml"]
+    )
     args = parser.parse_args()
     pd.set_option("display.width", 200)
-    everything = []
-    for name in ("outcomes_scenario.toml", "outcomes_null.toml"):
-        started = time.perf_counter()
-        rows = pd.concat(
-            [one_seed(HERE / name, args.people, seed) for seed in range(1, args.seeds + 1)]
-        )
-        everything.append(rows.assign(settings=name))
+    rows, started = [], time.perf_counter()
+    for seed in range(1, args.seeds + 1):  # seeds outermost, so that a long run can be read early
+        for name in args.settings:
+            rows.append(one_seed(HERE / name, args.people, seed).assign(settings=name))
+        if args.out:
+            pd.concat(rows).to_csv(args.out, index=False)
+    everything = pd.concat(rows)
+    for name, rows in everything.groupby("settings", sort=False):
         print(f"{name}: {args.seeds} seeds of {args.people:,} cohort people, {WINDOW}")
-        print(summary(rows).round(4).to_string())
-        print(f"{time.perf_counter() - started:.0f} s\n")
-    if args.out:
-        pd.concat(everything).to_csv(args.out, index=False)
+        print(summary(rows).round(4).to_string() + "\n")
+    print(f"{time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,11 @@
 The index's custodian releases `age_at_index`, the whole years of age on the index date,
 computed from its identifier extract (never a date of birth). The birthday then lies somewhere
 in a year; taking its middle (the member was `age_at_index + 0.5` on the index day) places
-every day's age within half a year of the truth. Ages are grouped in bands of `BAND_YEARS`
-years, open below `YOUNGEST` and from `OLDEST` on, so that the calendar+age adjustment
-(`outcomes/cells.py`) has an age effect per band. A member without an age at the index has
-one band throughout, which the person's own level absorbs: they inform the period and
-calendar effects as in the calendar adjustment, and nothing else.
+every day's age within half a year of the truth. The calendar+age adjustment
+(`outcomes/cells.py`) lets the age curve bend at each of `KNOTS` (piecewise linear between
+them), so person-time is split where a member passes a knot: the stretch between two knots is
+a member's *segment*, and a member's segments in the study are their *slots*, in order. A
+member without an age at the index has one slot throughout and no bend.
 """
 
 from __future__ import annotations
@@ -18,55 +18,47 @@ import pandas as pd
 from outcomes.cohort import Cohort, Content, day_numbers
 
 AGE_COLUMN = "age_at_index"
-BAND_YEARS = 2
-YOUNGEST, OLDEST = 16, 66  # the first and last bands are open: under 16, 66 and over
+KNOTS = tuple(range(15, 70, 5))  # ages where the curve may bend: 15, 20, ... 65
 DAYS_PER_YEAR = 365.25
 NO_DAY = np.iinfo(np.int64).max // 4  # a day after everything
 
 
 class Ages:
-    """Each member's birth day (estimated, NaN when unknown) and their attained-age bands."""
+    """Each member's birth day (estimated, NaN when unknown) and the segments of their life."""
 
     def __init__(self, birth: np.ndarray) -> None:
         self.birth = np.asarray(birth, float)
         self.known = np.isfinite(self.birth)
 
-    def band_at(self, person: np.ndarray, day: np.ndarray) -> np.ndarray:
-        """The age band of each (person, day): band b holds ages [b, b + 1) x BAND_YEARS,
-        the first and last open; -1 where the age is unknown."""
+    def segment_at(self, person: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """The segment of each (person, day): 0 before the first knot, j from knot j-1 to
+        knot j, len(KNOTS) from the last on; 0 where the age is unknown."""
         age = (np.asarray(day, float) - self.birth[person]) / DAYS_PER_YEAR
-        with np.errstate(invalid="ignore"):
-            band = np.clip(np.floor(age / BAND_YEARS), YOUNGEST // BAND_YEARS, OLDEST // BAND_YEARS)
-        return np.where(self.known[person], band, -1).astype(np.int64)
+        segment = np.searchsorted(np.array(KNOTS, float), np.nan_to_num(age), side="right")
+        return np.where(self.known[person], segment, 0).astype(np.int64)
 
-    def _first_band(self, start: int) -> np.ndarray:
-        return self.band_at(np.arange(len(self.birth)), np.full(len(self.birth), start))
+    def _first_segment(self, start: int) -> np.ndarray:
+        return self.segment_at(np.arange(len(self.birth)), np.full(len(self.birth), start))
 
     def slots(self, start: int, end: int) -> int:
-        """How many bands any member passes through from day `start` to day `end`."""
+        """How many segments any member passes through from day `start` to day `end`."""
         everyone = np.arange(len(self.birth))
-        last = self.band_at(everyone, np.full(len(everyone), end - 1))
-        return int(max(1, (last - self._first_band(start)).max(initial=0) + 1))
-
-    def slot_bands(self, slots: int, start: int) -> np.ndarray:
-        """(members, slots): the band of each member's slot (-1: unknown or past the last)."""
-        band = self._first_band(start)[:, None] + np.arange(slots)[None, :]
-        past = band > OLDEST // BAND_YEARS
-        band[past | ~self.known[:, None]] = -1
-        return band
+        last = self.segment_at(everyone, np.full(len(everyone), end - 1))
+        return int(max(1, (last - self._first_segment(start)).max(initial=0) + 1))
 
     def slot_days(self, slot: int, start: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per member, the days [first, last) of their slot `slot` (slots count bands from
-        the member's band on day `start`); a member of unknown age has everything in slot 0."""
-        band = self._first_band(start) + slot
-        lowest, highest = YOUNGEST // BAND_YEARS, OLDEST // BAND_YEARS
-        length = BAND_YEARS * DAYS_PER_YEAR
+        """Per member, the days [first, last) of their slot `slot` (slots count segments
+        from the member's segment on day `start`); a member of unknown age has every day in
+        slot 0."""
+        segment = self._first_segment(start) + slot
+        knots = np.array([-np.inf, *KNOTS, np.inf])
         with np.errstate(invalid="ignore"):
-            first = np.ceil(self.birth + band * length)
-            last = np.ceil(self.birth + (band + 1) * length)
-        first = np.where(band <= lowest, -NO_DAY, first)
-        last = np.where(band >= highest, NO_DAY, last)
-        first = np.where(band > highest, NO_DAY, first)
+            first = np.ceil(self.birth + knots[np.minimum(segment, len(KNOTS) + 1)] * DAYS_PER_YEAR)
+            last = np.ceil(
+                self.birth + knots[np.minimum(segment + 1, len(KNOTS) + 1)] * DAYS_PER_YEAR
+            )
+        first = np.nan_to_num(first, nan=NO_DAY, posinf=NO_DAY, neginf=-NO_DAY)
+        last = np.nan_to_num(last, nan=NO_DAY, posinf=NO_DAY, neginf=-NO_DAY)
         unknown = ~self.known
         first[unknown] = -NO_DAY if slot == 0 else NO_DAY
         last[unknown] = NO_DAY
@@ -74,8 +66,7 @@ class Ages:
 
     def slot_of(self, person: np.ndarray, day: np.ndarray, start: int) -> np.ndarray:
         """The slot of each (person, day), as in `slot_days`."""
-        band = self.band_at(person, day)
-        return np.where(band >= 0, band - self._first_band(start)[person], 0)
+        return self.segment_at(person, day) - self._first_segment(start)[person]
 
 
 def member_ages(

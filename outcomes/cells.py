@@ -21,9 +21,9 @@ from typing import Protocol
 
 import numpy as np
 
-from outcomes.ages import Ages
+from outcomes.ages import KNOTS, Ages
 from outcomes.cohort import day_of
-from outcomes.conditional import Fit, fit_conditional
+from outcomes.conditional import MIN_CLUSTERS, Fit, fit_conditional
 
 DAYS_PER_YEAR = 365.25
 
@@ -34,35 +34,38 @@ class Away(Protocol):
 
 @dataclass
 class Cells:
-    """Exposure (person-years) and events per (person, period, calendar year, age slot).
+    """Exposure (person-years) and events per (person, period, calendar year, age slot), and
+    each cell's middle: its calendar time and (with ages) the person's age then.
 
-    A person's age slots are the age bands they pass through in the study, in order: slot s
-    is band `band[person, s]` (-1: age unknown, one slot). Without ages there is one slot."""
+    A person's age slots are the stretches between the age knots (`outcomes/ages.py`) they pass
+    through in the study, in order. Without ages there is one slot."""
 
     exposure: np.ndarray  # shape (persons, periods, years, slots)
     events: np.ndarray  # same shape
     first_year: int
-    band: np.ndarray | None = None  # (persons, slots)
+    middle: np.ndarray  # same shape: years from the study start to the cell's middle
+    age: np.ndarray | None = None  # same shape: attained age at the middle (NaN: unknown)
 
     def fit(self, reference: int, calendar: bool, age: bool = False) -> Fit | None:
         """The conditional Poisson with a coefficient for each period other than `reference`,
-        then (with `calendar`) for each calendar year other than the one with most events,
-        then (with `age`) for each age band other than the one with most events."""
+        then (with `calendar`) for each calendar year other than the one with most events and
+        for the slope within years, then (with `age`) for each bend of the age curve."""
         periods, years = self.exposure.shape[1:3]
         informative = self.events.sum(axis=(1, 2, 3)) > 0  # people without events add nothing
         exposure, events = self.exposure[informative], self.events[informative]
-        person, period, year, slot = (a.ravel() for a in np.indices(exposure.shape))
+        period, year = (a.ravel() for a in np.indices(exposure.shape)[1:3])
+        person = np.indices(exposure.shape)[0].ravel()
         exposure, events = exposure.ravel(), events.ravel()
         used = exposure > 0
-        person, period, year, slot = person[used], period[used], year[used], slot[used]
+        person, period, year = person[used], period[used], year[used]
         columns = [(period == k).astype(float) for k in range(periods) if k != reference]
         if calendar:
             base = self.reference_year()
             columns += [(year == y).astype(float) for y in range(years) if y != base]
-        if age and self.band is not None:
-            band = self.band[informative][person, slot]
-            base = self.reference_band()
-            columns += [(band == b).astype(float) for b in np.unique(band) if b not in (-1, base)]
+            middle = self.middle[informative].ravel()[used]
+            columns += [middle - middle.mean()]
+        if age and self.age is not None:
+            columns += hinges(self.age[informative].ravel()[used], person, events[used])
         return fit_conditional(person, events[used], exposure[used], np.column_stack(columns))
 
     def reference_year(self) -> int:
@@ -70,26 +73,32 @@ class Cells:
         any would have no finite effect)."""
         return int(np.argmax(self.events.sum(axis=(0, 1, 3))))
 
-    def reference_band(self) -> int:
-        """The age band the others are compared with: the one with most events."""
-        per_slot = self.events.sum(axis=(1, 2))  # (persons, slots)
-        known = self.band >= 0
-        if not known.any():
-            return -1
-        totals = np.bincount(self.band[known], weights=per_slot[known])
-        return int(np.argmax(totals))
-
     def year_effects(self, fit: Fit, periods: int) -> tuple[np.ndarray, np.ndarray]:
-        """exp(year effect) per calendar year (1 for the reference year) and their log-scale
-        robust standard errors, from a calendar fit (without age) with `periods` periods."""
+        """The rate in the middle of each calendar year relative to the reference year's (1),
+        and its log-scale robust standard error, from a calendar fit (without age) with
+        `periods` periods: the year's effect and the slope within years, together."""
         years = self.exposure.shape[2]
         base = self.reference_year()
         others = [y for y in range(years) if y != base]
-        log_effect, se = np.zeros(years), np.full(years, np.nan)  # the reference: no interval
         at = periods - 1
-        log_effect[others] = fit.beta[at : at + years - 1]
-        se[others] = np.sqrt(np.diag(fit.robust)[at : at + years - 1])
+        contrast = np.zeros((years, len(fit.beta)))
+        contrast[others, at + np.arange(years - 1)] = 1.0
+        contrast[:, at + years - 1] = np.arange(years) - base  # year middles, one year apart
+        log_effect = contrast @ fit.beta
+        se = np.sqrt(np.einsum("ij,jk,ik->i", contrast, fit.robust, contrast))
+        se[base] = np.nan  # the reference: no interval
         return np.exp(log_effect), se
+
+
+def hinges(age: np.ndarray, person: np.ndarray, events: np.ndarray) -> list[np.ndarray]:
+    """The age curve's bends: years of age past each knot (0 before it, and where the age is
+    unknown). A straight line in age is the calendar slope within a person, so only the bends
+    are added: together they make the curve piecewise linear between the knots. A bend is
+    left out (the curve runs straight on) unless MIN_CLUSTERS people have events past it:
+    fewer cannot tell it."""
+    known = np.nan_to_num(age, nan=-np.inf)
+    bends = [np.maximum(known - knot, 0.0) for knot in KNOTS]
+    return [b for b in bends if len(np.unique(person[(b > 0) & (events > 0)])) >= MIN_CLUSTERS]
 
 
 def split(
@@ -106,6 +115,8 @@ def split(
     persons = len(periods[0][0])
     slots = 1 if ages is None else ages.slots(bounds[0], bounds[-1])
     exposure = np.zeros((persons, len(periods), len(bounds) - 1, slots))
+    middle = np.zeros_like(exposure)
+    age = None if ages is None else np.zeros_like(exposure)
     for s in range(slots):
         first, last = (bounds[0], bounds[-1]) if ages is None else ages.slot_days(s, bounds[0])
         for k, (lo, hi) in enumerate(periods):
@@ -116,8 +127,11 @@ def split(
                 if away is not None and days.any():
                     days = days - away.days_inside(a, b)
                 exposure[:, k, y, s] = days / DAYS_PER_YEAR
-    band = None if ages is None else ages.slot_bands(slots, bounds[0])
-    return Cells(exposure, np.zeros_like(exposure), start.year, band)
+                centre = np.where(b > a, (a + b) / 2, bounds[0])  # an empty cell: anything
+                middle[:, k, y, s] = (centre - bounds[0]) / DAYS_PER_YEAR
+                if age is not None:
+                    age[:, k, y, s] = (centre - ages.birth) / DAYS_PER_YEAR
+    return Cells(exposure, np.zeros_like(exposure), start.year, middle, age)
 
 
 def count(
@@ -142,7 +156,7 @@ def count(
         cell = (person[mine] * years + year[mine]) * slots + slot[mine]
         counts = np.bincount(cell, minlength=persons * years * slots)
         events[:, k] = counts.reshape(persons, years, slots)
-    return Cells(cells.exposure, events, cells.first_year, cells.band)
+    return Cells(cells.exposure, events, cells.first_year, cells.middle, cells.age)
 
 
 def year_bounds(start: dt.date, end: dt.date) -> np.ndarray:

@@ -58,7 +58,8 @@ class PersonTime:
             self.config.end,
             self.ages,
         )
-        return Cells(cells.exposure * included, counted.events, cells.first_year, cells.band)
+        exposure = cells.exposure * included
+        return Cells(exposure, counted.events, cells.first_year, cells.middle, cells.age)
 
 
 def periods(window: Window, everyone: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -79,7 +80,7 @@ def ratio_rows(
     a note where any is missing (`calendar+age` only where `cells` have ages). `counts`: per
     person events and years before and after."""
     fits = {"none": conditional_poisson(*counts), "calendar": cells.fit(0, calendar=True)}
-    if cells.band is not None:
+    if cells.age is not None:
         fits["calendar+age"] = cells.fit(0, calendar=True, age=True)
     rows = []
     for adjustment in fits:
