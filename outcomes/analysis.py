@@ -263,15 +263,7 @@ def analyse(
     )
     trend, midpoints = calendar_trend(linked.events, windows[0], person_time)
 
-    sensitivity = []
-    for cut in config.cuts:
-        step(f"links at posterior >= {cut}")
-        at_cut = _linked(content, config, cut)
-        at_cut_windows = study_windows(at_cut.cohort, config)[:1]
-        for row in _rows(at_cut, at_cut_windows, set(), at_cut.person_time(config)):
-            row[GROUP] = f"{cut}|{row[GROUP]}"
-            sensitivity.append({"min_link_probability": cut, **row})
-
+    sensitivity = _sensitivity(content, config, step)
     notes.update(
         cohort=len(cohort),
         first_index_outside_study=cohort.first_outside,
@@ -282,7 +274,7 @@ def analyse(
     return Results(
         outcomes,
         rtm,
-        pd.DataFrame(sensitivity),
+        sensitivity,
         _linkage_checks(content, quality, cohort, config),
         _profile(linked, config),
         notes,
@@ -290,6 +282,21 @@ def analyse(
         trend,
         config,
     )
+
+
+def _sensitivity(
+    content: Content, config: StudyConfig, step: Callable[[str], None]
+) -> pd.DataFrame:
+    """The `all` window's rows with links below each posterior cut undone."""
+    sensitivity = []
+    for cut in config.cuts:
+        step(f"links at posterior >= {cut}")
+        at_cut = _linked(content, config, cut)
+        at_cut_windows = study_windows(at_cut.cohort, config)[:1]
+        for row in _rows(at_cut, at_cut_windows, set(), at_cut.person_time(config)):
+            row[GROUP] = f"{cut}|{row[GROUP]}"
+            sensitivity.append({"min_link_probability": cut, **row})
+    return pd.DataFrame(sensitivity)
 
 
 def _more_rows(

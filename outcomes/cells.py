@@ -1,13 +1,15 @@
-"""Person-time cells: each person's periods split by calendar year and attained-age band.
+"""Person-time cells: each person's periods split by calendar year and at age knots.
 
 A period is a per-person span of days [lo, hi) (before and after the index, or a bin of time
 since the index). Splitting it at each 1 January lets the conditional Poisson model carry
-calendar-year effects: a fall in everyone's rates over the years then no longer loads onto the
-comparison of the years before a person's index with the years after it. Splitting it also at
-each birthday that starts an age band (`outcomes/ages.py`) lets it carry attained-age effects:
+calendar-year effects, and each cell's middle a slope within the years: a fall in everyone's
+rates over the years then no longer loads onto the comparison of the years before a person's
+index with the years after it (year effects alone would leave each year's own fall, which
+the after period, later in the index's year, takes as an effect). Splitting it also where a
+person passes an age knot (`outcomes/ages.py`) lets it carry an age curve that bends there:
 offending that falls with age, faster at some ages than at others, is then not read as an
-effect either. A person's age moves with the calendar, so only the bend of the age curve is
-told apart from the trend; that bend is what the year effects alone would mistake, since
+effect either. A person's age moves with the calendar, so only the bends of the age curve
+are told apart from the trend; they are what the year effects alone would mistake, since
 they take the average slope of people of every age. The days not at risk
 (outcomes/atrisk.py's `days_inside`: after follow-up ends, spells away, the index exclusion)
 leave each cell's exposure; events are counted in the cell of their day.

@@ -1,12 +1,12 @@
 """Rate ratios of one measure in one window, unadjusted and adjusted for calendar time and age.
 
 `none` is the pre/post conditional Poisson on each person's two periods (the published design).
-`calendar` splits the same person-time by calendar year and adds a year effect, so that a trend
-in everyone's rates (arrests halving over a decade) is not read as an effect: people whose
-index comes later show what rates did in the meantime. `calendar+age` also splits it by
-attained-age band and adds an age effect (`outcomes/cells.py`): offending falls with age, but
-not at every age alike, and year effects alone take the average slope of young and old. It is
-given where the index's custodian released the age at the index.
+`calendar` splits the same person-time by calendar year and adds a year effect and a slope
+within years, so that a trend in everyone's rates (arrests halving over a decade) is not read
+as an effect: people whose index comes later show what rates did in the meantime.
+`calendar+age` also lets the rates bend with attained age (`outcomes/cells.py`): offending
+falls with age, but not at every age alike, and year effects alone take the average slope of
+young and old. It is given where the index's custodian released the age at the index.
 """
 
 from __future__ import annotations
