@@ -5,11 +5,13 @@ Each seed generates a scenario from a settings file written down before any tuni
 bundles, deaths, custody and a crisis before contact), runs the demo's study on the true
 persons (no linkage error: `outcomes_truth.py` runs the whole chain) and compares every
 measure's estimate in window all-minus-6m with the configured truth. Per settings file and
-estimator (adjustment none / calendar x interval model / robust) it prints the mean of
+estimator (adjustment none / calendar / calendar+age x interval model / robust) the mean of
 log(estimate / truth) with its standard error over seeds, and the share of 95% intervals
 holding the truth, over all measures and over the two pools (offences/all, detentions/all).
+Seeds run one after another over both files; with --out every row so far is written after
+each seed, so that a long run can be read early.
 
-    python benchmarks/outcomes_coverage.py --seeds 40 --people 5000
+    python benchmarks/outcomes_coverage.py --seeds 40 --people 5000 --out /tmp/coverage.csv
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ A scenario is generated from a settings file written down before any estimator w
 (`benchmarks/outcomes_scenario.toml`: trend, age curve, index events, same-day bundles,
 deaths, custody and a crisis before contact; `outcomes_null.toml`: the same with every rate
 ratio 1), then every party plays its part as in `pprl demo`: keys, hash, link, release with
-the study's follow-up kinds, outcomes. Per measure it prints the truth, the primary estimate
-(calendar-adjusted, robust interval, window all-minus-6m, links at the TTP's threshold) and
-today's unadjusted one beside it, whether each is within 15% of the truth and whether its
+the study's follow-up kinds (the trusts with the age at the index), outcomes. Per measure it
+prints the truth, the primary estimate (calendar+age-adjusted, robust interval, window
+all-minus-6m, links at the TTP's threshold), the calendar-adjusted and the unadjusted one
+beside it, whether each is within 15% of the truth and whether its
 interval holds it. With --truth-links the analyst's step runs on the generator's true persons
 instead of the TTP's links (no linkage error: what is left is the estimator's own).
 

@@ -65,7 +65,7 @@ class Cells:
             base = self.reference_year()
             columns += [(year == y).astype(float) for y in range(years) if y != base]
             middle = self.middle[informative].ravel()[used]
-            columns += [middle - middle.mean()]
+            columns += [middle - (middle.mean() if len(middle) else 0.0)]
         if age and self.age is not None:
             columns += hinges(self.age[informative].ravel()[used], person, events[used])
         return fit_conditional(person, events[used], exposure[used], np.column_stack(columns))
@@ -96,11 +96,19 @@ def hinges(age: np.ndarray, person: np.ndarray, events: np.ndarray) -> list[np.n
     """The age curve's bends: years of age past each knot (0 before it, and where the age is
     unknown). A straight line in age is the calendar slope within a person, so only the bends
     are added: together they make the curve piecewise linear between the knots. A bend is
-    left out (the curve runs straight on) unless MIN_CLUSTERS people have events past it:
-    fewer cannot tell it."""
+    left out (the curve runs straight on) unless MIN_CLUSTERS people with events have time
+    on both sides of it: fewer cannot tell it from the calendar, and the fit would hang on
+    rounding."""
     known = np.nan_to_num(age, nan=-np.inf)
-    bends = [np.maximum(known - knot, 0.0) for knot in KNOTS]
-    return [b for b in bends if len(np.unique(person[(b > 0) & (events > 0)])) >= MIN_CLUSTERS]
+    has_events = np.bincount(person, weights=events) > 0
+    kept = []
+    for knot in KNOTS:
+        bend = np.maximum(known - knot, 0.0)
+        before = np.bincount(person, weights=np.isfinite(age) & (bend == 0)) > 0
+        after = np.bincount(person, weights=bend > 0, minlength=len(before)) > 0
+        if (before & after & has_events[: len(before)]).sum() >= MIN_CLUSTERS:
+            kept.append(bend)
+    return kept
 
 
 def split(

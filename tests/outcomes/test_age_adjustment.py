@@ -60,16 +60,19 @@ def test_person_time_is_split_where_a_member_passes_an_age_knot():
     assert counted.events[1, 0, 3, 0] == 1
 
 
-def test_the_age_curve_bends_at_the_knots_that_enough_people_pass():
-    # ages 17, 22 and 40 in cells of people 0..39 with an event each: bends at 15 (all
-    # three past it), 20 (22 and 40) ... 40 (none past it: 40 - 40 = 0); the bend at 20 is
-    # 2 and 20 years; a bend passed by fewer than 30 people with events is left out
+def test_the_age_curve_bends_at_the_knots_that_enough_people_span():
+    # each of people 0..39 has cells at ages 17, 22 and 40, with an event in each: they
+    # have time on both sides of the knots 20, 25, 30 and 35, but not of 15 (all past it)
+    # or 40 (none past it: 40 - 40 = 0); the bend at 20 is 0, 2 and 20 years there. With
+    # 20 people, fewer than 30, no bend is told
     age = np.tile([17.0, 22.0, 40.0], 40)
     person = np.repeat(np.arange(40), 3)
     bends = hinges(age, person, np.ones(len(age)))
-    assert len(bends) == 5  # 15, 20, 25, 30, 35
-    assert bends[1][:3].tolist() == [0.0, 2.0, 20.0]
-    assert len(hinges(age, person % 20, np.ones(len(age)))) == 0
+    assert len(bends) == 4
+    assert bends[0][:3].tolist() == [0.0, 2.0, 20.0]
+    assert bends[3][:3].tolist() == [0.0, 0.0, 5.0]
+    assert hinges(age, person % 20, np.ones(len(age))) == []
+    assert hinges(age, person, (person < 29).astype(float)) == []  # 29 with events
     assert hinges(np.array([np.nan] * 3), np.arange(3), np.ones(3)) == []
 
 
@@ -133,8 +136,7 @@ def test_the_age_adjusted_fit_is_a_poisson_glm_with_person_year_and_age_terms():
     columns = [(period == 1).astype(float)]
     columns += [(year == y).astype(float) for y in range(9) if y != base]
     columns += [middle]  # the slope within years (our fit centres it: the same coefficient)
-    known = np.nan_to_num(age, nan=0.0)
-    columns += [np.maximum(known - k, 0) for k in (15, 20, 25, 30, 35)]  # bends people pass
+    columns += hinges(age, person, events)  # the bends enough people span (tested above)
     dummies = pd.get_dummies(person, dtype=float).to_numpy()
     glm = sm.GLM(
         events,
