@@ -5,11 +5,13 @@ Each seed generates a scenario from a settings file written down before any tuni
 bundles, deaths, custody and a crisis before contact), runs the demo's study on the true
 persons (no linkage error: `outcomes_truth.py` runs the whole chain) and compares every
 measure's estimate in window all-minus-6m with the configured truth. Per settings file and
-estimator (adjustment none / calendar x interval model / robust) it prints the mean of
+estimator (adjustment none / calendar / calendar+age x interval model / robust) the mean of
 log(estimate / truth) with its standard error over seeds, and the share of 95% intervals
 holding the truth, over all measures and over the two pools (offences/all, detentions/all).
+Seeds run one after another over both files; with --out every row so far is written after
+each seed, so that a long run can be read early.
 
-    python benchmarks/outcomes_coverage.py --seeds 40 --people 5000
+    python benchmarks/outcomes_coverage.py --seeds 40 --people 5000 --out /tmp/coverage.csv
 """
 
 from __future__ import annotations
@@ -65,20 +67,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=40)
     parser.add_argument("--people", type=int, default=5000)
     parser.add_argument("--out", type=Path, help="CSV of every row, for a closer look")
+    parser.add_argument(
+        "--settings", nargs="+", default=["outcomes_scenario.toml", "outcomes_null.toml"]
+    )
     args = parser.parse_args()
     pd.set_option("display.width", 200)
-    everything = []
-    for name in ("outcomes_scenario.toml", "outcomes_null.toml"):
-        started = time.perf_counter()
-        rows = pd.concat(
-            [one_seed(HERE / name, args.people, seed) for seed in range(1, args.seeds + 1)]
-        )
-        everything.append(rows.assign(settings=name))
+    rows, started = [], time.perf_counter()
+    for seed in range(1, args.seeds + 1):  # seeds outermost, so that a long run can be read early
+        for name in args.settings:
+            rows.append(one_seed(HERE / name, args.people, seed).assign(settings=name))
+        if args.out:
+            pd.concat(rows).to_csv(args.out, index=False)
+    everything = pd.concat(rows)
+    for name, rows in everything.groupby("settings", sort=False):
         print(f"{name}: {args.seeds} seeds of {args.people:,} cohort people, {WINDOW}")
-        print(summary(rows).round(4).to_string())
-        print(f"{time.perf_counter() - started:.0f} s\n")
-    if args.out:
-        pd.concat(everything).to_csv(args.out, index=False)
+        print(summary(rows).round(4).to_string() + "\n")
+    print(f"{time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -14,12 +14,14 @@ Produces raw tables (before disclosure control, never written as they are):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from outcomes.ages import AGE_COLUMN, Ages, member_ages
 from outcomes.atrisk import FollowUp, follow_up, followup_notes, followup_problem
 from outcomes.cohort import Cohort, Content, build_cohort, day_numbers, day_of
 from outcomes.config import StudyConfig
@@ -47,6 +49,25 @@ class StudyError(PprlError, ValueError):
     """The released content cannot answer the configured study; the message says why."""
 
 
+def resolve_primary(content: Content, config: StudyConfig) -> StudyConfig:
+    """The study with its primary adjustment settled: as written, or (not written)
+    calendar+age where the index content carries the age at the index, else calendar. A study
+    that names calendar+age without the age released is refused."""
+    frame = content.kinds.get(config.index_kind)
+    has_age = frame is not None and AGE_COLUMN in frame.columns
+    written = config.analysis.primary_adjustment
+    if written == "calendar+age" and not has_age:
+        raise StudyError(
+            f"analysis.primary_adjustment calendar+age needs {config.index_kind}.{AGE_COLUMN}, "
+            "which was not released (the index's custodian adds it with pprl release "
+            '--identifiers); release it or set analysis.primary_adjustment = "calendar"'
+        )
+    chosen = written or ("calendar+age" if has_age else "calendar")
+    return dataclasses.replace(
+        config, analysis=dataclasses.replace(config.analysis, primary_adjustment=chosen)
+    )
+
+
 @dataclass
 class Results:
     outcomes: pd.DataFrame
@@ -57,6 +78,7 @@ class Results:
     notes: dict = field(default_factory=dict)
     event_study: pd.DataFrame = field(default_factory=pd.DataFrame)
     trend: pd.DataFrame = field(default_factory=pd.DataFrame)
+    config: StudyConfig | None = None  # the study as analysed (its primary adjustment settled)
 
 
 def check_study(content: Content, config: StudyConfig) -> dict:
@@ -123,13 +145,18 @@ class _Linked:
     cohort: Cohort
     followup: FollowUp
     events: list[Events]
+    ages: Ages | None  # None: the index content carries no age
+
+    def person_time(self, config: StudyConfig) -> PersonTime:
+        return PersonTime(config, self.ages)
 
 
 def _linked(content: Content, config: StudyConfig, cut: float | None) -> _Linked:
     cohort = build_cohort(content, config, cut)
     followup = follow_up(content, config, cohort, cut)
     events = [cohort_events(content, m, cohort, followup, cut) for m in config.measures]
-    return _Linked(cohort, followup, events)
+    ages = member_ages(content, cohort, config.index_kind, config.index_date, cut)
+    return _Linked(cohort, followup, events, ages)
 
 
 def compare(
@@ -212,6 +239,7 @@ def analyse(
     """Every table of the evaluation, raw (`links`: the TTP's uncertain links, to impute)."""
     step = progress or (lambda _: None)
     notes = check_study(content, config)
+    config = resolve_primary(content, config)
     step("cohort and main estimates")
     linked = _linked(content, config, None)
     cohort = linked.cohort
@@ -223,7 +251,7 @@ def analyse(
     windows = study_windows(cohort, config)
     equal_names = {f"{m}m" for m in config.equal_months}
     intervals = config.analysis.intervals
-    person_time = PersonTime(config)
+    person_time = linked.person_time(config)
     outcomes = pd.DataFrame(_rows(linked, windows, equal_names, person_time, intervals))
     more, notes["imputed_cohorts"] = _more_rows(content, quality, links, config, linked, step)
     outcomes = pd.concat([outcomes, *more], ignore_index=True)
@@ -235,15 +263,7 @@ def analyse(
     )
     trend, midpoints = calendar_trend(linked.events, windows[0], person_time)
 
-    sensitivity = []
-    for cut in config.cuts:
-        step(f"links at posterior >= {cut}")
-        at_cut = _linked(content, config, cut)
-        at_cut_windows = study_windows(at_cut.cohort, config)[:1]
-        for row in _rows(at_cut, at_cut_windows, set(), PersonTime(config)):
-            row[GROUP] = f"{cut}|{row[GROUP]}"
-            sensitivity.append({"min_link_probability": cut, **row})
-
+    sensitivity = _sensitivity(content, config, step)
     notes.update(
         cohort=len(cohort),
         first_index_outside_study=cohort.first_outside,
@@ -254,13 +274,29 @@ def analyse(
     return Results(
         outcomes,
         rtm,
-        pd.DataFrame(sensitivity),
+        sensitivity,
         _linkage_checks(content, quality, cohort, config),
         _profile(linked, config),
         notes,
         event_study(linked.events, cohort, config),
         trend,
+        config,
     )
+
+
+def _sensitivity(
+    content: Content, config: StudyConfig, step: Callable[[str], None]
+) -> pd.DataFrame:
+    """The `all` window's rows with links below each posterior cut undone."""
+    sensitivity = []
+    for cut in config.cuts:
+        step(f"links at posterior >= {cut}")
+        at_cut = _linked(content, config, cut)
+        at_cut_windows = study_windows(at_cut.cohort, config)[:1]
+        for row in _rows(at_cut, at_cut_windows, set(), at_cut.person_time(config)):
+            row[GROUP] = f"{cut}|{row[GROUP]}"
+            sensitivity.append({"min_link_probability": cut, **row})
+    return pd.DataFrame(sensitivity)
 
 
 def _more_rows(
@@ -277,7 +313,7 @@ def _more_rows(
     labels = member_subgroups(
         content, cohort, config.index_kind, config.index_date, config.subgroups
     )
-    person_time, intervals = PersonTime(config), config.analysis.intervals
+    person_time, intervals = linked.person_time(config), config.analysis.intervals
 
     def compared(events: Events, window: Window, n: int, group: str | None, equal: bool):
         return compare(events, window, n, group, equal, person_time, intervals)
@@ -301,7 +337,7 @@ def _threshold_rows(content: Content, config: StudyConfig) -> tuple[list[dict], 
     linked = _linked(content, config, None)
     windows = study_windows(linked.cohort, config)
     intervals = config.analysis.intervals
-    return _rows(linked, windows, set(), PersonTime(config), intervals), len(linked.cohort)
+    return _rows(linked, windows, set(), linked.person_time(config), intervals), len(linked.cohort)
 
 
 def _linkage_checks(

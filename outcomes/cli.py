@@ -110,8 +110,9 @@ def outcomes_command(
             progress=lambda name: (bar.set_postfix_str(name), bar.update()),
             links=links,
         )
+    run = _run_record(released, quality_path, headers, releases, config)  # as written
+    config = results.config or config
     published = publish(results, config)
-    run = _run_record(released, quality_path, headers, releases, config)
     if links_header is not None:
         run["inputs"].append(_input(uncertain_path, links_header, "uncertain_links"))
     with atomic_folder(out) as folder:

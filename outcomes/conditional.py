@@ -38,20 +38,25 @@ def fit_conditional(
 ) -> Fit | None:
     """Fit beta from cells (person, events, exposure, covariates). A 0/1 covariate whose cells
     hold no event has no finite estimate: its cells leave the fit and its coefficient is NaN.
-    None where nothing can be estimated (no events, or a covariate holding every event)."""
+    None where nothing can be estimated (no events, or a 0/1 covariate holding every event).
+    Other covariates (a cell's calendar time) are taken as they are."""
     person = np.asarray(person, np.int64)
     events = np.asarray(events, float)
     if not events.sum():
         return None
     design = np.asarray(design, float).reshape(len(events), -1)
     keep = np.asarray(exposure, float) > 0
-    empty = np.array([not events[design[:, j] != 0].sum() for j in range(design.shape[1])])
+    binary = ((design == 0) | (design == 1)).all(axis=0)
+    empty = np.array(
+        [binary[j] and not events[design[:, j] != 0].sum() for j in range(design.shape[1])]
+    )
     for j in np.flatnonzero(empty):
         keep &= design[:, j] == 0
     keep &= np.bincount(person, weights=events * keep)[person] > 0
     columns = np.flatnonzero(~empty)
     total = events[keep].sum()
-    if not len(columns) or any(events[keep & (design[:, j] != 0)].sum() == total for j in columns):
+    holds_all = [binary[j] and events[keep & (design[:, j] != 0)].sum() == total for j in columns]
+    if not len(columns) or any(holds_all):
         return None
     _, cluster = np.unique(person[keep], return_inverse=True)
     fit = _newton(

@@ -55,7 +55,9 @@ class Analysis:
     bins (months from the index; the last is open-ended; `profile_reference` starts the bin
     the others are compared with)."""
 
-    primary_adjustment: str = "calendar"
+    # empty: calendar+age where the index's custodian released the age at the index, else
+    # calendar (outcomes.analysis.resolve_primary); written in the study file: that one
+    primary_adjustment: str = ""
     primary_measures: tuple[str, ...] = ("offences/all", "detentions/all")
     primary_window: str = ""  # empty: the first washout window, else "all"
     intervals: tuple[str, ...] = ("robust",)
@@ -65,7 +67,8 @@ class Analysis:
     profile_reference: int = -36
 
 
-ADJUSTMENTS, INTERVALS, METHODS = ("calendar", "none"), ("robust", "model"), ("holm", "bh", "none")
+ADJUSTMENTS = ("calendar+age", "calendar", "none")
+INTERVALS, METHODS = ("robust", "model"), ("holm", "bh", "none")
 
 
 @dataclass(frozen=True)
@@ -317,7 +320,7 @@ def _analysis(
         ("adjust_others", METHODS),
     ):
         values[name] = _get(table, f"analysis.{name}", str, getattr(default, name))
-        if values[name] not in allowed:
+        if values[name] not in allowed and name in table:
             raise ConfigError(f"analysis.{name} must be one of {', '.join(allowed)}")
     for name, kind in (("primary_measures", str), ("intervals", str), ("profile_months", int)):
         value = _get(table, f"analysis.{name}", list, list(getattr(default, name)))

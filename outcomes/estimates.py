@@ -1,56 +1,73 @@
-"""Rate ratios of one measure in one window, unadjusted and adjusted for calendar time.
+"""Rate ratios of one measure in one window, unadjusted and adjusted for calendar time and age.
 
 `none` is the pre/post conditional Poisson on each person's two periods (the published design).
-`calendar` splits the same person-time by calendar year and adds a year effect, so that a trend
-in everyone's rates (arrests halving over a decade, people ageing out of offending) is not read
+`calendar` splits the same person-time by calendar year and adds a year effect and a slope
+within years, so that a trend in everyone's rates (arrests halving over a decade) is not read
 as an effect: people whose index comes later show what rates did in the meantime.
+`calendar+age` also lets the rates bend with attained age (`outcomes/cells.py`): offending
+falls with age, but not at every age alike, and year effects alone take the average slope of
+young and old. It is given where the index's custodian released the age at the index.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from outcomes.ages import Ages
 from outcomes.cells import Away, Cells, count, split
 from outcomes.config import StudyConfig
 from outcomes.measures import Events
 from outcomes.statistics import conditional_poisson, rate_ratio
 from outcomes.windows import Window
 
-ADJUSTMENTS = ("none", "calendar")
+ADJUSTMENTS = ("none", "calendar", "calendar+age")
 
 
 class PersonTime:
-    """Each window's person-time split by calendar year, once per window and away-time."""
+    """Each window's person-time split by calendar year (and with `ages` by age band), once
+    per window's periods and away-time: a subgroup's window shares its window's cells."""
 
-    def __init__(self, config: StudyConfig) -> None:
-        self.config = config
-        self._cells: dict[tuple[int, int], tuple[Window, Away | None, Cells]] = {}
+    def __init__(self, config: StudyConfig, ages: Ages | None = None) -> None:
+        self.config, self.ages = config, ages
+        self._cells: dict[tuple[int, ...], tuple[Window, Away | None, Cells]] = {}
 
     def cells(self, window: Window, away: Away | None) -> Cells:
-        key = (id(window), id(away))  # the entry holds both, so neither id can be reused
+        """The cells of everyone in the window's periods, whoever it includes."""
+        # a subgroup's window differs from its window only in whom it includes; the entry
+        # holds the window and the away-time, so no id in the key can be reused
+        bounds = (window.pre_lo, window.pre_hi, window.post_lo, window.post_hi)
+        key = (*(id(b) for b in bounds), id(away))
         if key not in self._cells:
-            cells = split(periods(window), away, self.config.start, self.config.end)
+            config = self.config
+            cells = split(periods(window, everyone=True), away, config.start, config.end, self.ages)
             self._cells[key] = (window, away, cells)
         return self._cells[key][2]
 
     def counted(self, events: Events, window: Window, group: str | None) -> Cells:
-        """The window's cells with the events of `group` (None: all) counted in them."""
+        """The window's cells, of the people it includes, with the events of `group` (None:
+        all) counted in them."""
         mask = slice(None) if group is None else events.group == group
-        return count(
-            self.cells(window, events.away),
+        cells = self.cells(window, events.away)
+        included = window.included[:, None, None, None]
+        counted = count(
+            cells,
             periods(window),
             events.person[mask],
             events.day[mask],
             self.config.start,
             self.config.end,
+            self.ages,
         )
+        exposure = cells.exposure * included
+        return Cells(exposure, counted.events, cells.first_year, cells.middle, cells.age)
 
 
-def periods(window: Window) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The window's before and after periods, empty for people outside it."""
+def periods(window: Window, everyone: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The window's before and after periods, empty for people outside it (unless
+    `everyone`)."""
     out = []
     for lo, hi in ((window.pre_lo, window.pre_hi), (window.post_lo, window.post_hi)):
-        out.append((lo, np.where(window.included, hi, lo)))
+        out.append((lo, hi if everyone else np.where(window.included, hi, lo)))
     return out
 
 
@@ -60,10 +77,13 @@ def ratio_rows(
     intervals: tuple[str, ...],
 ) -> list[dict]:
     """One row per adjustment and interval method: the rate ratio, its interval, p-value and
-    a note where any is missing. `counts`: per person events and years before and after."""
+    a note where any is missing (`calendar+age` only where `cells` have ages). `counts`: per
+    person events and years before and after."""
     fits = {"none": conditional_poisson(*counts), "calendar": cells.fit(0, calendar=True)}
+    if cells.age is not None:
+        fits["calendar+age"] = cells.fit(0, calendar=True, age=True)
     rows = []
-    for adjustment in ADJUSTMENTS:
+    for adjustment in fits:
         for interval in intervals:
             ratio = rate_ratio(fits[adjustment], interval)
             rows.append(

@@ -78,7 +78,7 @@ def calendar_trend(
         fit = cells.fit(0, calendar=True)
         years = cells.exposure.shape[2]
         middle = cells.first_year + np.arange(years) + 0.5
-        exposure = cells.exposure.sum(axis=0)  # (period, year)
+        exposure = cells.exposure.sum(axis=(0, 3))  # (period, year)
         kind = kind_events.measure.kind
         midpoints[kind] = [
             float(np.average(middle, weights=e)) if e.sum() else None for e in exposure

@@ -88,11 +88,16 @@ def _differences(main: pd.DataFrame, trend: pd.DataFrame, midpoints: dict) -> st
         if before is None or after is None or estimates.isna().any() or len(estimates) < 2:
             continue
         between = _trend_between(trend[trend.kind == kind], before, after)
+        with_age = (
+            f", calendar+age-adjusted {estimates['calendar+age']:.2f}"
+            if "calendar+age" in estimates
+            else ""
+        )
         said.append(
             f"{html.escape(kind)}: unadjusted {estimates['none']:.2f}, calendar-adjusted "
-            f"{estimates['calendar']:.2f}; the average time before the index is {before:.1f} "
-            f"and after it {after:.1f}, and over that span the trend alone multiplies rates "
-            f"by {between:.2f}."
+            f"{estimates['calendar']:.2f}{with_age}; the average time before the index is "
+            f"{before:.1f} and after it {after:.1f}, and over that span the trend alone "
+            f"multiplies rates by {between:.2f}."
         )
     return "<p>" + "<br>".join(said) + "</p>" if said else ""
 

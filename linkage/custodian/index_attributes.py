@@ -1,9 +1,12 @@
-"""Sex and age band at the index, released with the index content, never a date of birth.
+"""Sex and age at the index, released with the index content, never a date of birth.
 
-The analyst's subgroups need each cohort member's sex and age at the index; only the custodian
-of the index content holds both its date and the person's date of birth. So `pprl release
---identifiers EXTRACT` computes them there, row by row: the age on the row's index date, as a
-band (AGE_BANDS), and sex as M or F (from M/F, Male/Female or the NHS codes 1/2). Identifier
+The analyst's subgroups need each cohort member's sex and age band at the index, and the
+calendar+age adjustment their age in whole years there (from which it follows their attained
+age through the study, to within half a year); only the custodian of the index content holds
+both its date and the person's date of birth. So `pprl release --identifiers EXTRACT` computes
+them there, row by row: the age on the row's index date, as a band (AGE_BANDS) and in whole
+years (`age_at_index`, top-coded at OLDEST_RELEASED: no rare great age stands out), and sex
+as M or F (from M/F, Male/Female or the NHS codes 1/2). Identifier
 extracts are messy by nature (a date of birth that cannot exist, a missing sex): such a row's
 value is left empty and counted, not refused. A record with several identity rows takes the
 first usable value of each.
@@ -20,6 +23,7 @@ from pprl.errors import PprlError
 
 # (youngest age, band); below the first, "under 18"
 AGE_BANDS = ((18, "18-24"), (25, "25-34"), (35, "35-44"), (45, "45-54"), (55, "55+"))
+OLDEST_RELEASED = 90  # whole years at the index: 90 stands for 90 or older
 IDENTIFIER_COLUMNS = ("record_id", "dob", "sex")
 # sex as written (its first character): M, F, Male, Female, or the NHS codes 1 (male), 2 (female)
 SEX_CODES = {"M": "M", "F": "F", "1": "M", "2": "F"}
@@ -66,8 +70,8 @@ def read_identifiers(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
 def index_attributes(
     frame: pd.DataFrame, identifiers: pd.DataFrame, index_date: str
 ) -> tuple[pd.DataFrame, int]:
-    """`frame` (with record_id and the index date) with `age_band` and `sex` added, and the
-    number of rows whose age band is unknown."""
+    """`frame` (with record_id and the index date) with `age_band`, `age_at_index` (whole
+    years as text) and `sex` added, and the number of rows whose age is unknown."""
     found = identifiers.reindex(frame.record_id)
     dob = pd.to_datetime(found.dob.to_numpy())
     on = pd.to_datetime(frame[index_date].to_numpy())
@@ -75,5 +79,6 @@ def index_attributes(
     age = (on.year - dob.year - before_birthday.astype(int)).to_numpy(float)
     age[dob.isna() | on.isna()] = np.nan
     bands = [age_band(a) for a in age]
-    out = frame.assign(age_band=bands, sex=found.sex.fillna("").to_numpy())
+    years = [str(int(min(a, OLDEST_RELEASED))) if np.isfinite(a) else "" for a in age]
+    out = frame.assign(age_band=bands, age_at_index=years, sex=found.sex.fillna("").to_numpy())
     return out, sum(1 for b in bands if not b)

@@ -280,8 +280,10 @@ def release_kind(
 ) -> ReleaseResult:
     """Read and join every content file of one kind, keeping only the columns the study uses;
     all files must share their columns. With `identifiers` (from `read_identifiers`), index
-    rows also carry the sex and age band the study's subgroups use."""
+    rows also carry the sex and age band the study's subgroups use, and the age in whole
+    years its calendar+age adjustment uses."""
     derived = [c for f, c in (("sex", "sex"), ("age", "age_band")) if f in study.subgroups]
+    derived += ["age_at_index"] if study.analysis.primary_adjustment in ("", "calendar+age") else []
     derive = identifiers is not None and kind == study.index_kind and bool(derived)
     frames, rejects, rows_read, columns, left_out, unknown = [], [], 0, None, [], 0
     for path in paths:
@@ -292,7 +294,8 @@ def release_kind(
         left_out += [c for c in dropped if c not in left_out]
         if derive:
             frame, missing_age = index_attributes(frame, identifiers, study.index_date)
-            frame = frame.drop(columns=[c for c in ("sex", "age_band") if c not in derived])
+            made = ("sex", "age_band", "age_at_index")
+            frame = frame.drop(columns=[c for c in made if c not in derived])
             unknown += missing_age
         released, bad = join_content(frame, path.name, tokens, links)
         frames.append(released)

@@ -78,8 +78,8 @@ from pprl.options import key_option, load_key, to_option
     "identifiers_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Your identifier extract (record_id, dob, sex), if you release the study's index "
-    "kind: each index row then carries the person's sex and age band on its date, never "
-    "the date of birth.",
+    "kind: each index row then carries the person's sex, age band and age in whole years "
+    "on its date, never the date of birth.",
 )
 @click.option(
     "--encoding",
@@ -105,8 +105,9 @@ def release_command(
     map through your token map. Only the kinds and columns the analyst's study uses are
     released (the others are left out and named here); a column that looks like an
     identifier (name, date of birth, postcode, address, NHS number, PNC id, phone, email)
-    stops the release. With --identifiers, rows of the study's index kind gain `sex` and
-    `age_band` (at the row's date) from your identifier extract. record_id and tokens are
+    stops the release. With --identifiers, rows of the study's index kind gain `sex`,
+    `age_band` and `age_at_index` (whole years, at the row's date) from your identifier
+    extract. record_id and tokens are
     dropped, the study's dates are checked and kept as dates, and each kind is sealed to
     the analyst as OUT/<you>.<kind>.released, keyed by your pseudonyms. Rows whose record
     has no link entry, or is not in the study, are not released: they are counted here and

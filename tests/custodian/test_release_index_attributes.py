@@ -43,6 +43,7 @@ def test_age_bands_at_the_index_by_hand(tmp_path):
     )
     out, unknown = index_attributes(rows, people, "contact_date")
     assert out.age_band.tolist() == ["25-34", "18-24", "18-24", "", "under 18", "55+", ""]
+    assert out.age_at_index.tolist() == ["25", "24", "24", "", "17", "59", ""]
     assert out.sex.tolist() == ["F", "F", "M", "", "F", "", ""]  # NHS code 2: female
     assert unknown == 2
     assert [age_band(a) for a in (17, 18, 34, 35, 44, 45, 54, 55)] == [
@@ -57,7 +58,7 @@ def test_age_bands_at_the_index_by_hand(tmp_path):
     ]
 
 
-def test_release_adds_sex_and_age_band_never_the_date_of_birth(project, maps, tmp_path):
+def test_release_adds_sex_and_age_never_the_date_of_birth(project, maps, tmp_path):
     links, tokens = maps
     contacts = tmp_path / "ld_contacts.csv"
     pd.DataFrame(
@@ -85,9 +86,10 @@ def test_release_adds_sex_and_age_band_never_the_date_of_birth(project, maps, tm
         keyring=Keyring(),
     )
     table = pq.read_table(plain)
-    assert table.column_names == ["pseudonym", "contact_date", "age_band", "sex"]
+    assert table.column_names == ["pseudonym", "contact_date", "age_band", "age_at_index", "sex"]
     frame = table.to_pandas()
     assert frame.age_band.tolist() == ["25-34", "35-44"] and frame.sex.tolist() == ["F", "M"]
+    assert frame.age_at_index.tolist() == ["25", "41"]  # whole years on the index date
     raw = plain.read_bytes()
     assert not any(v in raw for v in (b"1990", b"1970", b"Ann", b"Bob"))
     # the guard on content columns still refuses a date of birth in the content itself
@@ -100,3 +102,13 @@ def test_release_adds_sex_and_age_band_never_the_date_of_birth(project, maps, tm
     assert refused.exit_code != 0
     assert "'dob' look like identifiers" in refused.output
     assert "10/03/1990" not in refused.output
+
+
+def test_age_at_index_is_top_coded():
+    people = pd.DataFrame(
+        {"dob": pd.to_datetime(["1900-05-01", "1925-05-01"]), "sex": ["F", "M"]},
+        index=pd.Index(["R1", "R2"], name="record_id"),
+    )
+    rows = pd.DataFrame({"record_id": ["R1", "R2"], "contact_date": [D(2015, 5, 1)] * 2})
+    out, _ = index_attributes(rows, people, "contact_date")
+    assert out.age_at_index.tolist() == ["90", "90"]  # 115 and 90: both "90 or older"

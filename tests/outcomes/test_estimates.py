@@ -3,6 +3,7 @@ and simulations whose truth is known."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -110,14 +111,14 @@ def test_cells_split_at_new_year_and_leave_out_days_away():
     lo, hi = np.array([day_of(D(2009, 7, 1))]), np.array([day_of(D(2011, 3, 1))])
     stays = _Away(D(2010, 12, 11), D(2010, 12, 20))
     cells = split([(lo, hi)], stays, D(2009, 1, 1), D(2017, 12, 31))
-    assert (cells.exposure[0, 0, :3] * 365.25).round(6).tolist() == [184, 365 - 9, 59]
+    assert (cells.exposure[0, 0, :3, 0] * 365.25).round(6).tolist() == [184, 365 - 9, 59]
     assert cells.exposure[0, 0, 3:].sum() == 0
     days = [D(2009, 7, 1), D(2009, 12, 31), D(2010, 1, 1), D(2011, 2, 28), D(2011, 3, 1)]
     day = np.array([day_of(d) for d in days])
     counted = count(
         cells, [(lo, hi)], np.zeros(5, dtype=np.int64), day, D(2009, 1, 1), D(2017, 12, 31)
     )
-    assert counted.events[0, 0, :4].tolist() == [2, 1, 1, 0]
+    assert counted.events[0, 0, :4, 0].tolist() == [2, 1, 1, 0]
     assert year_bounds(D(2009, 3, 1), D(2010, 6, 30)).tolist() == [
         day_of(D(2009, 3, 1)),
         day_of(D(2010, 1, 1)),
@@ -265,7 +266,8 @@ def test_the_primary_family_is_adjusted_apart_from_the_rest():
             "p_value": [0.01, 0.04, 0.01, np.nan],
         }
     )
-    primary = is_primary(frame, STUDY)
+    analysis = dataclasses.replace(STUDY.analysis, primary_adjustment="calendar")
+    primary = is_primary(frame, dataclasses.replace(STUDY, analysis=analysis))
     assert primary.tolist() == [True, True, False, False]
     adjusted = adjust(frame, STUDY, primary)
     # Holm among the two primary rows: 0.01 * 2, then max(0.02, 0.04 * 1); the rest alone
