@@ -14,7 +14,6 @@ from linkage.audit.view import FieldGroups, all_groups
 from linkage.ttp.sources import Source
 
 NAME_FIELDS = ("forename", "middle_names", "surname")
-RESTARTS = 20  # random starts of the graph matching, beside the frequency alignment
 
 
 def audit_source(
@@ -50,6 +49,15 @@ def audit_source(
         )
         if found_dates is not None:
             guesses["dob_day"]["calendar"], guesses["dob_month"]["calendar"] = found_dates
+        found_dates = dates.date_attack(
+            groups["dob_day"],
+            groups["dob_month"],
+            source.record,
+            population["dob_day"],
+            population["dob_month"],
+        )
+        if found_dates is not None:
+            guesses["dob_day"]["mistakes"], guesses["dob_month"]["mistakes"] = found_dates
     if "dob_year" in guesses:
         step("graph matching of the years of birth")
         guesses["dob_year"]["graph_matching"] = _match_years(source, groups["dob_year"], population)
@@ -80,19 +88,14 @@ def _candidates(name: str, population: Population) -> pd.Series:
 
 
 def _match_years(source: Source, groups: FieldGroups, population: Population) -> np.ndarray:
-    pop = population["dob_year"]
-    held = min(int((groups.records > 0).sum()), len(pop))  # the commonest, if more than values
-    if held < 2:
-        return frequency.align_by_rank(groups, pop)
-    bits = groups.filters[:held].astype(np.int64)
-    hashes = source.info.config["filters"]["dob_year"]["hashes"]
-    shared = graph_match.shared_tokens(list(pop.index), graph_match.year_tokens) * hashes
-    overlap = bits @ bits.T - np.mean(bits @ bits.T)
-    share = groups.records[:held] / groups.records[:held].sum()
-    prior = share[:, None] * np.log(pop.to_numpy() / pop.sum())[None, :] * held
-    chosen = graph_match.match_graphs(overlap, shared, np.arange(held), prior, restarts=RESTARTS)
+    held = np.flatnonzero(groups.records > 0)
     guesses = np.full(groups.groups, None, dtype=object)
-    guesses[:held] = pop.index.to_numpy(dtype=object)[chosen]
+    if len(held) < 2:
+        return frequency.align_by_rank(groups, population["dob_year"])
+    hashes = source.info.config["filters"]["dob_year"]["hashes"]
+    guesses[held] = graph_match.match_years(
+        groups.filters[held], groups.records[held], hashes, population["dob_year"]
+    )
     return guesses
 
 
