@@ -16,6 +16,7 @@ import pandas as pd
 from linkage.audit import year_chain
 from linkage.custodian import field_tokens
 
+LEAP_WEIGHT = 20.0  # objective lost per row born on 29 February put in a common year
 MARGIN = 10  # years either side of the population's that a mistyped year may take
 
 
@@ -36,10 +37,13 @@ def match_graphs(
     return max(climbed, key=lambda a: (s * w[np.ix_(a, a)]).sum() + prior[rows, a].sum())
 
 
-def match_years(bits: np.ndarray, records: np.ndarray, hashes: int, counts: pd.Series) -> list:
+def match_years(
+    bits: np.ndarray, records: np.ndarray, hashes: int, counts: pd.Series, leap: np.ndarray
+) -> list:
     """The year guessed for each filter (rows of `bits`, held by `records` records): the
     best of the climbs from the chain starts and from the frequency alignment, candidates
-    the population's years and a margin either side (counts: records per year)."""
+    the population's years and a margin either side (counts: records per year). `leap`:
+    per filter, the rows read as born on 29 February, which only a leap year can hold."""
     known = counts.index.astype(int)
     low, high = int(known.min()) - MARGIN, int(known.max()) + MARGIN
     high = max(high, low + len(bits) - 1)
@@ -54,6 +58,8 @@ def match_years(bits: np.ndarray, records: np.ndarray, hashes: int, counts: pd.S
     np.fill_diagonal(w, 0)
     share = records / records.sum()
     prior = share[:, None] * np.log((weight + 0.5) / weight.sum())[None, :] * len(f)
+    common = (years % 4 != 0) | ((years % 100 == 0) & (years % 400 != 0))
+    prior -= LEAP_WEIGHT * leap[:, None] * common[None, :]
 
     objective = year_chain.Objective(s, w, prior)
     starts = year_chain.chain_starts(bits, hashes, years, objective)

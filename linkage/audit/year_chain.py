@@ -18,8 +18,10 @@ import numpy as np
 
 DIGITS = 10
 MIN_CLASS_EDGES = 3  # a class is the holder set of at least this many pairs of filters
-SWEEPS = 20  # passes moving runs whole
-CLASH = 1000.0  # objective lost per filter put on a year another filter holds
+SWEEPS = 24  # passes moving runs whole
+# objective lost per filter put on a year another filter holds: small at first, so that runs
+# can pass one another, then prohibitive
+CLASH = (0.0, 1.0, 4.0, 16.0, 64.0, 256.0, 1000.0)
 
 
 @dataclass
@@ -136,8 +138,9 @@ def _place(digit, run, position, years: np.ndarray, objective: Objective) -> np.
     run = np.where(run >= 0, run, len(run) + np.arange(len(run)))
     a = np.full(len(digit), -1)
     members = sorted((np.flatnonzero(run == r) for r in np.unique(run)), key=len, reverse=True)
-    for _ in range(SWEEPS):
-        moved = False
+    for sweep in range(SWEEPS):
+        clash = CLASH[min(sweep, len(CLASH) - 1)]
+        moved = sweep < len(CLASH)
         for m in members:
             rel = position[m] - position[m[0]]
             bases = np.arange(-rel.min(), len(years) - rel.max())
@@ -151,7 +154,7 @@ def _place(digit, run, position, years: np.ndarray, objective: Objective) -> np.
             gain = objective.gain(m, others, a[others])  # (members, candidates)
             score = gain[np.arange(len(m))[None, :], c].sum(axis=1)
             score += [objective.inner(m, row) for row in c]
-            score -= CLASH * taken[c].sum(axis=1)
+            score -= clash * taken[c].sum(axis=1)
             best = c[int(np.argmax(score))]
             moved |= not np.array_equal(a[m], best)
             a[m] = best

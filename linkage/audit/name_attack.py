@@ -1,0 +1,146 @@
+"""The bigram-position attack carried through to re-identification (after Christen et al.,
+PAKDD 2017 and 2018, and the constraint step of their cryptanalysis): from the commonest
+bigrams' mined positions, every filter is scored against every population value of its
+field (`name_scores`), and the filters whose best value leads clearly are read as that value;
+from them the positions of further bigrams are learned (the bits every such filter of a
+value holding the bigram sets and its other known bigrams do not explain; a filter whose
+value has one bigram left unknown gives that bigram's bits outright), and the scoring runs
+again, until no bigram is learned. Fields under one key are pooled: a bigram learned from a
+surname is read in forenames. A value no filter of the package leads for is never guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from linkage.audit import name_scores
+from linkage.audit.patterns import NameField
+from linkage.custodian.bloom import padded_bigrams
+
+TRUSTED = 6.0  # log-likelihood lead at which a filter's best value is learned from
+SHARE = 0.9  # a bigram's bit is set in at least this share of the filters read as holding it
+LEARN_FROM = 3  # filters needed to learn a bigram's bits by that share
+ROUNDS = 12
+
+
+@dataclass
+class Bigrams:
+    """What the attacker knows of each bigram of the population's values: its bits."""
+
+    vocabulary: dict[str, int]
+    positions: np.ndarray  # (bigrams, bits) bool
+    known: np.ndarray  # (bigrams,) bool
+
+    def holds(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), len(self.vocabulary)), dtype=bool)
+        for row, text in enumerate(texts):
+            out[row, [self.vocabulary[g] for g in set(padded_bigrams(text))]] = True
+        return out
+
+    def predicted(self, holds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The bits each value's known bigrams set, and how many of its bigrams are not
+        known."""
+        known = holds[:, self.known].astype(np.float32)
+        bits = known @ self.positions[self.known].astype(np.float32) > 0
+        return bits, holds[:, ~self.known].sum(axis=1)
+
+
+def reidentify(
+    fields: list[NameField], hashes: int, flip: float, seeds: dict[str, np.ndarray]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per field, the value guessed for each group (None where no record holds it) and
+    whether the guess leads the next best clearly."""
+    texts = [[f.text(v) for v in f.candidates.index] for f in fields]
+    vocabulary = sorted({g for t in texts for v in t for g in padded_bigrams(v)})
+    width = fields[0].filters.shape[1]
+    bigrams = Bigrams(
+        {g: i for i, g in enumerate(vocabulary)},
+        np.zeros((len(vocabulary), width), dtype=bool),
+        np.zeros(len(vocabulary), dtype=bool),
+    )
+    for gram, bits in seeds.items():
+        if gram in bigrams.vocabulary:
+            bigrams.positions[bigrams.vocabulary[gram], bits] = True
+            bigrams.known[bigrams.vocabulary[gram]] = True
+    holds = [bigrams.holds(t) for t in texts]
+    held = [np.flatnonzero(f.records > 0) for f in fields]
+    for _ in range(ROUNDS):
+        found = [
+            _score(f, h, g, bigrams, hashes, flip)
+            for f, h, g in zip(fields, held, holds, strict=True)
+        ]
+        if not learn(bigrams, fields, held, holds, found, hashes):
+            break
+    out = {}
+    for f, h, g in zip(fields, held, holds, strict=True):
+        best, margin = _score(f, h, g, bigrams, hashes, flip)
+        guesses = np.full(len(f.records), None, dtype=object)
+        guesses[h] = f.candidates.index.to_numpy(dtype=object)[best]
+        sure = np.zeros(len(f.records), dtype=bool)
+        sure[h] = margin >= TRUSTED
+        out[f.name] = (guesses, sure)
+    return out
+
+
+def _score(field: NameField, held, holds, bigrams: Bigrams, hashes: int, flip: float):
+    predicted, unknown = bigrams.predicted(holds)
+    return name_scores.best_values(
+        field.filters[held],
+        field.records[held],
+        predicted,
+        unknown,
+        field.candidates.to_numpy(),
+        hashes,
+        flip,
+    )
+
+
+def learn(bigrams: Bigrams, fields, held, holds, found, hashes: int) -> bool:
+    """Learn bigrams' bits from the trusted readings; whether any bigram changed."""
+    n, width = bigrams.positions.shape
+    total = np.zeros((n, width), dtype=np.float32)
+    readings = np.zeros(n)
+    alone = np.ones((n, width), dtype=bool)
+    alone_seen = np.zeros(n, dtype=bool)
+    for field, rows, value_holds, (best, margin) in zip(fields, held, holds, found, strict=True):
+        trusted = margin >= TRUSTED
+        filters = field.filters[rows][trusted]
+        grams = value_holds[best[trusted]]
+        cover = grams[:, bigrams.known].astype(np.float32) @ bigrams.positions[
+            bigrams.known
+        ].astype(np.float32)
+        unknown = grams[:, ~bigrams.known].sum(axis=1)
+        for q in np.flatnonzero(grams.any(axis=0)):
+            these = np.flatnonzero(grams[:, q])
+            others = cover[these] - (bigrams.positions[q] if bigrams.known[q] else 0)
+            unexplained = filters[these] & (others <= 0)
+            total[q] += unexplained.sum(axis=0)
+            readings[q] += len(these)
+            last = unknown[these] == (0 if bigrams.known[q] else 1)
+            if last.any():
+                alone[q] &= unexplained[last].all(axis=0)
+                alone_seen[q] = True
+    return _update(bigrams, total, readings, alone, alone_seen, hashes)
+
+
+def _update(bigrams: Bigrams, total, readings, alone, alone_seen, hashes: int) -> bool:
+    changed = False
+    for q in range(len(readings)):
+        bits = None
+        if readings[q] >= LEARN_FROM:
+            share = np.flatnonzero(total[q] >= SHARE * readings[q])
+            if max(1, hashes - 2) <= len(share) <= hashes:
+                bits = share
+        if bits is None and alone_seen[q] and not bigrams.known[q]:
+            share = np.flatnonzero(alone[q])
+            if 1 <= len(share) <= hashes:
+                bits = share
+        if bits is not None:
+            row = np.zeros(bigrams.positions.shape[1], dtype=bool)
+            row[bits] = True
+            changed |= not (bigrams.known[q] and np.array_equal(row, bigrams.positions[q]))
+            bigrams.positions[q] = row
+            bigrams.known[q] = True
+    return changed
