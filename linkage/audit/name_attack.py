@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from linkage.audit import name_scores
 from linkage.audit.patterns import NameField
@@ -61,8 +62,8 @@ class Bigrams:
     def predicted(self, holds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The bits each value's known bigrams set, and how many of its bigrams are not
         known."""
-        known = holds[:, self.known].astype(np.float32)
-        bits = known @ self.positions[self.known].astype(np.float32) > 0
+        known = sparse.csr_matrix(holds[:, self.known], dtype=np.float32)
+        bits = np.asarray(known @ self.positions[self.known].astype(np.float32)) > 0
         return bits, holds[:, ~self.known].sum(axis=1)
 
 
@@ -92,7 +93,8 @@ def reidentify(
     out = {}
     for f, h, (chosen, margin) in zip(fields, reading.held, best[1], strict=True):
         guesses = np.full(len(f.records), None, dtype=object)
-        guesses[h] = f.candidates.index.to_numpy(dtype=object)[chosen]
+        values = f.candidates.index.to_numpy(dtype=object)
+        guesses[h] = np.where(chosen >= 0, values[np.maximum(chosen, 0)], None)
         sure = np.zeros(len(f.records), dtype=bool)
         sure[h] = margin >= TRUSTED
         out[f.name] = (guesses, sure)
@@ -136,6 +138,7 @@ def _score(field: NameField, held, holds, bigrams: Bigrams, hashes: int, flip: f
         field.records[held],
         predicted,
         unknown,
+        holds.sum(axis=1),
         field.candidates.to_numpy(),
         hashes,
         flip,
@@ -143,31 +146,29 @@ def _score(field: NameField, held, holds, bigrams: Bigrams, hashes: int, flip: f
 
 
 def learn(bigrams: Bigrams, fields, held, holds, found, hashes: int) -> bool:
-    """Learn bigrams' bits from the trusted readings; whether any bigram changed."""
+    """Learn bigrams' bits from the trusted readings; whether any bigram changed. A bit of a
+    reading is unexplained for a bigram it holds when none of the reading's other known
+    bigrams sets it (`cover` counts the known bigrams setting each bit)."""
     n, width = bigrams.positions.shape
     total = np.zeros((n, width), dtype=np.float32)
-    readings = np.zeros(n)
-    alone = np.ones((n, width), dtype=bool)
-    alone_seen = np.zeros(n, dtype=bool)
+    alone = np.zeros((n, width), dtype=np.float32)
+    readings, last = np.zeros(n), np.zeros(n)
+    own = bigrams.positions & bigrams.known[:, None]
     for field, rows, value_holds, (best, margin) in zip(fields, held, holds, found, strict=True):
-        trusted = margin >= TRUSTED
+        trusted = (margin >= TRUSTED) & (best >= 0)
         filters = field.filters[rows][trusted]
-        grams = value_holds[best[trusted]]
-        cover = grams[:, bigrams.known].astype(np.float32) @ bigrams.positions[
-            bigrams.known
-        ].astype(np.float32)
-        unknown = grams[:, ~bigrams.known].sum(axis=1)
-        for q in np.flatnonzero(grams.any(axis=0)):
-            these = np.flatnonzero(grams[:, q])
-            others = cover[these] - (bigrams.positions[q] if bigrams.known[q] else 0)
-            unexplained = filters[these] & (others <= 0)
-            total[q] += unexplained.sum(axis=0)
-            readings[q] += len(these)
-            last = unknown[these] == (0 if bigrams.known[q] else 1)
-            if last.any():
-                alone[q] &= unexplained[last].all(axis=0)
-                alone_seen[q] = True
-    return _update(bigrams, total, readings, alone, alone_seen, hashes)
+        grams = sparse.csr_matrix(value_holds[best[trusted]], dtype=np.float32)
+        cover = np.asarray(grams[:, bigrams.known] @ own[bigrams.known].astype(np.float32))
+        unknown = np.asarray(grams[:, ~bigrams.known].sum(axis=1)).ravel()
+        free = (filters & (cover == 0)).astype(np.float32)  # unexplained for any bigram
+        once = (filters & (cover == 1)).astype(np.float32)  # ... for the one bigram setting it
+        total += np.asarray(grams.T @ free) + own * np.asarray(grams.T @ once)
+        readings += np.asarray(grams.sum(axis=0)).ravel()
+        one_left = sparse.diags((unknown == 1).astype(np.float32)) @ grams
+        alone += np.asarray(one_left.T @ free)
+        last += np.asarray(one_left.sum(axis=0)).ravel()
+    seen = (last > 0) & ~bigrams.known
+    return _update(bigrams, total, readings, alone >= last[:, None], seen, hashes)
 
 
 def _standing_out(share: np.ndarray, background: np.ndarray, hashes: int) -> np.ndarray | None:

@@ -15,10 +15,10 @@ COUNT_WEIGHT = 0.5  # the Poisson count term, tempered: records per name are ove
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _best_two(fw, f_ones, f_records, pw, p_ones, log_rho, log_unset, count, lam, hit, miss):
-    """Per filter: the best value, and the best score minus the second best."""
+def _best_two(fw, f_ones, f_records, lo, hi, pw, p_ones, log_rho, log_unset, count, lam, hit, miss):
+    """Per filter: the best value among values lo[i] to hi[i] (by their bigram counts, those
+    of a length the filter's bits allow), and the best score minus the second best."""
     n_f, words = fw.shape
-    n_v = pw.shape[0]
     width = words * 64
     best = np.empty(n_f, dtype=np.int64)
     margin = np.empty(n_f)
@@ -27,7 +27,7 @@ def _best_two(fw, f_ones, f_records, pw, p_ones, log_rho, log_unset, count, lam,
         first = -np.inf
         second = -np.inf
         arg = -1
-        for v in range(n_v):
+        for v in range(lo[i], hi[i]):
             h = 0
             for w in range(words):
                 h += popcount(fw[i, w] & pw[v, w])
@@ -45,7 +45,7 @@ def _best_two(fw, f_ones, f_records, pw, p_ones, log_rho, log_unset, count, lam,
             elif s > second:
                 second = s
         best[i] = arg
-        margin[i] = first - second if n_v > 1 else np.inf
+        margin[i] = first - second
     return best, margin
 
 
@@ -54,28 +54,41 @@ def best_values(
     records: np.ndarray,
     predicted: np.ndarray,
     unknown: np.ndarray,
+    grams: np.ndarray,
     counts: np.ndarray,
     hashes: int,
     flip: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(best value per filter, its margin over the second in log-likelihood). filters and
-    predicted: (n, bits) bool; unknown: bigrams of each value whose bits are not known."""
+    """(best value per filter, -1 for none; its lead over the second in log-likelihood). filters and
+    predicted: (n, bits) bool; unknown: bigrams of each value whose bits are not known;
+    grams: each value's bigrams. A value is scored only where the bits its bigrams would
+    set are within a bigram's worth of the filter's."""
     width = filters.shape[1]
     rho = np.clip(1 - (1 - 1 / width) ** (hashes * unknown), 1e-4, 1 - 1e-4)
     lam = records.sum() / counts.sum()
-    return _best_two(
+    order = np.argsort(grams, kind="stable")
+    expected = width * (1 - (1 - 1 / width) ** (hashes * grams[order]))
+    expected = expected * (1 - 2 * flip) + width * flip
+    ones = filters.sum(axis=1).astype(np.float64)
+    slack = hashes + 3 * np.sqrt(ones + 1)
+    lo = np.searchsorted(expected, ones - slack, side="left")
+    hi = np.searchsorted(expected, ones + slack, side="right")
+    best, margin = _best_two(
         _words(filters),
-        filters.sum(axis=1).astype(np.float64),
+        ones,
         records.astype(np.float64),
-        _words(predicted),
-        predicted.sum(axis=1).astype(np.float64),
-        np.log(rho),
-        np.log1p(-rho),
-        counts.astype(np.float64),
+        lo.astype(np.int64),
+        hi.astype(np.int64),
+        _words(predicted[order]),
+        predicted[order].sum(axis=1).astype(np.float64),
+        np.log(rho[order]),
+        np.log1p(-rho[order]),
+        counts[order].astype(np.float64),
         float(lam),
         float(np.log1p(-flip)),
         float(np.log(flip)),
     )
+    return np.where(best >= 0, order[np.maximum(best, 0)], -1), margin
 
 
 def _words(bits: np.ndarray) -> np.ndarray:
