@@ -18,6 +18,7 @@ from linkage.audit.view import FieldGroups
 
 NEAR_DAYS = 3  # a misremembered day is at most this far out
 NEAR_MONTHS = 2  # a misremembered month likewise (across the year's end)
+STEP = 0.3  # nearness lost per step apart
 ANCHOR = 1e6  # prior of an assignment the calendar or a bit-identical filter fixes
 RESTARTS = 10
 
@@ -35,35 +36,31 @@ def together(groups: FieldGroups, record: np.ndarray) -> np.ndarray:
 
 
 def nearness(values: np.ndarray, near: int, cycle: int = 0) -> np.ndarray:
-    """1 where two values are 1 to `near` apart (around a cycle of that length if given)."""
+    """How likely a mistake turns one value into another: 1 for values one apart, a little
+    less for each further step up to `near` apart (so that nearer values are told apart
+    where the mistakes are mostly of one step), 0 beyond (around a cycle if given)."""
     apart = np.abs(values[:, None] - values[None, :])
     if cycle:
         apart = np.minimum(apart, cycle - apart)
-    return ((apart >= 1) & (apart <= near)).astype(float)
+    return np.where((apart >= 1) & (apart <= near), 1 - STEP * (apart - 1), 0.0)
 
 
-def months_by_mistakes(
-    month: FieldGroups, record: np.ndarray, calendar: np.ndarray, tied: dict, day_pairs
-) -> np.ndarray:
+def months_by_mistakes(month: FieldGroups, record: np.ndarray, calendar: np.ndarray) -> np.ndarray:
     """The month of each month group, kept in the class the calendar gave it (February,
-    30 days, 31 days) and placed within it by the records' mistakes: months next to each
-    other, and (through the day filters identical to them) days a few apart."""
-    held = np.flatnonzero(month.records > 0)
+    30 days, 31 days) and placed within it by the records' mistakes (months next to each
+    other, December next to January)."""
+    held = np.flatnonzero(month.records > 0)[:12]
     values = np.arange(1, 13)
     seen = together(month, record)[np.ix_(held, held)]
-    kernel = nearness(values, NEAR_MONTHS, cycle=12)
-    days = np.array([tied.get(g, -1) for g in held])
-    both = days >= 0
-    seen_days = np.zeros_like(seen)
-    seen_days[np.ix_(both, both)] = day_pairs[np.ix_(days[both], days[both])]
-    score_kernel = kernel + nearness(values, NEAR_DAYS)  # both mistakes on one scale
-    s = seen + seen_days
     kind = [_kind(int(v)) if v is not None else None for v in calendar[held]]
     prior = np.array(
         [[0.0 if k is None or k == _kind(int(v)) else -ANCHOR for v in values] for k in kind]
     )
-    start = np.array([int(v) - 1 if v is not None else i for i, v in enumerate(calendar[held])])
-    found = graph_match.match_graphs(s, score_kernel, start, prior, restarts=RESTARTS)
+    taken = {int(v) - 1 for v in calendar[held] if v is not None}
+    free = iter(v for v in range(12) if v not in taken)
+    start = np.array([int(v) - 1 if v is not None else next(free) for v in calendar[held]])
+    kernel = nearness(values, NEAR_MONTHS, cycle=12)
+    found = graph_match.match_graphs(seen, kernel, start, prior, restarts=RESTARTS)
     out = np.full(month.groups, None, dtype=object)
     out[held] = [str(v) for v in values[found]]
     return out
@@ -78,7 +75,7 @@ def days_by_mistakes(
 ) -> np.ndarray:
     """The day of each day group: the groups `fixed` names (days 1 to 12 through the
     months, 29 to 31 through the calendar) stay, the others are placed by the records'
-    mistakes (days a few apart)."""
+    mistakes, weighted by how often the fixed days show mistakes of each size."""
     held = np.flatnonzero(day.records > 0)[:31]
     values = np.arange(1, 32)
     prior = np.zeros((len(held), len(values)))
@@ -86,13 +83,43 @@ def days_by_mistakes(
         if g in fixed:
             prior[row] = -ANCHOR
             prior[row, int(fixed[g]) - 1] = 0
-    taken = {int(v) - 1 for v in fixed.values()}
-    free = iter(v for v in range(len(values)) if v not in taken)
-    start = np.array([int(fixed[g]) - 1 if g in fixed else next(free) for g in held])
+    start = np.array([int(fixed[g]) - 1 if g in fixed else -1 for g in held])
     s = day_pairs[np.ix_(held, held)]
-    found = graph_match.match_graphs(
-        s, nearness(values, NEAR_DAYS), start, prior, restarts=RESTARTS
-    )
+    kernel = _learned_nearness(s, start, start >= 0, len(values))
+    start = _sweep(s, kernel, start)
+    found = graph_match.match_graphs(s, kernel, start, prior, restarts=RESTARTS)
     out = np.full(day.groups, None, dtype=object)
     out[held] = [str(v) for v in values[found]]
     return out
+
+
+def _learned_nearness(seen: np.ndarray, at: np.ndarray, fixed: list[bool], n: int) -> np.ndarray:
+    """(n, n): for values d apart, the records per pair of fixed groups d apart holding
+    both, relative to the most at any distance (the size of mistakes, learned where the
+    values are known); the assumed nearness where no fixed pair shows any."""
+    rows = np.flatnonzero(fixed)
+    apart = np.abs(at[rows][:, None] - at[rows][None, :])
+    both = seen[np.ix_(rows, rows)]
+    pairs = np.bincount(apart.ravel(), minlength=n)
+    held = np.bincount(apart.ravel(), weights=both.ravel(), minlength=n)
+    rate = np.where(pairs > 0, held / np.maximum(pairs, 1), 0.0)
+    rate[0] = 0
+    if rate.max() <= 0:
+        return nearness(np.arange(1, n + 1), NEAR_DAYS)
+    rate = rate / rate.max()
+    values = np.arange(n)
+    return rate[np.abs(values[:, None] - values[None, :])]
+
+
+def _sweep(seen: np.ndarray, kernel: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """A start for the matching: the free values in turn, lowest first, each given to the
+    free group that the records' mistakes tie most to the groups placed so far."""
+    at = at.copy()
+    for value in np.setdiff1d(np.arange(len(kernel)), at):
+        free = np.flatnonzero(at < 0)
+        if not len(free):
+            break
+        placed = np.flatnonzero(at >= 0)
+        fit = seen[np.ix_(free, placed)] @ kernel[value, at[placed]]
+        at[free[int(np.argmax(fit))]] = value
+    return at

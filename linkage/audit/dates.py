@@ -67,7 +67,7 @@ def date_attack(
     day_calendar, month_calendar = found
     tied = _tied(day, month, np.flatnonzero(day.records > 0), np.flatnonzero(month.records > 0))
     pairs = date_chain.together(day, record)
-    month_guess = date_chain.months_by_mistakes(month, record, month_calendar, tied, pairs)
+    month_guess = date_chain.months_by_mistakes(month, record, month_calendar)
     fixed = {d: month_guess[m] for m, d in tied.items()}
     fixed |= {d: v for d, v in enumerate(day_calendar) if v in ("29", "30", "31")}
     return date_chain.days_by_mistakes(day, record, fixed, pairs), month_guess

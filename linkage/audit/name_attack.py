@@ -20,6 +20,7 @@ from linkage.audit import name_scores
 from linkage.audit.patterns import NameField
 from linkage.custodian.bloom import padded_bigrams
 
+SURE = 5.0  # log-likelihood lead at which a reading is reported as confident
 TRUSTED = 0.5  # log-likelihood lead at which a filter's best value is learned from
 SHARE = 0.9  # a bigram's bit is set in at least this share of the filters read as holding it
 LEARN_FROM = 3  # filters needed to learn a bigram's bits by that share
@@ -71,7 +72,7 @@ def reidentify(
     fields: list[NameField], hashes: int, flip: float, seeds: dict[str, np.ndarray]
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per field, the value guessed for each group (None where no record holds it) and
-    whether the guess leads the next best clearly. A wrongly mined seed can stall the
+    whether the guess leads the next best clearly (by SURE). A wrongly mined seed can stall the
     learning: if all the seeds do not set it going within a few rounds, each is left out
     in turn, and the attempt that learned most is kept."""
     texts = [[f.text(v) for v in f.candidates.index] for f in fields]
@@ -96,7 +97,7 @@ def reidentify(
         values = f.candidates.index.to_numpy(dtype=object)
         guesses[h] = np.where(chosen >= 0, values[np.maximum(chosen, 0)], None)
         sure = np.zeros(len(f.records), dtype=bool)
-        sure[h] = margin >= TRUSTED
+        sure[h] = margin >= SURE
         out[f.name] = (guesses, sure)
     return out
 
