@@ -86,8 +86,13 @@ def days_by_mistakes(
     start = np.array([int(fixed[g]) - 1 if g in fixed else -1 for g in held])
     s = day_pairs[np.ix_(held, held)]
     kernel = _learned_nearness(s, start, start >= 0, len(values))
-    start = _sweep(s, kernel, start)
-    found = graph_match.match_graphs(s, kernel, start, prior, restarts=RESTARTS)
+    found = max(
+        (
+            graph_match.match_graphs(s, kernel, _sweep(s, kernel, start, way), prior, RESTARTS)
+            for way in (1, -1)
+        ),
+        key=lambda a: (s * kernel[np.ix_(a, a)]).sum() + prior[np.arange(len(a)), a].sum(),
+    )
     out = np.full(day.groups, None, dtype=object)
     out[held] = [str(v) for v in values[found]]
     return out
@@ -111,11 +116,11 @@ def _learned_nearness(seen: np.ndarray, at: np.ndarray, fixed: list[bool], n: in
     return rate[np.abs(values[:, None] - values[None, :])]
 
 
-def _sweep(seen: np.ndarray, kernel: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """A start for the matching: the free values in turn, lowest first, each given to the
-    free group that the records' mistakes tie most to the groups placed so far."""
+def _sweep(seen: np.ndarray, kernel: np.ndarray, at: np.ndarray, way: int) -> np.ndarray:
+    """A start for the matching: the free values in turn (lowest first, or highest), each
+    given to the free group that the records' mistakes tie most to the groups placed."""
     at = at.copy()
-    for value in np.setdiff1d(np.arange(len(kernel)), at):
+    for value in np.setdiff1d(np.arange(len(kernel)), at)[::way]:
         free = np.flatnonzero(at < 0)
         if not len(free):
             break
