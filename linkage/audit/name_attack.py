@@ -70,15 +70,16 @@ class Bigrams:
 
 def reidentify(
     fields: list[NameField], hashes: int, flip: float, seeds: dict[str, np.ndarray]
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], bool]:
     """Per field, the value guessed for each group (None where no record holds it) and
-    whether the guess leads the next best clearly (by SURE). A wrongly mined seed can stall the
+    whether the guess leads the next best clearly (by SURE); and whether the learning got
+    going. A wrongly mined seed can stall the
     learning: if all the seeds do not set it going within a few rounds, each is left out
     in turn, and the attempt that learned most is kept."""
     texts = [[f.text(v) for v in f.candidates.index] for f in fields]
     vocabulary = sorted({g for t in texts for v in t for g in padded_bigrams(v)})
     reading = Reading(fields, [np.flatnonzero(f.records > 0) for f in fields], hashes, flip)
-    best = None
+    best, going = None, False
     for left_out in [None, *seeds]:
         bigrams = Bigrams.seeded(vocabulary, fields[0].filters.shape[1], seeds, left_out)
         holds = [bigrams.holds(t) for t in texts]
@@ -99,7 +100,7 @@ def reidentify(
         sure = np.zeros(len(f.records), dtype=bool)
         sure[h] = margin >= SURE
         out[f.name] = (guesses, sure)
-    return out
+    return out, going
 
 
 @dataclass

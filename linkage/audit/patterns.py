@@ -19,6 +19,7 @@ from linkage.custodian.bloom import padded_bigrams
 TRIED = 24  # commonest bigrams of the population tried
 SLACK = 0.2  # a bigram's bits may be set in this share fewer filters than its values
 STARTS = 12  # pairs of bits each search grows from
+THOROUGH = 3  # the mining again with this many times the bigrams and starts
 MISFIT = 0.08  # largest relative misfit of support and co-occurrence at which bits are kept
 
 
@@ -36,7 +37,9 @@ class NameField:
         return value.replace(" ", "_") if self.name == "middle_names" else value
 
 
-def mine_seeds(fields: list[NameField], hashes: int) -> dict[str, np.ndarray]:
+def mine_seeds(
+    fields: list[NameField], hashes: int, tried: int = TRIED, starts: int = STARTS
+) -> dict[str, np.ndarray]:
     """The commonest bigrams' bits, mined from the pooled fields' filters against the
     population's values (scaled to the package, field by field)."""
     held = [f.records > 0 for f in fields]
@@ -46,11 +49,19 @@ def mine_seeds(fields: list[NameField], hashes: int) -> dict[str, np.ndarray]:
     for f in fields:
         values += [f.text(v) for v in f.candidates.index]
         counts += list(f.candidates.to_numpy() * f.records.sum() / f.candidates.sum())
-    return mine_positions(bits, weights.astype(float), values, np.array(counts), hashes)
+    return mine_positions(
+        bits, weights.astype(float), values, np.array(counts), hashes, tried, starts
+    )
 
 
 def mine_positions(
-    bits: np.ndarray, weights: np.ndarray, values: list[str], counts: np.ndarray, hashes: int
+    bits: np.ndarray,
+    weights: np.ndarray,
+    values: list[str],
+    counts: np.ndarray,
+    hashes: int,
+    tried: int = TRIED,
+    starts: int = STARTS,
 ) -> dict[str, np.ndarray]:
     """The bits of each frequent bigram whose mined set fits (see the module)."""
     w = (weights / weights.sum()).astype(np.float32)
@@ -70,13 +81,13 @@ def mine_positions(
     positions: dict[str, np.ndarray] = {}
     known: list[int] = []
     masks: list[np.ndarray] = []
-    for q in np.argsort(-frequency)[:TRIED]:
+    for q in np.argsort(-frequency)[:tried]:
         f = float(frequency[q])
         co = pairs[upper]
         near = np.flatnonzero((co >= f * (1 - SLACK)) & (co <= f * (1 + 2 * SLACK)))
         lift = co[near] / (support[upper[0][near]] * support[upper[1][near]])
         best = None
-        for start in near[np.argsort(-lift)[:STARTS]]:
+        for start in near[np.argsort(-lift)[:starts]]:
             chosen, mask = _grow(bits, w, b, [upper[0][start], upper[1][start]], f, hashes)
             if len(chosen) < hashes - 1:
                 continue

@@ -89,8 +89,15 @@ def _names(source: Source, groups: dict, population: Population, guesses: dict) 
     epsilon = config.get("hardening", {}).get("blip_epsilon", 0.0)
     flip = 1 / (1 + math.exp(epsilon)) if epsilon > 0 else FLIP
     seeds = patterns.mine_seeds(names, hashes)
+    found, going = name_attack.reidentify(names, hashes, flip, seeds)
+    if not going:  # the seeds held too many wrong bigrams: mine harder, once
+        thorough = patterns.THOROUGH
+        seeds = patterns.mine_seeds(
+            names, hashes, patterns.TRIED * thorough, patterns.STARTS * thorough
+        )
+        found, _ = name_attack.reidentify(names, hashes, flip, seeds)
     confident = {}
-    for name, (guessed, sure) in name_attack.reidentify(names, hashes, flip, seeds).items():
+    for name, (guessed, sure) in found.items():
         guesses[name]["bigram_positions"] = guessed
         confident[name] = sure
     return len(seeds), confident
