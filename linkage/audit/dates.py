@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from linkage.audit import date_chain
 from linkage.audit.view import FieldGroups
 
 SHORT = (4, 6, 9, 11)
@@ -53,6 +54,23 @@ def calendar_attack(
     for group, value in _align(rest, day.records, days, range(13, 29)):
         day_guess[group] = value
     return day_guess, month_guess
+
+
+def date_attack(
+    day: FieldGroups, month: FieldGroups, record: np.ndarray, days: pd.Series, months: pd.Series
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The calendar's guesses, then the months placed within the calendar's classes and the
+    days between its anchors by the records' mistakes (see `date_chain`)."""
+    found = calendar_attack(day, month, days, months)
+    if found is None:
+        return None
+    day_calendar, month_calendar = found
+    tied = _tied(day, month, np.flatnonzero(day.records > 0), np.flatnonzero(month.records > 0))
+    pairs = date_chain.together(day, record)
+    month_guess = date_chain.months_by_mistakes(month, record, month_calendar)
+    fixed = {d: month_guess[m] for m, d in tied.items()}
+    fixed |= {d: v for d, v in enumerate(day_calendar) if v in ("29", "30", "31")}
+    return date_chain.days_by_mistakes(day, record, fixed, pairs), month_guess
 
 
 def _tied(day: FieldGroups, month: FieldGroups, held_d: np.ndarray, held_m: np.ndarray) -> dict:

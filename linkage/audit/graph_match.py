@@ -11,8 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 
+from linkage.audit import year_chain
 from linkage.custodian import field_tokens
+
+LEAP_WEIGHT = 20.0  # objective lost per row born on 29 February put in a common year
+MARGIN = 10  # years either side of the population's that a mistyped year may take
 
 
 def match_graphs(
@@ -30,6 +35,39 @@ def match_graphs(
     climbed = [_climb(s, w, a.copy(), prior) for a in starts]
     rows = np.arange(len(start))
     return max(climbed, key=lambda a: (s * w[np.ix_(a, a)]).sum() + prior[rows, a].sum())
+
+
+def match_years(
+    bits: np.ndarray, records: np.ndarray, hashes: int, counts: pd.Series, leap: np.ndarray
+) -> list:
+    """The year guessed for each filter (rows of `bits`, held by `records` records): the
+    best of the climbs from the chain starts and from the frequency alignment, candidates
+    the population's years and a margin either side (counts: records per year). `leap`:
+    per filter, the rows read as born on 29 February, which only a leap year can hold."""
+    known = counts.index.astype(int)
+    low, high = int(known.min()) - MARGIN, int(known.max()) + MARGIN
+    high = max(high, low + len(bits) - 1)
+    years = np.arange(low, high + 1)
+    weight = counts.reindex([str(y) for y in years]).fillna(0).to_numpy(dtype=float)
+    f = bits.astype(np.int64)
+    overlap = (f @ f.T).astype(float)
+    np.fill_diagonal(overlap, 0)
+    s = overlap - overlap.sum() / max(len(f) * (len(f) - 1), 1)
+    np.fill_diagonal(s, 0)
+    w = shared_tokens([str(y) for y in years], year_tokens).astype(float) * hashes
+    np.fill_diagonal(w, 0)
+    share = records / records.sum()
+    prior = share[:, None] * np.log((weight + 0.5) / weight.sum())[None, :] * len(f)
+    common = (years % 4 != 0) | ((years % 100 == 0) & (years % 400 != 0))
+    prior -= LEAP_WEIGHT * leap[:, None] * common[None, :]
+
+    objective = year_chain.Objective(s, w, prior)
+    starts = year_chain.chain_starts(bits, hashes, years, objective)
+    starts.append(np.argsort(-weight, kind="stable")[: len(f)])
+    rows = np.arange(len(f))
+    climbed = [_climb(s, w, a.copy(), prior) for a in starts]
+    best = max(climbed, key=lambda a: (s * w[np.ix_(a, a)]).sum() + prior[rows, a].sum())
+    return [str(y) for y in years[best]]
 
 
 def _climb(s: np.ndarray, w: np.ndarray, a: np.ndarray, prior: np.ndarray) -> np.ndarray:

@@ -1,32 +1,25 @@
-"""The bigram-position attack (after Christen et al., PAKDD 2017 and 2018): a bigram sets the
-same bits in every filter of a key, so the bits of a bigram held by a share f of the
+"""Mining the commonest bigrams' bits (after Christen et al., PAKDD 2017 and 2018): a bigram
+sets the same bits in every filter of a key, so the bits of a bigram held by a share f of the
 population's values are set together in about a share f of the filters. Mining, for each
 frequent bigram in turn, the set of bits (as many as the package's configuration says a token
 sets) whose joint support matches the bigram's, and whose co-occurrence with the bigrams
-already found matches the population's, recovers those bigrams' positions. Each filter then
-shows which of them its value holds, and each value which it holds: frequency alignment within
-the classes that agree is far sharper than over the whole field.
-
-Simplified from the published attack: the positions of the rarer bigrams, and so the exact
-re-identification of values whose bigrams are all recovered, are not mined (on the default
-sample, past the sixteen or so commonest bigrams the mined positions are mostly wrong); fields
-that share a key (forename, middle names, surname) are pooled for the mining.
+already found matches the population's, recovers those bigrams' positions: the seeds from
+which `name_attack` learns the rest. Fields that share a key are pooled for the mining.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from linkage.audit.frequency import unambiguous
 from linkage.custodian.bloom import padded_bigrams
 
-TRIED = 40  # commonest bigrams of the population tried
+TRIED = 24  # commonest bigrams of the population tried
 SLACK = 0.2  # a bigram's bits may be set in this share fewer filters than its values
-STARTS = 40  # pairs of bits each search grows from
+STARTS = 12  # pairs of bits each search grows from
+THOROUGH = 3  # the mining again with this many times the bigrams and starts
 MISFIT = 0.08  # largest relative misfit of support and co-occurrence at which bits are kept
 
 
@@ -44,24 +37,31 @@ class NameField:
         return value.replace(" ", "_") if self.name == "middle_names" else value
 
 
-def bigram_attack(
-    fields: list[NameField], hashes: int
-) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int]:
-    """Per field, the value guessed for each group (None where none) and whether its rank
-    in its class is unambiguous; and how many bigrams' positions were mined."""
+def mine_seeds(
+    fields: list[NameField], hashes: int, tried: int = TRIED, starts: int = STARTS
+) -> dict[str, np.ndarray]:
+    """The commonest bigrams' bits, mined from the pooled fields' filters against the
+    population's values (scaled to the package, field by field)."""
     held = [f.records > 0 for f in fields]
     bits = np.concatenate([f.filters[h] for f, h in zip(fields, held, strict=True)])
     weights = np.concatenate([f.records[h] for f, h in zip(fields, held, strict=True)])
     values, counts = [], []
-    for f in fields:  # the population scaled to the package, field by field
+    for f in fields:
         values += [f.text(v) for v in f.candidates.index]
         counts += list(f.candidates.to_numpy() * f.records.sum() / f.candidates.sum())
-    positions = mine_positions(bits, weights.astype(float), values, np.array(counts), hashes)
-    return {f.name: _align_within_classes(f, positions) for f in fields}, len(positions)
+    return mine_positions(
+        bits, weights.astype(float), values, np.array(counts), hashes, tried, starts
+    )
 
 
 def mine_positions(
-    bits: np.ndarray, weights: np.ndarray, values: list[str], counts: np.ndarray, hashes: int
+    bits: np.ndarray,
+    weights: np.ndarray,
+    values: list[str],
+    counts: np.ndarray,
+    hashes: int,
+    tried: int = TRIED,
+    starts: int = STARTS,
 ) -> dict[str, np.ndarray]:
     """The bits of each frequent bigram whose mined set fits (see the module)."""
     w = (weights / weights.sum()).astype(np.float32)
@@ -81,13 +81,13 @@ def mine_positions(
     positions: dict[str, np.ndarray] = {}
     known: list[int] = []
     masks: list[np.ndarray] = []
-    for q in np.argsort(-frequency)[:TRIED]:
+    for q in np.argsort(-frequency)[:tried]:
         f = float(frequency[q])
         co = pairs[upper]
         near = np.flatnonzero((co >= f * (1 - SLACK)) & (co <= f * (1 + 2 * SLACK)))
         lift = co[near] / (support[upper[0][near]] * support[upper[1][near]])
         best = None
-        for start in near[np.argsort(-lift)[:STARTS]]:
+        for start in near[np.argsort(-lift)[:starts]]:
             chosen, mask = _grow(bits, w, b, [upper[0][start], upper[1][start]], f, hashes)
             if len(chosen) < hashes - 1:
                 continue
@@ -120,31 +120,3 @@ def _grow(
         chosen.append(j)
         mask = mask & bits[:, j]
     return chosen, mask
-
-
-def _align_within_classes(
-    field: NameField, positions: dict[str, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Frequency alignment within each class of filters and values that agree on which mined
-    bigrams they hold, and where in its class a group's rank is unambiguous."""
-    mined = list(positions)
-    guesses = np.full(len(field.records), None, dtype=object)
-    sure = np.zeros(len(field.records), dtype=bool)
-    if not mined:
-        return guesses, sure
-    holds = np.stack([field.filters[:, positions[g]].all(axis=1) for g in mined], axis=1)
-    values_by_class = defaultdict(list)
-    for value in field.candidates.index:  # most common first
-        found = set(padded_bigrams(field.text(value)))
-        values_by_class[tuple(g in found for g in mined)].append(value)
-    groups_by_class = defaultdict(list)
-    for group in np.flatnonzero(field.records > 0):  # most records first
-        groups_by_class[tuple(holds[group])].append(group)
-    for key, groups in groups_by_class.items():
-        values = values_by_class.get(key, [])
-        n = min(len(groups), len(values))
-        guesses[groups[:n]] = np.array(values[:n], dtype=object)
-        sure[groups[:n]] = unambiguous(field.records[groups], n) & unambiguous(
-            field.candidates[values].to_numpy(), n
-        )
-    return guesses, sure

@@ -3,18 +3,20 @@ attacker could align (always) and, given the truth, what it re-identified."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from linkage.audit import dates, frequency, graph_match, patterns, score, structure
+from linkage.audit import dates, frequency, graph_match, name_attack, patterns, score, structure
 from linkage.audit.population import Population
 from linkage.audit.view import FieldGroups, all_groups
+from linkage.config import KEY_DOMAINS
 from linkage.ttp.sources import Source
 
 NAME_FIELDS = ("forename", "middle_names", "surname")
-RESTARTS = 20  # random starts of the graph matching, beside the frequency alignment
+FLIP = 0.01  # chance a bit a value's known bigrams set is missing, without BLIP noise
 
 
 def audit_source(
@@ -27,32 +29,29 @@ def audit_source(
     step("grouping identical filters")
     groups = all_groups(source)
     guesses: dict[str, dict[str, np.ndarray]] = {}
-    confident: dict[str, np.ndarray] = {}
     for name, pop in population.items():
         if name in groups:
             guesses[name] = {"frequency": frequency.align_by_rank(groups[name], pop)}
     step("bigram-position attack on the names")
-    # the name fields share one key; pooled when their filters are alike (the default)
-    width = groups["surname"].filters.shape[1]
-    names = [
-        patterns.NameField(n, groups[n].filters, groups[n].records, _candidates(n, population))
-        for n in NAME_FIELDS
-        if n in guesses and groups[n].filters.shape[1] == width
-    ]
-    hashes = source.info.config["filters"]["surname"]["hashes"]
-    found, mined = patterns.bigram_attack(names, hashes) if names else ({}, 0)
-    for name, (guessed, sure) in found.items():
-        guesses[name]["bigram_positions"] = guessed
-        confident[name] = sure
+    mined, confident = _names(source, groups, population, guesses)
     if "dob_day" in guesses and "dob_month" in guesses:
         found_dates = dates.calendar_attack(
             groups["dob_day"], groups["dob_month"], population["dob_day"], population["dob_month"]
         )
         if found_dates is not None:
             guesses["dob_day"]["calendar"], guesses["dob_month"]["calendar"] = found_dates
+        found_dates = dates.date_attack(
+            groups["dob_day"],
+            groups["dob_month"],
+            source.record,
+            population["dob_day"],
+            population["dob_month"],
+        )
+        if found_dates is not None:
+            guesses["dob_day"]["mistakes"], guesses["dob_month"]["mistakes"] = found_dates
     if "dob_year" in guesses:
         step("graph matching of the years of birth")
-        guesses["dob_year"]["graph_matching"] = _match_years(source, groups["dob_year"], population)
+        guesses["dob_year"]["graph_matching"] = _match_years(source, groups, population, guesses)
     step("scoring")
     report = {
         "party": source.info.party,
@@ -74,26 +73,67 @@ def audit_source(
     return report
 
 
+def _names(source: Source, groups: dict, population: Population, guesses: dict) -> tuple:
+    """The bigram attack on the name fields that share the surname's key, pooled: how many
+    bigrams were mined to start from, and per field which groups it reads with confidence."""
+    names = [
+        patterns.NameField(n, groups[n].filters, groups[n].records, _candidates(n, population))
+        for n in NAME_FIELDS
+        if n in guesses and KEY_DOMAINS.get(n) == KEY_DOMAINS.get("surname")
+    ]
+    width = {f.filters.shape[1] for f in names}
+    if not names or len(width) > 1:
+        return 0, {}
+    config = source.info.config
+    hashes = config["filters"]["surname"]["hashes"]
+    epsilon = config.get("hardening", {}).get("blip_epsilon", 0.0)
+    flip = 1 / (1 + math.exp(epsilon)) if epsilon > 0 else FLIP
+    seeds = patterns.mine_seeds(names, hashes)
+    found, going = name_attack.reidentify(names, hashes, flip, seeds)
+    if not going:  # the seeds held too many wrong bigrams: mine harder, once
+        thorough = patterns.THOROUGH
+        seeds = patterns.mine_seeds(
+            names, hashes, patterns.TRIED * thorough, patterns.STARTS * thorough
+        )
+        found, _ = name_attack.reidentify(names, hashes, flip, seeds)
+    confident = {}
+    for name, (guessed, sure) in found.items():
+        guesses[name]["bigram_positions"] = guessed
+        confident[name] = sure
+    return len(seeds), confident
+
+
 def _candidates(name: str, population: Population) -> pd.Series:
     """Middle names are forenames: without their own counts, the forenames are tried."""
     return population.get(name, population.get("forename", pd.Series(dtype=np.int64)))
 
 
-def _match_years(source: Source, groups: FieldGroups, population: Population) -> np.ndarray:
-    pop = population["dob_year"]
-    held = min(int((groups.records > 0).sum()), len(pop))  # the commonest, if more than values
-    if held < 2:
-        return frequency.align_by_rank(groups, pop)
-    bits = groups.filters[:held].astype(np.int64)
+def _match_years(
+    source: Source, groups: dict[str, FieldGroups], population: Population, guesses: dict
+) -> np.ndarray:
+    """Graph matching of the years, with the rows the date attack reads as 29 February."""
+    years = groups["dob_year"]
+    held = np.flatnonzero(years.records > 0)
+    if len(held) < 2:
+        return frequency.align_by_rank(years, population["dob_year"])
+    leap = np.zeros(years.groups)
+    day, month = guesses.get("dob_day", {}), guesses.get("dob_month", {})
+    if "mistakes" in day and "mistakes" in month:
+        born = (_read(groups["dob_day"], day["mistakes"]) == "29") & (
+            _read(groups["dob_month"], month["mistakes"]) == "2"
+        )
+        np.add.at(leap, years.group[born & (years.group >= 0)], 1)
     hashes = source.info.config["filters"]["dob_year"]["hashes"]
-    shared = graph_match.shared_tokens(list(pop.index), graph_match.year_tokens) * hashes
-    overlap = bits @ bits.T - np.mean(bits @ bits.T)
-    share = groups.records[:held] / groups.records[:held].sum()
-    prior = share[:, None] * np.log(pop.to_numpy() / pop.sum())[None, :] * held
-    chosen = graph_match.match_graphs(overlap, shared, np.arange(held), prior, restarts=RESTARTS)
-    guesses = np.full(groups.groups, None, dtype=object)
-    guesses[:held] = pop.index.to_numpy(dtype=object)[chosen]
-    return guesses
+    guessed = np.full(years.groups, None, dtype=object)
+    guessed[held] = graph_match.match_years(
+        years.filters[held], years.records[held], hashes, population["dob_year"], leap[held]
+    )
+    return guessed
+
+
+def _read(groups: FieldGroups, guesses: np.ndarray) -> np.ndarray:
+    """Each row's guessed value (None where the field is missing)."""
+    return np.where(groups.group >= 0, guesses[np.maximum(groups.group, 0)], None)
 
 
 def _alignable(

@@ -67,13 +67,13 @@ def weak_extract(path: Path, seed: int = 1) -> Path:
     return path
 
 
-def weak_source(extract: Path, work: Path) -> tuple[Source, pd.DataFrame]:
+def weak_source(extract: Path, work: Path, secret: bytes = SECRET) -> tuple[Source, pd.DataFrame]:
     """The package of `extract` without hardening, as the TTP opens it, and its token map."""
     plain = work / "weak.parquet"
     result = hash_extract(
         read_extract(extract),
         plain,
-        secret=SECRET,
+        secret=secret,
         secret_fingerprint="f" * 16,
         config=EncodingConfig(),
         party="weak",
