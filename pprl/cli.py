@@ -12,6 +12,9 @@ from pprl import __version__
 from pprl.demo import demo_command
 from pprl.errors import RefusingGroup
 from sample_extracts.cli import sample
+from service.admin_cli import service_group
+from service.cli import serve_command
+from service.client_cli import fetch_command, submit_command
 
 
 @click.group(cls=RefusingGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,3 +42,7 @@ main.add_command(release_command)
 main.add_command(outcomes_command)
 main.add_command(sample)
 main.add_command(demo_command)
+main.add_command(serve_command)
+main.add_command(service_group)
+main.add_command(submit_command)
+main.add_command(fetch_command)
