@@ -178,8 +178,8 @@ def _key_ceremony(parties: dict[str, Party]) -> None:
         maker.send(sealed, parties[name])
 
 
-def _hash_and_link(parties: dict[str, Party], scenario: Path) -> None:
-    ttp = parties["ttp"]
+def _hash(parties: dict[str, Party], scenario: Path) -> None:
+    """Each custodian hashes its identifiers into outbox/<name>.pkg, sealed to the TTP."""
     for name in CUSTODIANS:
         custodian = parties[name]
         shutil.copytree(scenario / name, custodian.folder / "extracts")
@@ -200,7 +200,13 @@ def _hash_and_link(parties: dict[str, Party], scenario: Path) -> None:
             "-o",
             Path(f"outbox/{name}.pkg"),
         )
-        custodian.send(custodian.folder / "outbox" / f"{name}.pkg", ttp)
+
+
+def _hash_and_link(parties: dict[str, Party], scenario: Path) -> None:
+    ttp = parties["ttp"]
+    _hash(parties, scenario)
+    for name in CUSTODIANS:
+        parties[name].send(parties[name].folder / "outbox" / f"{name}.pkg", ttp)
     ttp.run(
         "link",
         *(Path(f"inbox/{n}.pkg") for n in CUSTODIANS),

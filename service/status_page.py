@@ -85,9 +85,10 @@ def _run(project: str, run: dict) -> str:
     options = ", ".join(f"{k} {v}" for k, v in run["options"].items())
     head = (
         f"<p id='run-{run['id']}'><b>Run {run['id']}</b> ({escape(options)}): "
-        f"<span class={state}>{state}</span>, {escape(run['stage'])} "
-        f"<progress max=1 value={run['progress']}></progress>"
+        f"<span class={state}>{state}</span>"
     )
+    if run["state"] in ("queued", "running"):
+        head += f", {escape(run['stage'])} <progress max=1 value={run['progress']}></progress>"
     if run["error"]:
         head += f"<br><span class=failed>{escape(run['error'])}</span>"
     quality = run.get("quality")

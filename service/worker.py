@@ -80,7 +80,7 @@ class Worker(threading.Thread):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=environment,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         reason = self._follow(child, run_id)
         if child.wait() == 0 and (out / "quality.json").is_file():
@@ -129,5 +129,5 @@ def _clear(out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -24,6 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 import keys.identity
+from service.worker import die_with_parent
 from keys import Keyring, create_identity, create_secret_files, save_identity
 from pprl.cli import main
 from sample_extracts import DEFAULT_SCENARIO
@@ -34,7 +35,12 @@ CUSTODIANS = ("trust_north", "trust_south", "police_north", "police_south")
 # persons the sample holds in two custodians or more: about 200 records each, enough for a
 # real model and many links, small enough for a quick run
 PERSONS = 400
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# the newest PostgreSQL Debian's packages installed (15 on Debian 12)
+PG_BIN = max(
+    Path("/usr/lib/postgresql").glob("*/bin"),
+    key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    default=Path("/usr/lib/postgresql/15/bin"),
+)
 
 
 @dataclass
@@ -117,7 +123,7 @@ def postgres() -> str:
     """A throwaway PostgreSQL server for the whole session: its base URL (database
     `postgres`, user `pprl`, trust authentication over a unix socket only)."""
     if not (PG_BIN / "initdb").exists():
-        pytest.fail("PostgreSQL 15 is not installed (.ci/run installs it from apt)")
+        pytest.fail("PostgreSQL is not installed (.ci/run installs it from apt)")
     root = Path(tempfile.mkdtemp(prefix="pprl-pg-"))
     as_user = []
     if os.geteuid() == 0:  # postgres refuses to run as root
@@ -175,11 +181,13 @@ class Server:
             stdout=subprocess.PIPE,
             stderr=log,
             env={**os.environ, **self.ceremony.env()},
+            preexec_fn=die_with_parent,  # never left serving when a test run is stopped
         )
         if self.admin_token is None:
             line = self.process.stdout.readline().decode()
             self.admin_token = re.search(r"admin token .*: (\S+)", line).group(1)
-        _wait_for(lambda: httpx.get(f"{self.url}/", timeout=1).raise_for_status())
+        # bounded, but generous: a loaded machine takes a while to import the command
+        _wait_for(lambda: httpx.get(f"{self.url}/", timeout=1).raise_for_status(), 180)
         return self
 
     def kill(self) -> None:
@@ -196,7 +204,7 @@ class Server:
         response.raise_for_status()
         return response.json()
 
-    def wait_for_run(self, token: str, states: tuple[str, ...], seconds: float = 90) -> dict:
+    def wait_for_run(self, token: str, states: tuple[str, ...], seconds: float = 300) -> dict:
         """The project's newest run, once it is in one of `states`."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -248,3 +256,68 @@ class ServiceThread:
         self.server.should_exit = True
         self.thread.join(10)
         self.service.engine.dispose()
+
+
+def start_upload(server: Server, token: str, path: Path, fraction: float) -> socket.socket:
+    """An upload that sends only `fraction` of the file it announced, then waits."""
+    data = path.read_bytes()
+    connection = socket.create_connection(("127.0.0.1", server.port))
+    connection.sendall(
+        f"PUT /api/v1/files/{path.name} HTTP/1.1\r\nHost: localhost\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+        + data[: int(len(data) * fraction)]
+    )
+    return connection
+
+
+def wait_until(condition, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def chain(request, ceremony, tmp_path_factory):
+    """One project through the service, with both kills; what was seen on the way."""
+    folder = tmp_path_factory.mktemp(f"chain-{request.param}")
+    data = folder / "data"
+    if request.param == "sqlite":
+        db = f"sqlite:///{data / 'service.db'}"
+    else:
+        db = fresh_database(request.getfixturevalue("postgres"), "chain")
+    server = Server(ceremony, data, db)
+    try:
+        yield _drive(server, ceremony, data, folder)
+    finally:
+        server.stop()
+
+
+def _drive(server: Server, ceremony: Ceremony, data: Path, folder: Path) -> dict:
+    server.start()
+    created = ceremony.pprl(
+        *("service", "project", "create", PROJECT, "--analyst", "analyst", "--data", data),
+        *(f"--custodian={party}" for party in CUSTODIANS),
+    )
+    seen = {"tokens": tokens_from(created), "server": server, "data": data, "folder": folder}
+    tokens, url = seen["tokens"], server.url
+    for party in CUSTODIANS[:-1]:
+        ceremony.pprl(
+            "submit", ceremony.packages[party], "--service", url, "--token", tokens[party]
+        )
+    last = CUSTODIANS[-1]
+    upload = start_upload(server, tokens[last], ceremony.packages[last], 0.5)
+    wait_until(lambda: any(p.stat().st_size for p in (data / "incoming").glob("*.partial")))
+    server.kill()
+    upload.close()
+    server.start()
+    seen["after_upload_kill"] = server.status(server.admin_token)
+    seen["incoming"] = sorted((data / "incoming").iterdir())
+    seen["submitted"] = ceremony.pprl(
+        "submit", ceremony.packages[last], "--service", url, "--token", tokens[last]
+    )
+    seen["running"] = server.wait_for_run(server.admin_token, ("running",))
+    server.kill()
+    server.start()
+    seen["run"] = server.wait_for_run(server.admin_token, ("completed", "failed"))
+    return seen

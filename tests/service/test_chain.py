@@ -4,77 +4,14 @@ SIGKILLed once during an upload and once during the run: the run completes, link
 
 from __future__ import annotations
 
-import socket
-import time
-from pathlib import Path
-
 import httpx
 import pandas as pd
-import pytest
 
 from keys import Keyring, open_file
 from keys.identity import load_identity
 from service.chainlog import verify
 
-from .conftest import CUSTODIANS, PASSPHRASE, PROJECT, Server, fresh_database, tokens_from
-
-
-def start_upload(server: Server, token: str, path: Path, fraction: float) -> socket.socket:
-    """An upload that sends only `fraction` of the file it announced, then waits."""
-    data = path.read_bytes()
-    connection = socket.create_connection(("127.0.0.1", server.port))
-    connection.sendall(
-        f"PUT /api/v1/files/{path.name} HTTP/1.1\r\nHost: localhost\r\n"
-        f"Authorization: Bearer {token}\r\nContent-Length: {len(data)}\r\n\r\n".encode()
-        + data[: int(len(data) * fraction)]
-    )
-    return connection
-
-
-def wait_until(condition, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def chain(request, ceremony, tmp_path_factory):
-    """One project through the service, with both kills; what was seen on the way."""
-    folder = tmp_path_factory.mktemp(f"chain-{request.param}")
-    data = folder / "data"
-    if request.param == "sqlite":
-        db = f"sqlite:///{data / 'service.db'}"
-    else:
-        db = fresh_database(request.getfixturevalue("postgres"), "chain")
-    server = Server(ceremony, data, db).start()
-    created = ceremony.pprl(
-        *("service", "project", "create", PROJECT, "--analyst", "analyst", "--data", data),
-        *(f"--custodian={party}" for party in CUSTODIANS),
-    )
-    seen = {"tokens": tokens_from(created), "server": server, "data": data, "folder": folder}
-    tokens, url = seen["tokens"], server.url
-    for party in CUSTODIANS[:-1]:
-        ceremony.pprl(
-            "submit", ceremony.packages[party], "--service", url, "--token", tokens[party]
-        )
-    last = CUSTODIANS[-1]
-    upload = start_upload(server, tokens[last], ceremony.packages[last], 0.5)
-    wait_until(lambda: any(p.stat().st_size for p in (data / "incoming").glob("*.partial")))
-    server.kill()
-    upload.close()
-    server.start()
-    seen["after_upload_kill"] = server.status(server.admin_token)
-    seen["incoming"] = sorted((data / "incoming").iterdir())
-    seen["submitted"] = ceremony.pprl(
-        "submit", ceremony.packages[last], "--service", url, "--token", tokens[last]
-    )
-    seen["running"] = server.wait_for_run(server.admin_token, ("running",))
-    server.kill()
-    server.start()
-    seen["run"] = server.wait_for_run(server.admin_token, ("completed", "failed"))
-    yield seen
-    server.stop()
+from .conftest import CUSTODIANS, PASSPHRASE, PROJECT
 
 
 def test_a_killed_upload_leaves_nothing_and_can_be_sent_again(chain):
