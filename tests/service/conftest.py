@@ -24,10 +24,10 @@ import pytest
 from click.testing import CliRunner
 
 import keys.identity
-from service.worker import die_with_parent
 from keys import Keyring, create_identity, create_secret_files, save_identity
 from pprl.cli import main
 from sample_extracts import DEFAULT_SCENARIO
+from service.worker import die_with_parent
 
 PASSPHRASE = "service-tests-Passphrase-7"
 PROJECT = "ld-eval"
