@@ -13,15 +13,12 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
-from itertools import combinations
 from pathlib import Path
 
 import click
-import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
+from pprl.demo_truth import score_linkage
 from pprl.files import atomic_folder
 from sample_extracts import DEFAULT_SCENARIO
 
@@ -143,7 +140,7 @@ def run_demo(out: Path, scenario: Path = DEFAULT_SCENARIO) -> dict:
         _hash_and_link(parties, scenario)
         _release_and_analyse(parties)
         summary = {
-            "linkage": _score_linkage(parties, scenario),
+            "linkage": score_linkage(parties, scenario),
             "outcomes": _headline(parties["analyst"].folder / "results" / "outcomes.csv"),
         }
     return summary
@@ -225,7 +222,8 @@ def _hash_and_link(parties: dict[str, Party], scenario: Path) -> None:
         ttp.send(ttp.folder / "linked" / name, parties["analyst"])
 
 
-def _release_and_analyse(parties: dict[str, Party]) -> None:
+def _release_and_analyse(parties: dict[str, Party], via=None) -> None:
+    """Custodians release to the analyst (by hand, or `via` a service), who runs outcomes."""
     analyst = parties["analyst"]
     # The study file is not secret: the analyst shares it with every custodian, who
     # releases only the kinds and columns it uses.
@@ -254,7 +252,9 @@ def _release_and_analyse(parties: dict[str, Party]) -> None:
             Path("released"),
         )
         for sealed in sorted((custodian.folder / "released").iterdir()):
-            custodian.send(sealed, analyst)
+            via.submit(custodian, sealed) if via else custodian.send(sealed, analyst)
+    if via:
+        via.fetch(analyst)
     analyst.run(
         "outcomes",
         *sorted(Path("inbox") / p.name for p in (analyst.folder / "inbox").glob("*.released")),
@@ -269,58 +269,6 @@ def _release_and_analyse(parties: dict[str, Party]) -> None:
         "-o",
         Path("results"),
     )
-
-
-def _score_linkage(parties: dict[str, Party], scenario: Path) -> list[dict]:
-    """Precision and recall per pair of custodians against the sample's ground truth.
-
-    Only the demo can do this: it reads the TTP's accepted links (by token), every
-    custodian's token map, and the truth that comes with the synthetic sample. Every record
-    is scored, in the study or not, so the figures do not depend on the study's marks."""
-    tokens = pd.concat(
-        [
-            pd.read_csv(
-                parties[name].folder / "outbox" / f"{name}.pkg.tokens.csv", dtype=str
-            ).assign(custodian=name)
-            for name in CUSTODIANS
-        ],
-        ignore_index=True,
-    )
-    node = pd.Series(
-        range(len(tokens)), index=pd.MultiIndex.from_frame(tokens[["custodian", "token"]])
-    )
-    candidates = pd.read_parquet(parties["ttp"].folder / "linked" / "candidates.parquet")
-    accepted = candidates[candidates.accepted]
-    ends = [
-        node.reindex(
-            pd.MultiIndex.from_arrays(
-                [accepted[f"source_{side}"], accepted[f"token_{side}"].map(bytes.hex)]
-            )
-        ).to_numpy()
-        for side in "ab"
-    ]
-    graph = coo_matrix((np.ones(len(accepted)), ends), shape=(len(tokens), len(tokens)))
-    tokens["person_id"] = connected_components(graph, directed=False)[1]
-    truth = pd.read_csv(scenario / "truth" / "records.csv", dtype=str)
-    linked = tokens.merge(truth, on=["custodian", "record_id"], suffixes=("", "_true"))
-    scores = []
-    for x, y in combinations(CUSTODIANS, 2):
-        a, b = linked[linked.custodian == x], linked[linked.custodian == y]
-        found = set(
-            map(tuple, a.merge(b, on="person_id")[["record_id_x", "record_id_y"]].to_numpy())
-        )
-        true = set(
-            map(tuple, a.merge(b, on="person_id_true")[["record_id_x", "record_id_y"]].to_numpy())
-        )
-        right = len(found & true)
-        scores.append(
-            {
-                "sources": f"{x} x {y}",
-                "precision": right / max(len(found), 1),
-                "recall": right / max(len(true), 1),
-            }
-        )
-    return scores
 
 
 def _headline(outcomes: Path) -> pd.DataFrame:
@@ -342,7 +290,10 @@ def _headline(outcomes: Path) -> pd.DataFrame:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder to create, with one folder per party inside.",
 )
-def demo_command(out: Path) -> None:
+@click.option(
+    "--service", is_flag=True, help="Pass every file through pprl serve on loopback instead."
+)
+def demo_command(out: Path, service: bool) -> None:
     """Run the whole chain on the bundled sample, playing every party in turn.
 
     Two NHS trusts and two police forces make keys, receive the linkage secret and hash
@@ -357,7 +308,12 @@ def demo_command(out: Path) -> None:
       pprl demo -o pprl-demo
       open pprl-demo/ttp/linked/quality.html pprl-demo/analyst/results/report.html
     """
-    summary = run_demo(out)  # a refusal (the folder exists) is one line, from the root command
+    if service:
+        from service.demo import run_service_demo  # the service's module imports this one
+
+        summary = run_service_demo(out)
+    else:
+        summary = run_demo(out)  # a refusal (the folder exists) is one line, from the root
     click.secho(
         "\nLinkage against the sample's ground truth (only the demo can check this)", bold=True
     )

@@ -22,7 +22,7 @@ README_LIMIT = 10_240  # bytes: a README a newcomer reads to the end
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^(```|~~~)")
 # a module the docs name: a path under one of the project's folders, ending in .py
-FOLDERS = "pprl|keys|linkage|outcomes|sample_extracts|tests|benchmarks"
+FOLDERS = "pprl|keys|linkage|outcomes|sample_extracts|service|tests|benchmarks"
 MODULE = re.compile(rf"\b((?:{FOLDERS})/[\w/]*\.py)\b")
 
 
@@ -144,7 +144,7 @@ def test_the_architecture_page_maps_every_module():
     page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     modules = [
         path.relative_to(ROOT).as_posix()
-        for folder in ("pprl", "keys", "linkage", "outcomes")
+        for folder in ("pprl", "keys", "linkage", "outcomes", "service")
         for path in sorted((ROOT / folder).rglob("*.py"))
         if path.name not in ("__init__.py", "__main__.py")
     ]
