@@ -271,6 +271,15 @@ def _release_and_analyse(parties: dict[str, Party], via=None) -> None:
     )
 
 
+def _played(out: Path, service: bool) -> dict:
+    """The demo's summary, every file passed by hand or through the service."""
+    if not service:
+        return run_demo(out)
+    from service.demo import run_service_demo  # which imports this module
+
+    return run_service_demo(out)
+
+
 def _headline(outcomes: Path) -> pd.DataFrame:
     """Each kind's all-offences / any-detention lines: the primary estimate and, beside it,
     the unadjusted one over all available time (the published design's)."""
@@ -308,12 +317,7 @@ def demo_command(out: Path, service: bool) -> None:
       pprl demo -o pprl-demo
       open pprl-demo/ttp/linked/quality.html pprl-demo/analyst/results/report.html
     """
-    if service:
-        from service.demo import run_service_demo  # the service's module imports this one
-
-        summary = run_service_demo(out)
-    else:
-        summary = run_demo(out)  # a refusal (the folder exists) is one line, from the root
+    summary = _played(out, service)  # a refusal (the folder exists) is one line, from the root
     click.secho(
         "\nLinkage against the sample's ground truth (only the demo can check this)", bold=True
     )

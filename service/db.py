@@ -14,8 +14,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Engine,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -82,7 +84,7 @@ class Upload(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     facts: Mapped[dict] = mapped_column(JSON)  # fingerprints the checks compared
-    current: Mapped[bool] = mapped_column(default=True)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -94,7 +96,7 @@ class Run(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
     state: Mapped[str] = mapped_column(String(16))  # queued | running | completed | failed
     stage: Mapped[str] = mapped_column(Text, default="")
-    progress: Mapped[float] = mapped_column(default=0.0)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
     options: Mapped[dict] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

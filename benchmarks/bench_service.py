@@ -1,0 +1,283 @@
+"""`pprl serve` under load on loopback: four custodians upload at once while the analyst polls.
+
+    python benchmarks/bench_service.py [--people 207000] [--work DIR]
+
+Makes (or reuses, in --work) a `pprl sample --people PEOPLE` scenario and its four packages
+(`pprl hash`, each in its own process; 207,000 people give about 250,000 records per
+custodian), then:
+
+1. starts `pprl serve` (SQLite) on a free loopback port and makes the project;
+2. runs the four `pprl submit` at once, each in its own process, while an analyst's client
+   polls `/api/v1/status` every 0.2 s: upload throughput is the packages' bytes over the wall
+   time from the first start to the last acceptance (each upload is received, then verified
+   as `pprl link` would open it, before it is accepted);
+3. waits for the run the last upload queued: its time is from queued to completed;
+4. links the same packages with `pprl link` by hand, timed the same way: the service's
+   overhead is the difference.
+
+Peak memory: the largest RSS of the serve process itself and of its process tree (the link
+child included), sampled every 0.1 s. Every request goes to 127.0.0.1 only, and every loop is
+bounded (--timeout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+PASSPHRASE = "bench-service-Passphrase-7"
+PROJECT = "bench"
+CUSTODIANS = ("trust_north", "trust_south", "police_north", "police_south")
+
+
+def pprl(*args, cwd: Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pprl", *map(str, args)], cwd=cwd, check=True, **kw
+    )
+
+
+def prepare(work: Path, people: int) -> dict[str, Path]:
+    """The scenario, the key ceremony and the four packages, made once per --work."""
+    packages = {c: work / f"{c}.pkg" for c in CUSTODIANS}
+    if all(p.exists() for p in packages.values()):
+        return packages
+    work.mkdir(parents=True, exist_ok=True)
+    if not (work / "scenario").exists():
+        pprl("sample", "--people", people, "--out", "scenario", cwd=work)
+    for name, role in [
+        *((c, "custodian") for c in CUSTODIANS),
+        ("ttp", "ttp"),
+        ("analyst", "analyst"),
+    ]:
+        if not (work / f"{name}.key").exists():
+            pprl("keys", "init", name, "--role", role, "--out", ".", cwd=work)
+        pprl("keys", "trust", "--yes", f"{name}.card", cwd=work)
+    pprl(
+        "keys",
+        "secret",
+        "--project",
+        PROJECT,
+        *sum((("--to", c) for c in CUSTODIANS), ()),
+        "--key",
+        "trust_north.key",
+        "--out",
+        ".",
+        cwd=work,
+    )
+    for c in CUSTODIANS:
+        pprl(
+            "hash",
+            f"scenario/{c}/identifiers.csv",
+            "--secret",
+            f"{PROJECT}.{c}.secret",
+            "--key",
+            f"{c}.key",
+            "--to",
+            "ttp",
+            "--project",
+            PROJECT,
+            "-o",
+            packages[c],
+            cwd=work,
+        )
+    return packages
+
+
+class RssSampler(threading.Thread):
+    """Peak RSS of one process, and of it with its descendants, every 0.1 s."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.own, self.tree, self.stop = pid, 0, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.1):
+            own = _rss(self.pid)
+            self.own = max(self.own, own)
+            self.tree = max(self.tree, own + sum(_rss(c) for c in _descendants(self.pid)))
+
+
+def _rss(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) * 1024
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += [child, *_descendants(child)]
+    return found
+
+
+def bench(work: Path, packages: dict[str, Path], timeout: float) -> dict:
+    env = {**os.environ, "PPRL_HOME": str(work / "home"), "PPRL_PASSPHRASE": PASSPHRASE}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data, url = work / f"service-{int(time.time())}", f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pprl",
+            "serve",
+            "--key",
+            work / "ttp.key",
+            "--data",
+            data,
+            "--port",
+            str(port),
+        ],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+    )
+    sampler = RssSampler(server.pid)
+    sampler.start()
+    try:
+        admin = server.stdout.readline().decode().rsplit(" ", 1)[-1].strip()
+        created = pprl(
+            "service",
+            "project",
+            "create",
+            PROJECT,
+            *(f"--custodian={c}" for c in CUSTODIANS),
+            "--analyst",
+            "analyst",
+            "--data",
+            data,
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        tokens = dict(re.findall(r"^\s+(\S+)\s+\S+\s+(\S+)$", created.stdout, re.MULTILINE))
+        _wait(lambda: httpx.get(url, timeout=1).raise_for_status(), timeout)
+        started = time.monotonic()
+        uploads = [
+            subprocess.Popen(
+                [sys.executable, "-m", "pprl", "submit", packages[c], "--service", url],
+                env={**env, "PPRL_TOKEN": tokens[c]},
+            )
+            for c in CUSTODIANS
+        ]
+        polls, status = 0, {}
+        while any(u.poll() is None for u in uploads):
+            assert time.monotonic() - started < timeout, "uploads timed out"
+            status = httpx.get(
+                f"{url}/api/v1/status", headers={"Authorization": f"Bearer {tokens['analyst']}"}
+            ).json()
+            polls += 1
+            time.sleep(0.2)
+        uploaded = time.monotonic() - started
+        assert all(u.returncode == 0 for u in uploads)
+        run = _run(url, admin, timeout)
+        sampler.stop.set()
+    finally:
+        server.terminate()
+        server.wait(60)
+    size = sum(p.stat().st_size for p in packages.values())
+    return {
+        "records": [r["records"] for r in run["quality"]["sources"]],
+        "package_mib": round(size / 2**20, 1),
+        "upload_seconds": round(uploaded, 1),
+        "upload_mib_per_s": round(size / 2**20 / uploaded, 1),
+        "analyst_polls_during_upload": polls,
+        "run_seconds": _seconds(run["created"], run["finished"]),
+        "serve_peak_rss_mib": round(sampler.own / 2**20),
+        "serve_and_link_peak_rss_mib": round(sampler.tree / 2**20),
+        "status_seen": bool(status),
+    }
+
+
+def _run(url: str, admin: str, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = httpx.get(
+            f"{url}/api/v1/status", headers={"Authorization": f"Bearer {admin}"}
+        ).json()["projects"][0]["runs"]
+        if runs and runs[-1]["state"] in ("completed", "failed"):
+            assert runs[-1]["state"] == "completed", runs[-1]["error"]
+            return runs[-1]
+        time.sleep(0.5)
+    raise TimeoutError("the run did not finish")
+
+
+def _seconds(start: str, end: str) -> float:
+    from datetime import datetime
+
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def _wait(attempt, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return attempt()
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def by_hand(work: Path, packages: dict[str, Path]) -> float:
+    env = {**os.environ, "PPRL_HOME": str(work / "home"), "PPRL_PASSPHRASE": PASSPHRASE}
+    out = work / f"linked-{int(time.time())}"
+    started = time.monotonic()
+    pprl(
+        "link",
+        *packages.values(),
+        "--key",
+        "ttp.key",
+        "--to",
+        "analyst",
+        "--project",
+        PROJECT,
+        "-o",
+        out,
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return round(time.monotonic() - started, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=207_000)
+    parser.add_argument("--work", type=Path, default=Path("bench-service"))
+    parser.add_argument("--timeout", type=float, default=3600)
+    args = parser.parse_args()
+    os.environ["PPRL_HOME"] = str(args.work.resolve() / "home")
+    os.environ["PPRL_PASSPHRASE"] = PASSPHRASE
+    work = args.work.resolve()
+    packages = prepare(work, args.people)
+    figures = bench(work, packages, args.timeout)
+    figures["pprl_link_seconds"] = by_hand(work, packages)
+    figures["service_overhead_seconds"] = round(
+        figures["run_seconds"] - figures["pprl_link_seconds"], 1
+    )
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
