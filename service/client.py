@@ -4,6 +4,7 @@ streamed both ways, so a file of any size moves in blocks and never whole throug
 from __future__ import annotations
 
 import hashlib
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def _client(url: str, token: str, ca: Path | None) -> httpx.Client:
         base_url=url.rstrip("/"),
         headers={"Authorization": f"Bearer {token}"},
         timeout=TIMEOUT,
-        verify=str(ca) if ca else True,
+        verify=ssl.create_default_context(cafile=str(ca)) if ca else True,
     )
 
 

@@ -96,8 +96,9 @@ class Worker(threading.Thread):
     def _follow(self, child: subprocess.Popen, run_id: int) -> str:
         """Read the child's progress bar into the run's stage; its one-line refusal, if any."""
         set_stage(self.engine, run_id, "opening and checking the packages", 0.0)
-        reason, shown = "", None
+        reason, last, shown = "", "", None
         for line in _lines(child):
+            last = line.decode("utf-8", "replace").strip() or last
             found = _PAIRS.search(line)
             if found and found.groups() != shown:
                 shown = found.groups()
@@ -106,7 +107,7 @@ class Worker(threading.Thread):
                 set_stage(self.engine, run_id, stage, done / max(total, 1))
             if line.startswith(b"Error: "):
                 reason = line.removeprefix(b"Error: ").decode("utf-8", "replace").strip()
-        return reason
+        return reason or last  # a refusal's one line, else the last line it wrote
 
 
 def _lines(child: subprocess.Popen):

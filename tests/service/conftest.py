@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -228,7 +229,9 @@ class ServiceThread:
     """The service's app under uvicorn in a thread of this process (no worker): a real
     server on loopback that starts in a moment, for tests that need no run."""
 
-    def __init__(self, ceremony: Ceremony, data: Path, db: str, max_upload_mb: float = 1) -> None:
+    def __init__(
+        self, ceremony: Ceremony, data: Path, db: str, max_upload_mb: float = 1, tls=None
+    ) -> None:
         import uvicorn
 
         from keys.identity import load_identity
@@ -240,16 +243,24 @@ class ServiceThread:
         identity = load_identity(ceremony.key("ttp"), PASSPHRASE)
         self.service = Service(folder, engine, identity, int(max_upload_mb * (1 << 20)))
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.verify = ssl.create_default_context(cafile=str(tls[0])) if tls else True
         config = uvicorn.Config(
-            create_app(self.service), host="127.0.0.1", port=self.port, log_level="warning"
+            create_app(self.service),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            ssl_certfile=str(tls[0]) if tls else None,
+            ssl_keyfile=str(tls[1]) if tls else None,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> ServiceThread:
         self.thread.start()
-        _wait_for(lambda: httpx.get(f"{self.url}/", timeout=1).raise_for_status())
+        _wait_for(
+            lambda: httpx.get(f"{self.url}/", timeout=1, verify=self.verify).raise_for_status()
+        )
         return self
 
     def __exit__(self, *_: object) -> None:
