@@ -42,7 +42,7 @@ CUSTODIANS = ("trust_north", "trust_south", "police_north", "police_south")
 
 def pprl(*args, cwd: Path, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pprl", *map(str, args)], cwd=cwd, check=True, **kw
+        [sys.executable, "-P", "-m", "pprl", *map(str, args)], cwd=cwd, check=True, **kw
     )
 
 
@@ -174,7 +174,7 @@ def bench(work: Path, packages: dict[str, Path], timeout: float) -> dict:
         started = time.monotonic()
         uploads = [
             subprocess.Popen(
-                [sys.executable, "-m", "pprl", "submit", packages[c], "--service", url],
+                [sys.executable, "-P", "-m", "pprl", "submit", packages[c], "--service", url],
                 env={**env, "PPRL_TOKEN": tokens[c]},
             )
             for c in CUSTODIANS

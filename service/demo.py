@@ -110,7 +110,17 @@ def _serving(ttp: Party) -> Iterator[tuple[str, str]]:
     click.secho(f"\n[ttp] pprl serve --key ttp.key --data service --port {port}", fg="cyan")
     with ttp.acting():
         server = subprocess.Popen(
-            [sys.executable, "-m", "pprl", "serve", "--key", str(ttp.key), "--data", "service"]
+            [
+                sys.executable,
+                "-P",
+                "-m",
+                "pprl",
+                "serve",
+                "--key",
+                str(ttp.key),
+                "--data",
+                "service",
+            ]
             + ["--port", str(port)],
             cwd=ttp.folder,
             stdout=subprocess.PIPE,

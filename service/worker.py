@@ -63,8 +63,10 @@ class Worker(threading.Thread):
         out = self.folder.run(name, run_id)
         _clear(out)
         chainlog.append(self.folder.log, "run started", project=name, detail=f"run {run_id}")
+        # -P: a folder in the working folder (the data folder `service/`, say) never shadows
+        # the package of the same name
         command = [
-            *(sys.executable, "-m", "pprl", "link", *map(str, packages)),
+            *(sys.executable, "-P", "-m", "pprl", "link", *map(str, packages)),
             *("--key", str(self.key), "--to", analyst, "--project", name, "-o", str(out)),
             *("--threshold", str(options["threshold"]), "--seed", str(options["seed"])),
             "--term-frequencies" if options["term_frequencies"] else "--no-term-frequencies",

@@ -176,7 +176,7 @@ class Server:
     def start(self) -> Server:
         log = (self.data.parent / f"{self.data.name}.serve.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pprl", "serve", "--key", str(self.ceremony.key("ttp"))]
+            [sys.executable, "-P", "-m", "pprl", "serve", "--key", str(self.ceremony.key("ttp"))]
             + ["--data", str(self.data), "--db", self.db, "--port", str(self.port)]
             + ["--max-upload-mb", str(self.max_upload_mb)],
             stdout=subprocess.PIPE,
