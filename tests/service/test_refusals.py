@@ -196,6 +196,52 @@ def test_an_oversized_request_is_refused_before_its_body(service):
     nothing_kept(service)
 
 
+def sealed_release(ceremony, folder, name: str, recipient: str = "analyst") -> bytes:
+    """Released content as trust_north would seal it (the service never opens it)."""
+    plain = folder / f"{name}.plain"
+    plain.write_bytes(b"content the service cannot read")
+    to = load_identity(ceremony.key(recipient), PASSPHRASE).card
+    sender = load_identity(ceremony.key("trust_north"), PASSPHRASE)
+    seal_file(
+        plain,
+        folder / name,
+        sender=sender,
+        recipient=to,
+        project=PROJECT,
+        content_type=content_types.RELEASED,
+    )
+    return (folder / name).read_bytes()
+
+
+def test_released_content_is_checked_and_held_for_the_analyst_only(service, ceremony):
+    token = service.tokens[PROJECT]["trust_north"]
+    name = "trust_north.ld_contacts.released"
+    content = sealed_release(ceremony, service.folder, name)
+    damaged = bytearray(content)
+    damaged[len(damaged) // 2] ^= 1
+    refused_in_one_line(put(service, token, name, bytes(damaged)), 400, "signature check failed")
+    to_ttp = sealed_release(ceremony, service.folder, "to-ttp.released", recipient="ttp")
+    response = put(service, token, name, to_ttp)
+    refused_in_one_line(response, 400, "is sealed to 'ttp', not to this project's analyst")
+    response = put(service, token, "trust_south.ld_contacts.released", content)
+    refused_in_one_line(response, 400, "must be named trust_north.KIND.released")
+    response = put(service, token, name, content)
+    assert response.status_code == 200 and response.json()["kind"] == "released"
+    listed = {}
+    for party in ("analyst", "trust_north", "trust_south"):
+        answer = httpx.get(
+            f"{service.url}/api/v1/files",
+            headers={"Authorization": f"Bearer {service.tokens[PROJECT][party]}"},
+        )
+        listed[party] = [file["name"] for file in answer.json()["files"]]
+    assert listed == {"analyst": [name], "trust_north": [], "trust_south": []}
+    fetched = httpx.get(
+        f"{service.url}/api/v1/files/{name}",
+        headers={"Authorization": f"Bearer {service.tokens[PROJECT]['analyst']}"},
+    )
+    assert fetched.content == content
+
+
 def test_after_every_refusal_a_good_package_is_accepted_and_the_log_verifies(service, ceremony):
     content = ceremony.packages["trust_north"].read_bytes()
     response = put(service, service.tokens[PROJECT]["trust_north"], "trust_north.pkg", content)
