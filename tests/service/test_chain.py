@@ -98,3 +98,14 @@ def test_the_log_records_every_step_and_its_chain_verifies(chain, ceremony):
     for event in ("package accepted", "run queued", "run requeued", "run completed", "fetched"):
         assert f'"event": "{event}"' in entries
     assert verify(chain["data"] / "service.log") == entries.count("\n")
+
+
+def test_another_run_with_other_settings_is_a_new_run(chain, ceremony):
+    server, data = chain["server"], chain["data"]
+    output = ceremony.pprl("service", "run", PROJECT, "--threshold", "0.9", "--data", data)
+    assert f"Run 2 of {PROJECT} queued" in output
+    runs = server.status(server.admin_token)["projects"][0]["runs"]
+    assert [run["id"] for run in runs] == [1, 2]
+    assert runs[1]["options"]["threshold"] == 0.9 and runs[0]["options"]["threshold"] == 0.5
+    assert runs[0]["state"] == "completed"  # the first run's results stay
+    assert (data / "projects" / PROJECT / "runs" / "1" / "quality.json").is_file()

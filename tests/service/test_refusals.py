@@ -4,15 +4,18 @@ written; on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from keys import Keyring, open_file, seal_file
 from keys.identity import load_identity
 from pprl import content_types
+from pprl.cli import main
 
 from .conftest import CUSTODIANS, PASSPHRASE, PROJECT, ServiceThread, fresh_database, tokens_from
 
@@ -252,3 +255,16 @@ def test_after_every_refusal_a_good_package_is_accepted_and_the_log_verifies(ser
     events = [json.loads(line)["event"] for line in (service.data / "service.log").open()]
     assert events.count("refused") >= 10
     assert events[-1] == "package accepted"
+
+
+def test_a_run_before_every_package_is_held_is_refused(service, ceremony):
+    result = CliRunner().invoke(
+        main, ["service", "run", PROJECT, "--data", str(service.data)], env=ceremony.env()
+    )
+    assert result.exit_code == 1
+    # trust_north's package is held once the test above has run
+    assert re.fullmatch(
+        r"Error: project 'ld-eval' is waiting for packages from police_north, police_south, "
+        r"(trust_north, )?trust_south",
+        result.output.strip(),
+    )
