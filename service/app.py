@@ -12,6 +12,7 @@ Every refusal is one line (JSON `{"refused": ...}`) and goes into the service lo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -78,11 +79,12 @@ async def put_file(request: Request) -> JSONResponse:
     who = await _holder(request)
     await run_in_threadpool(service.before_upload, who, name)
     received = await _receive(request, service, name)
-    service.log("received", who, file=name, sha256=received.sha256, detail=f"{received.size} bytes")
+    log = functools.partial(run_in_threadpool, service.log)  # appending waits for the disk
+    await log("received", who, file=name, sha256=received.sha256, detail=f"{received.size} bytes")
     kind, queued = await run_in_threadpool(service.accept, who, name, received)
-    service.log(f"{kind} accepted", who, file=name, sha256=received.sha256)
+    await log(f"{kind} accepted", who, file=name, sha256=received.sha256)
     if queued is not None:
-        service.log("run queued", who, detail=f"run {queued}: every custodian's package is held")
+        await log("run queued", who, detail=f"run {queued}: every custodian's package is held")
     return JSONResponse({"accepted": name, "kind": kind, "sha256": received.sha256, "run": queued})
 
 
@@ -132,7 +134,7 @@ async def get_file(request: Request) -> Response:
     service = _service(request)
     who = await _holder(request)
     path = await run_in_threadpool(service.fetch, who, name)
-    service.log("fetched", who, file=name)
+    await run_in_threadpool(service.log, "fetched", who, file=name)
     return FileResponse(path, media_type="application/octet-stream", filename=name)
 
 

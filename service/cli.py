@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import shutil
 from pathlib import Path
 
 import click
@@ -97,8 +98,8 @@ def serve_command(
     folder, engine = open_service_folder(data, db)
     service = Service(folder, engine, identity, int(max_upload_mb * (1 << 20)))
     _first_start(service)
-    for leftover in folder.incoming.glob("*.partial"):
-        leftover.unlink()  # uploads cut short by a stop: never kept
+    for leftover in folder.incoming.iterdir():  # uploads cut short by a stop: never kept
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
     for run in requeue_interrupted(engine):
         chainlog.append(folder.log, "run requeued", detail=f"run {run}: the service had stopped")
     worker = Worker(engine, folder, key_path, secret)

@@ -18,8 +18,13 @@ from cryptography.exceptions import InvalidSignature
 
 from keys import Identity, Keyring, KeysError
 from keys.card import Card
-from keys.sealed_format import SEALED_LENGTH, SIGNATURE_BYTES, TAG_BYTES, read_prefix
-from keys.sealed_format import signed_message as signed
+from keys.sealed_format import (
+    SEALED_LENGTH,
+    SIGNATURE_BYTES,
+    TAG_BYTES,
+    read_prefix,
+    signed_message,
+)
 from linkage.ttp.intake import PackageProblem, open_one
 from pprl import content_types
 from service.errors import Forbidden, ServiceError
@@ -128,7 +133,7 @@ def _signed_by(source, card: Card):
     for position in range(len(prefix), end, BLOCK):
         running.update(source.read(min(BLOCK, end - position)))
     try:
-        card.verifier().verify(source.read(SIGNATURE_BYTES), signed(running.digest()))
+        card.verifier().verify(source.read(SIGNATURE_BYTES), signed_message(running.digest()))
     except InvalidSignature:
         raise KeysError(
             f"signature check failed: this file was altered, truncated, or not signed by "

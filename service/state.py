@@ -126,7 +126,7 @@ class Service:
                 kept.unlink(missing_ok=True)
                 raise
 
-    def fetchable(self, who: Holder) -> dict[str, Upload | Path]:
+    def fetchable(self, who: Holder) -> dict[str, Path]:
         """What is sealed to this party and ready: by the name it is fetched under."""
         if who.is_admin:
             return {}
