@@ -6,14 +6,16 @@ Makes (or reuses, in --work) a `pprl sample --people PEOPLE` scenario and its fo
 (`pprl hash`, each in its own process; 207,000 people give about 250,000 records per
 custodian), then:
 
-1. starts `pprl serve` (SQLite) on a free loopback port and makes the project;
-2. runs the four `pprl submit` at once, each in its own process, while an analyst's client
-   polls `/api/v1/status` every 0.2 s: upload throughput is the packages' bytes over the wall
-   time from the first start to the last acceptance (each upload is received, then verified
-   as `pprl link` would open it, before it is accepted);
-3. waits for the run the last upload queued: its time is from queued to completed;
-4. links the same packages with `pprl link` by hand, timed the same way: the service's
-   overhead is the difference.
+1. links the packages with `pprl link` by hand, timed: wall time and CPU time;
+2. starts `pprl serve` (SQLite) on a free loopback port and makes the project;
+3. uploads the four packages at once, each from its own thread through `pprl submit`'s code
+   (`service.client.submit`), while an analyst's client polls `/api/v1/status` every 0.2 s.
+   From the service log: receive throughput is the packages' bytes over the time from the
+   project's creation to the last upload received; each package's verification (opened as
+   `pprl link` opens it) is the time from received to accepted;
+4. waits for the run the last upload queued: its time is from queued to completed, against
+   `pprl link` by hand (the service's overhead), and the CPU time of the whole service (serve,
+   verification, the link child) against the CPU time of `pprl link`.
 
 Peak memory: the largest RSS of the serve process itself and of its process tree (the link
 child included), sampled every 0.1 s. Every request goes to 127.0.0.1 only, and every loop is
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -34,6 +37,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from service.client import submit
 
 PASSPHRASE = "bench-service-Passphrase-7"
 PROJECT = "bench"
@@ -112,7 +117,8 @@ def _rss(pid: int) -> int:
         text = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0
-    return int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) * 1024
+    found = re.search(r"VmRSS:\s+(\d+)", text)  # none once the process is a zombie
+    return int(found.group(1)) * 1024 if found else 0
 
 
 def _descendants(pid: int) -> list[int]:
@@ -173,14 +179,13 @@ def bench(work: Path, packages: dict[str, Path], timeout: float) -> dict:
         _wait(lambda: httpx.get(url, timeout=1).raise_for_status(), timeout)
         started = time.monotonic()
         uploads = [
-            subprocess.Popen(
-                [sys.executable, "-P", "-m", "pprl", "submit", packages[c], "--service", url],
-                env={**env, "PPRL_TOKEN": tokens[c]},
-            )
+            threading.Thread(target=submit, args=([packages[c]], url, tokens[c]))
             for c in CUSTODIANS
         ]
+        for upload in uploads:
+            upload.start()
         polls, status = 0, {}
-        while any(u.poll() is None for u in uploads):
+        while any(u.is_alive() for u in uploads):
             assert time.monotonic() - started < timeout, "uploads timed out"
             status = httpx.get(
                 f"{url}/api/v1/status", headers={"Authorization": f"Bearer {tokens['analyst']}"}
@@ -188,24 +193,46 @@ def bench(work: Path, packages: dict[str, Path], timeout: float) -> dict:
             polls += 1
             time.sleep(0.2)
         uploaded = time.monotonic() - started
-        assert all(u.returncode == 0 for u in uploads)
         run = _run(url, admin, timeout)
         sampler.stop.set()
     finally:
         server.terminate()
         server.wait(60)
+    received, verified = _log_times(data / "service.log")
     size = sum(p.stat().st_size for p in packages.values())
     return {
         "records": [r["records"] for r in run["quality"]["sources"]],
         "package_mib": round(size / 2**20, 1),
-        "upload_seconds": round(uploaded, 1),
-        "upload_mib_per_s": round(size / 2**20 / uploaded, 1),
+        "upload_and_verify_seconds": round(uploaded, 1),
+        "received_seconds": received,
+        "receive_mib_per_s": round(size / 2**20 / received, 1),
+        "verify_seconds_each": verified,
         "analyst_polls_during_upload": polls,
         "run_seconds": _seconds(run["created"], run["finished"]),
         "serve_peak_rss_mib": round(sampler.own / 2**20),
         "serve_and_link_peak_rss_mib": round(sampler.tree / 2**20),
         "status_seen": bool(status),
     }
+
+
+def _log_times(log: Path) -> tuple[float, list[float]]:
+    """From the service log: the time from the first upload's start (the project's creation
+    is the line before) to the last upload received, and each package's verification time."""
+    from datetime import datetime
+
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    when = {id(e): datetime.fromisoformat(e["time"]) for e in entries}
+    created = next(e for e in entries if e["event"] == "project created")
+    received = {e["party"]: e for e in entries if e["event"] == "received"}
+    accepted = {e["party"]: e for e in entries if e["event"] == "package accepted"}
+    last = max(when[id(e)] for e in received.values())
+    return (
+        round((last - when[id(created)]).total_seconds(), 1),
+        [
+            round((when[id(accepted[p])] - when[id(received[p])]).total_seconds(), 1)
+            for p in received
+        ],
+    )
 
 
 def _run(url: str, admin: str, timeout: float) -> dict:
@@ -236,6 +263,12 @@ def _wait(attempt, timeout: float) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def cpu_seconds() -> float:
+    """CPU time of every finished child process and their children, so far."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def by_hand(work: Path, packages: dict[str, Path]) -> float:
