@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from pprl.errors import PprlError
 from service import status_page
 from service.errors import NotFound, ServiceError, TooLarge
 from service.state import Received, Service
@@ -45,7 +46,7 @@ def create_app(service: Service, secure_cookie: bool = False) -> Starlette:
             Route("/api/v1/files/{name}", get_file, methods=["GET"]),
             Route("/projects/{project}/runs/{run:int}/quality.html", quality_report),
         ],
-        exception_handlers={ServiceError: refused},
+        exception_handlers={PprlError: refused},  # any refusal: one line, logged
     )
     app.state.service = service
     app.state.secure_cookie = secure_cookie
@@ -64,13 +65,13 @@ async def _holder(request: Request) -> Holder:
     return who
 
 
-async def refused(request: Request, error: ServiceError) -> JSONResponse:
+async def refused(request: Request, error: PprlError) -> JSONResponse:
     who = getattr(request.state, "holder", None)
     name = request.path_params.get("name", "")
     await run_in_threadpool(
         _service(request).log, "refused", who, file=name, detail=f"{request.url.path}: {error}"
     )
-    return JSONResponse({"refused": str(error)}, status_code=error.status)
+    return JSONResponse({"refused": str(error)}, status_code=getattr(error, "status", 400))
 
 
 async def put_file(request: Request) -> JSONResponse:
@@ -178,7 +179,7 @@ async def quality_report(request: Request) -> Response:
     project, run = request.path_params["project"], request.path_params["run"]
     service = _service(request)
     who = await _holder(request)
-    path = service.folder.run(project, run) / "quality.html"
-    if not who.may_read(project) or not path.is_file():
+    path = service.folder.run(project, run) / "quality.html" if who.may_read(project) else None
+    if path is None or not path.is_file():
         raise NotFound(f"no quality report for run {run} of {project!r} that you may read")
     return FileResponse(path, media_type="text/html")
