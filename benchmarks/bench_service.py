@@ -208,10 +208,18 @@ def bench(work: Path, packages: dict[str, Path], timeout: float) -> dict:
         "verify_seconds_each": verified,
         "analyst_polls_during_upload": polls,
         "run_seconds": _seconds(run["created"], run["finished"]),
+        "run_link_cpu_seconds": _run_cpu(data / "service.log"),
         "serve_peak_rss_mib": round(sampler.own / 2**20),
         "serve_and_link_peak_rss_mib": round(sampler.tree / 2**20),
         "status_seen": bool(status),
     }
+
+
+def _run_cpu(log: Path) -> float:
+    """The link child's CPU time, as the worker logged it."""
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    detail = next(e["detail"] for e in entries if e["event"] == "run completed")
+    return float(re.search(r"([\d.]+) s CPU", detail).group(1))
 
 
 def _verify_times(log: Path) -> list[float]:

@@ -85,9 +85,14 @@ class Worker(threading.Thread):
             preexec_fn=die_with_parent,
         )
         reason = self._follow(child, run_id)
-        if child.wait() == 0 and (out / "quality.json").is_file():
+        _, status, usage = os.wait4(child.pid, 0)  # the child's CPU time, for the log
+        child.returncode = os.waitstatus_to_exitcode(status)
+        cpu = f"{usage.ru_utime + usage.ru_stime:.1f} s CPU"
+        if child.returncode == 0 and (out / "quality.json").is_file():
             finish(self.engine, run_id)
-            chainlog.append(self.folder.log, "run completed", project=name, detail=f"run {run_id}")
+            chainlog.append(
+                self.folder.log, "run completed", project=name, detail=f"run {run_id}: {cpu}"
+            )
         else:
             reason = reason or f"pprl link stopped with status {child.returncode}"
             finish(self.engine, run_id, reason)
