@@ -10,6 +10,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as Driver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from .conftest import CUSTODIANS
 
@@ -30,9 +32,12 @@ def browser():
 
 
 def sign_in(browser, url: str, token: str) -> None:
+    """Sign in, and wait until the form's page has gone (a click does not wait for it)."""
     browser.get(url)
     browser.find_element(By.ID, "token").send_keys(token)
-    browser.find_element(By.ID, "signin").click()
+    button = browser.find_element(By.ID, "signin")
+    button.click()
+    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(button))
 
 
 @pytest.mark.parametrize("chain", ["sqlite"], indirect=True)
@@ -53,8 +58,12 @@ def test_the_status_page_shows_the_project_to_a_signed_in_party(chain, browser, 
     browser.save_screenshot(str(screenshot))
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     shutil.copyfile(screenshot, chain["folder"] / "service-status.png")
-    browser.find_element(By.LINK_TEXT, "Quality report").click()
+    report = browser.find_element(By.LINK_TEXT, "Quality report")
+    report.click()
+    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(report))
     assert "quality" in browser.title.lower()
     browser.back()
-    browser.find_element(By.ID, "signout").click()
+    signout = browser.find_element(By.ID, "signout")
+    signout.click()
+    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(signout))
     assert browser.find_element(By.ID, "token")  # signed out: the form again
