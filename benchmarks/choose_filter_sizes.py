@@ -73,7 +73,7 @@ def evaluate(pairs, shape: FilterShape, hardening: Hardening):
     encoder = FieldEncoder(SECRET, "surname", shape, hardening, np.random.default_rng(1))
     names = sorted({n for a, b in pairs for n in (a, b)})
     index = {n: i for i, n in enumerate(names)}
-    filters = encoder.encode(names)
+    filters = encoder.finish(encoder.encode(names))
     a = filters[[index[x] for x, _ in pairs]]
     b = filters[[index[y] for _, y in pairs]]
     fill = np.unpackbits(filters, axis=1).mean()

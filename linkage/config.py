@@ -17,7 +17,9 @@ from typing import Any
 
 from pprl.settings import load_toml
 
-FORMAT = "pprl-encoding/1"
+FORMAT = "pprl-encoding/2"
+# /1 had no salts table and no per-field keys: read as the unhardened encoding it described.
+_FORMAT_1 = "pprl-encoding/1"
 
 # Filters compared across one another share a key: forename against surname finds swapped
 # names, day against month finds swapped dates. Each domain has its own key from HKDF.
@@ -101,20 +103,43 @@ def _filter_shapes() -> dict[str, FilterShape]:
     }
 
 
+# What a field's tokens may be salted with, each a part of the record's own date of birth
+# (the same on both sides of a true pair, and nearly unique to a person with the name):
+# year, day and month (in either order, so a swapped date keeps it), day, month.
+SALT_KINDS = ("year", "daymonth", "day", "month")
+
+
+def _hardened_salts() -> dict[str, list[str]]:
+    """The default salts, chosen by measurement (`benchmarks/bench_quality_risk.py`, table
+    in docs/security.md): day and month each under the other, so that they are no longer
+    31 and 12 fixed codes (a swapped date still meets), and sex under the year. Names are
+    not salted by default: every salt tried lost 0.02-0.03 of F1 on FEBRL4 and on the
+    sample (true pairs whose dates of birth differ lose their names' evidence)."""
+    return {"dob_day": ["month"], "dob_month": ["day"], "sex": ["year"]}
+
+
 @dataclass
 class Hardening:
     """Defences against frequency attacks on the filters, each at a cost in linkage quality.
 
-    blip_epsilon: flip each bit with probability 1 / (1 + e^epsilon) (BLIP, differential
-    privacy per filter); 0 switches it off. balance: append each filter's complement, so every
-    filter has the same number of ones. salt_with_year: fields whose tokens are salted with
-    the year of birth, so the same name in different birth years encodes differently.
+    salts: per field, the parts of the record's date of birth its tokens are salted with
+    (each token set once per salt), so that equal values of people born on different days
+    encode differently. blip_epsilon: flip each bit of each row with probability
+    1 / (1 + e^epsilon) (BLIP, drawn per row); 0 switches it off. balance: append each
+    filter's complement, so every filter has the same number of ones. key_per_field: a key
+    per field from HKDF rather than per domain (then swapped names and swapped day and month
+    are not detected).
     """
 
+    salts: dict[str, list[str]] = field(default_factory=_hardened_salts)
     blip_epsilon: float = 0.0
     balance: bool = False
-    salt_with_year: list[str] = field(default_factory=list)
+    key_per_field: bool = False
 
+    @classmethod
+    def none(cls) -> Hardening:
+        """The unhardened encoding (pprl-encoding/1's default): no salts, no noise."""
+        return cls(salts={})
 
 @dataclass
 class Standardise:
@@ -143,9 +168,14 @@ class EncodingConfig:
         for name in self.blocking:
             if name not in BLOCKING_KEYS:
                 raise ValueError(f"unknown blocking key '{name}'")
-        for name in self.hardening.salt_with_year:
-            if name not in KEY_DOMAINS or name.startswith("dob"):
-                raise ValueError(f"hardening.salt_with_year: cannot salt '{name}'")
+        for name, kinds in self.hardening.salts.items():
+            if name not in KEY_DOMAINS:
+                raise ValueError(f"hardening.salts: unknown field '{name}'")
+            unknown = [k for k in kinds if k not in SALT_KINDS]
+            if unknown or len(set(kinds)) != len(kinds):
+                raise ValueError(
+                    f"hardening.salts.{name}: each of {', '.join(SALT_KINDS)} at most once"
+                )
         if self.hardening.blip_epsilon < 0:
             raise ValueError("hardening.blip_epsilon must be 0 (off) or positive")
 
@@ -162,8 +192,10 @@ class EncodingConfig:
     def from_dict(cls, data: dict[str, Any]) -> EncodingConfig:
         data = dict(data)
         fmt = data.pop("format", FORMAT)
+        if fmt == _FORMAT_1:
+            return cls.from_dict(_from_format_1(data))
         if fmt != FORMAT:
-            raise ValueError(f"configuration format '{fmt}' is not {FORMAT}")
+            raise ValueError(f"configuration format '{fmt}' is neither {FORMAT} nor {_FORMAT_1}")
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown configuration tables: {sorted(unknown)}")
@@ -187,6 +219,38 @@ class EncodingConfig:
             raise ValueError(f"unknown setting: {e}") from None
 
     @classmethod
+    def unhardened(cls) -> EncodingConfig:
+        """Today's defaults without hardening: what every custodian used before salts."""
+        return cls(hardening=Hardening.none())
+
+    @classmethod
     def from_toml(cls, path: Path) -> EncodingConfig:
         """Read a TOML encoding configuration; any mistake is one line naming the file."""
         return load_toml(path, cls.from_dict)
+
+
+def _from_format_1(data: dict[str, Any]) -> dict[str, Any]:
+    """A pprl-encoding/1 configuration in /2 terms: its hardening had no salts table (only
+    salt_with_year, the year alone) and no per-field keys, so absent means off."""
+    old = dict(data.get("hardening", {}))
+    salted = old.pop("salt_with_year", [])
+    return {
+        **data,
+        "format": FORMAT,
+        "hardening": {**old, "salts": {name: ["year"] for name in salted}},
+    }
+
+
+def differing_settings(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """The settings two configurations (as in package metadata) differ in, by dotted name
+    ('format', 'hardening.salts', 'filters.surname'): for a refusal that says why."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if x == y:
+            continue
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += [f"{key}.{name}" for name in differing_settings(x, y)] or [key]
+        else:
+            out.append(key)
+    return out

@@ -11,14 +11,23 @@ from typing import TYPE_CHECKING
 import jellyfish
 import numpy as np
 
-from linkage.config import BLOCKING_KEYS, BlockingKey, EncodingConfig
+from linkage.config import BLOCKING_KEYS, BlockingKey, EncodingConfig, Hardening
 from linkage.custodian import standardise as std
 from linkage.custodian.bloom import derive_key, keyed_digests
+from linkage.custodian.field_tokens import salt_values
 
 if TYPE_CHECKING:
     from linkage.custodian.encode import Coded, Variants
 
 BLOCK_KEY_BYTES = 8
+# The filter field each name part of a blocking key comes from, and the salts a key's own
+# date parts already hold: a key joining a salted name takes the name's other salts too.
+_PART_FIELDS = {
+    "forename_soundex": "forename",
+    "forename_initial": "forename",
+    "surname_soundex": "surname",
+}
+_PART_SALTS = {"dob_year": "year", "dob_daymonth": "daymonth"}
 DateParts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # known, day, month, year
 
 
@@ -86,17 +95,35 @@ def blocking_digests(
     variants: Variants, dates: DateParts, secret: bytes, config: EncodingConfig
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per blocking key of the configuration: each variant's keyed digest (BLAKE2b under a
-    key of its own), and whether the key could be formed. Each distinct value once."""
+    key of its own), and whether the key could be formed. Each distinct value once. A key
+    that joins a name salted by the hardening is salted alike (`key_salts`), or it would
+    group the name across the salts that keep its filters apart."""
     plain = blocking_values(variants, dates, config.standardise.postcode_country)
+    salts = salt_values(*dates)
     digests = {}
     for name in config.blocking:
         keys, text_of = plain[name]
-        unique, inverse = np.unique(keys, return_inverse=True)
-        keyed = keyed_digests(
-            derive_key(secret, f"block:{name}"), [text_of(int(k)) for k in unique], BLOCK_KEY_BYTES
-        )
-        digests[name] = (keyed[inverse], keys != 0)
+        kinds = key_salts(BLOCKING_KEYS[name], config.hardening)
+        columns = np.stack([keys, *(np.where(keys != 0, salts[k], 0) for k in kinds)], axis=1)
+        unique, inverse = np.unique(columns, axis=0, return_inverse=True)
+        texts = [
+            text_of(int(row[0])) + "".join(f"|{k}:{s}" for k, s in zip(kinds, row[1:]) if s)
+            for row in unique
+        ]
+        keyed = keyed_digests(derive_key(secret, f"block:{name}"), texts, BLOCK_KEY_BYTES)
+        digests[name] = (keyed[inverse.ravel()], keys != 0)
     return digests
+
+
+def key_salts(key: BlockingKey, hardening: Hardening) -> list[str]:
+    """The salts of the names a key joins that its own date parts do not already hold."""
+    held = {_PART_SALTS[p] for p in key.parts if p in _PART_SALTS}
+    kinds = []
+    for part in key.parts:
+        for kind in hardening.salts.get(_PART_FIELDS.get(part, ""), ()):
+            if kind not in held and kind not in kinds:
+                kinds.append(kind)
+    return kinds
 
 
 def blocking_values(

@@ -22,6 +22,7 @@ _HKDF_INFO = b"pprl encoding key v1: "
 _BLOCK_VALUES = 20_000  # distinct values encoded at once, to bound memory
 _CHAR_BITS = 21  # a Unicode code point fits in 21 bits
 _SALT_BITS = 12
+_DATE_PART = "other-part"
 
 
 def derive_key(secret: bytes, label: str) -> bytes:
@@ -63,8 +64,10 @@ class FieldEncoder:
     """Encodes distinct values of one field into filters (rows of packed bits, little-endian).
 
     A value's tokens are the padded bigrams of its text (for names and addresses) and/or
-    whole tokens given per value (date parts, postcode parts). With a salt (a year of birth
-    per value), every token is prefixed by it.
+    whole tokens given per value (date parts, postcode parts). With salts (columns of one
+    number per value, each of its own kind), every token is set once per salt, prefixed by
+    it. Noise and balancing are applied per row (`finish`), after the distinct values'
+    filters are gathered into rows, so that equal values do not share their noise.
     """
 
     def __init__(
@@ -76,7 +79,8 @@ class FieldEncoder:
         rng: np.random.Generator | None = None,
     ) -> None:
         self.shape = shape
-        self._hmac = Hmac(derive_key(secret, f"filter:{KEY_DOMAINS[field]}"))
+        domain = field if hardening.key_per_field else KEY_DOMAINS[field]
+        self._hmac = Hmac(derive_key(secret, f"filter:{domain}"))
         self._positions: dict[str, np.ndarray] = {}
         self._flip = (
             1 / (1 + math.exp(hardening.blip_epsilon)) if hardening.blip_epsilon > 0 else 0.0
@@ -108,34 +112,51 @@ class FieldEncoder:
         self,
         text: Sequence[str] | None = None,
         tokens: Sequence[Sequence[str]] = (),
-        salt: np.ndarray | None = None,
+        salts: Sequence[tuple[str, np.ndarray]] = (),
     ) -> np.ndarray:
-        """Filters for n distinct values, as an (n, width) uint8 array.
+        """Filters for n distinct values, as an (n, bits / 8) uint8 array, before `finish`.
 
         text: n strings whose padded bigrams are tokens; tokens: columns of n whole tokens
-        each ('' for none); salt: n years (0 for none) prefixed to every token.
-        """
+        each ('' for none); salts: (kind, n numbers, 0 for none), each prefixed to every
+        token in turn."""
         n = len(text) if text is not None else len(tokens[0]) if tokens else 0
-        out = np.empty((n, self.width), dtype=np.uint8)
+        out = np.empty((n, self.shape.bits // 8), dtype=np.uint8)
         for start in range(0, n, _BLOCK_VALUES):
             stop = min(n, start + _BLOCK_VALUES)
-            block_salt = None if salt is None else salt[start:stop]
             rows, cols = [], []
-            if text is not None:
-                r, c = self._bigram_bits(text[start:stop], block_salt)
-                rows.append(r)
-                cols.append(c)
-            for column in tokens:
-                r, c = self._token_bits(column[start:stop], block_salt)
-                rows.append(r)
-                cols.append(c)
+            for kind, salt in salts or [("", None)]:
+                block_salt = None if salt is None else salt[start:stop]
+                if text is not None:
+                    r, c = self._bigram_bits(text[start:stop], block_salt, kind)
+                    rows.append(r)
+                    cols.append(c)
+                for column in tokens:
+                    r, c = self._token_bits(column[start:stop], block_salt, kind)
+                    rows.append(r)
+                    cols.append(c)
             bits = np.zeros((stop - start, self.shape.bits), dtype=bool)
             if rows:
                 bits[np.concatenate(rows), np.concatenate(cols)] = True
-            out[start:stop] = self._finish(bits)
+            out[start:stop] = np.packbits(bits, axis=1, bitorder="little")
         return out
 
-    def _bigram_bits(self, text: Sequence[str], salt: np.ndarray | None):
+    def finish(self, filters: np.ndarray) -> np.ndarray:
+        """Rows of filters (from `encode`) with each row's own noise, then balanced: the
+        package's filters, (rows, width) uint8."""
+        if not self._flip and self._permutation is None:
+            return filters
+        out = np.empty((len(filters), self.width), dtype=np.uint8)
+        for start in range(0, len(filters), _BLOCK_VALUES):
+            block = filters[start : start + _BLOCK_VALUES]
+            bits = np.unpackbits(block, axis=1, bitorder="little").astype(bool)
+            if self._flip:
+                bits ^= self._rng.random(bits.shape) < self._flip
+            if self._permutation is not None:
+                bits = np.concatenate([bits, ~bits], axis=1)[:, self._permutation]
+            out[start : start + len(block)] = np.packbits(bits, axis=1, bitorder="little")
+        return out
+
+    def _bigram_bits(self, text: Sequence[str], salt: np.ndarray | None, kind: str = ""):
         """(row, bit) pairs for every padded bigram, found with array operations."""
         padded = [f"_{t}_" if t else "" for t in text]
         width = max((len(p) for p in padded), default=0)
@@ -150,26 +171,26 @@ class FieldEncoder:
         rows = np.nonzero(valid)[0]
         unique, inverse = np.unique(codes[valid], return_inverse=True)
         table = np.array(
-            [self.positions(self._bigram_token(int(c), salt is not None)) for c in unique],
+            [self.positions(self._bigram_token(int(c), salt is not None, kind)) for c in unique],
             dtype=np.int64,
         ).reshape(len(unique), -1)
         return np.repeat(rows, self.shape.hashes), table[inverse].ravel()
 
     @staticmethod
-    def _bigram_token(code: int, salted: bool) -> str:
+    def _bigram_token(code: int, salted: bool, kind: str = "") -> str:
         prefix = ""
         if salted:
-            prefix, code = f"{code & ((1 << _SALT_BITS) - 1)}|", code >> _SALT_BITS
+            prefix, code = _salt_prefix(kind, code & ((1 << _SALT_BITS) - 1)), code >> _SALT_BITS
         mask = (1 << _CHAR_BITS) - 1
         return prefix + chr(code >> _CHAR_BITS) + chr(code & mask)
 
-    def _token_bits(self, column: Sequence[str], salt: np.ndarray | None):
+    def _token_bits(self, column: Sequence[str], salt: np.ndarray | None, kind: str = ""):
         """(row, bit) pairs for one whole token per value ('' sets none)."""
         values = np.asarray(column, dtype=object)
         if salt is not None:
             values = np.array(
                 [
-                    f"{s % (1 << _SALT_BITS)}|{v}" if v else ""
+                    f"{_salt_prefix(kind, s % (1 << _SALT_BITS))}{v}" if v else ""
                     for v, s in zip(values, salt, strict=True)
                 ],
                 dtype=object,
@@ -184,12 +205,17 @@ class FieldEncoder:
         keep = cols >= 0
         return rows[keep], cols[keep]
 
-    def _finish(self, bits: np.ndarray) -> np.ndarray:
-        if self._flip:
-            bits ^= self._rng.random(bits.shape) < self._flip
-        if self._permutation is not None:
-            bits = np.concatenate([bits, ~bits], axis=1)[:, self._permutation]
-        return np.packbits(bits, axis=1, bitorder="little")
+
+def _salt_prefix(kind: str, salt: int) -> str:
+    """'1987|' for a year (as pprl-encoding/1 salted), 'daymonth:100|' for other kinds; ''
+    for no salt (0: the date of birth is missing), so such rows encode as unsalted. A day
+    salted with its month and a month with its day share one prefix, so that a day equals
+    the other record's month where the two were swapped."""
+    if not salt:
+        return ""
+    if kind == "year":
+        return f"{salt}|"
+    return f"{_DATE_PART if kind in ('day', 'month') else kind}:{salt}|"
 
 
 def keyed_digests(key: bytes, values: Sequence[str], size: int = 8) -> np.ndarray:

@@ -24,7 +24,13 @@ from linkage.config import EncodingConfig
 from linkage.custodian import standardise as std
 from linkage.custodian.blocking_keys import blocking_digests
 from linkage.custodian.bloom import FieldEncoder
-from linkage.custodian.field_tokens import postcode_tokens, whole_value, year_tokens
+from linkage.custodian.field_tokens import (
+    SALT_LIMIT,
+    postcode_tokens,
+    salt_values,
+    whole_value,
+    year_tokens,
+)
 
 # The longest value of each field that is standardised, in characters: far above any real
 # name, date, code or address line, and low enough that no row can make a chunk's tables of
@@ -41,7 +47,6 @@ FIELD_LIMITS = {
 }
 MISSING = -1
 _NUMBERS = [str(i) for i in range(10_000)]
-_SALTS = 10_000  # salts are years of birth, below this
 
 
 @dataclass
@@ -314,23 +319,29 @@ def encode_variants(
     """Filters and blocking keys of each variant as fixed-width binary arrow columns."""
     country = config.standardise.postcode_country
     known, day, month, year = _date_parts(variants.dob)
-    salt = np.where(known, year, 0)
-    salted = set(config.hardening.salt_with_year)
+    salts = salt_values(known, day, month, year)
 
     def field(
         name: str, coded: Coded, text: Callable | None = None, tokens: Callable | None = None
     ) -> pa.Array:
-        """Encode each distinct (value, salt) once and gather the rows."""
-        row_salt = salt if name in salted else np.zeros(len(variants), dtype=np.int64)
-        unique, inverse = np.unique((coded.codes + 1) * _SALTS + row_salt, return_inverse=True)
-        values = [coded.values[v] if v != MISSING else None for v in unique // _SALTS - 1]
+        """Encode each distinct (value, salts) once, gather the rows, add each row's noise."""
+        kinds = config.hardening.salts.get(name, [])
+        combined = coded.codes + 1
+        for kind in kinds:  # each salt below SALT_LIMIT, so they pack into one integer
+            combined = combined * SALT_LIMIT + salts[kind]
+        unique, inverse = np.unique(combined, return_inverse=True)
+        unique_salts = []
+        for kind in reversed(kinds):
+            unique, salt = np.divmod(unique, SALT_LIMIT)
+            unique_salts.insert(0, (kind, salt))
+        values = [coded.values[v] if v != MISSING else None for v in unique - 1]
         encoder = FieldEncoder(secret, name, config.filters[name], config.hardening)
         filters = encoder.encode(
             text=[text(v) if v is not None else "" for v in values] if text else None,
             tokens=tokens(values) if tokens else (),
-            salt=unique % _SALTS if name in salted else None,
+            salts=unique_salts,
         )
-        return _fixed_binary(filters[inverse], coded.codes != MISSING)
+        return _fixed_binary(encoder.finish(filters[inverse]), coded.codes != MISSING)
 
     columns = {
         "forename": field("forename", variants.forename, text=str),

@@ -4,7 +4,11 @@ differ in a way people mistype still share bits."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from linkage.custodian import standardise as std
+
+SALT_LIMIT = 4096  # every salt (a year of birth, a day and month) is below this
 
 
 def whole_value(values: list) -> list[list[str]]:
@@ -33,3 +37,16 @@ def year_tokens(values: list) -> list[list[str]]:
         [f"tens:{y // 100}_{y % 10}" if y else "" for y in years],
         [f"digits:{''.join(sorted(str(y)))}" if y else "" for y in years],
     ]
+
+
+def salt_values(
+    known: np.ndarray, day: np.ndarray, month: np.ndarray, year: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Each salt kind's number per variant (`linkage.config.SALT_KINDS`), 0 where the date
+    of birth is missing; day and month in either order as the lower times 32 plus the
+    higher, so that a swapped date keeps its salt."""
+    daymonth = np.minimum(day, month) * 32 + np.maximum(day, month)
+    return {
+        kind: np.where(known, values % SALT_LIMIT, 0).astype(np.int64)
+        for kind, values in (("year", year), ("daymonth", daymonth), ("day", day), ("month", month))
+    }

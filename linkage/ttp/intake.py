@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from keys import Identity, Keyring, KeysError, open_file
+from linkage.config import differing_settings
 from linkage.package import PackageInfo, open_package
 from linkage.ttp.sources import Source, source_from_table
 from pprl import content_types
@@ -104,4 +105,15 @@ def _all_equal(opened: list, what: str, attribute: str) -> None:
         groups[getattr(info, attribute)].append(str(path))
     if len(groups) > 1:
         listed = "; ".join(", ".join(paths) for paths in groups.values())
-        raise PackageProblem(f"packages made with different {what}s: {listed}")
+        why = _why(opened) if attribute == "config_fingerprint" else ""
+        raise PackageProblem(f"packages made with different {what}s: {listed}{why}")
+
+
+def _why(opened: list) -> str:
+    """Which encoding settings differ (between the first two configurations that do), so
+    that custodians know what to agree on; '' where the configurations are equal."""
+    configs = list({info.config_fingerprint: info.config for _, info, _ in opened}.values())
+    if len(configs) < 2:
+        return ""
+    differ = differing_settings(configs[0], configs[1])
+    return f" (they differ in {', '.join(differ)})" if differ else ""

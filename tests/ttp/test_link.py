@@ -17,6 +17,7 @@ import pytest
 
 from linkage.config import EncodingConfig, Standardise
 from linkage.custodian.encode import Rejects, encode_variants, expand_variants, standardise_rows
+from linkage.package import PackageInfo
 from linkage.ttp.assign import assign
 from linkage.ttp.blocking import Candidates, candidate_pairs
 from linkage.ttp.compare import record_levels
@@ -42,7 +43,8 @@ def encode_frame(party: str, frame: pd.DataFrame, config: EncodingConfig):
     token_array = pa.Array.from_buffers(
         pa.binary(16), len(tokens), [None, pa.py_buffer(tokens.tobytes())]
     )
-    source = source_from_table(party, None, pa.table({"token": token_array, **columns}))
+    info = PackageInfo(party, "test", config.to_dict(), config.fingerprint, "test", {})
+    source = source_from_table(party, info, pa.table({"token": token_array, **columns}))
     record_ids = np.asarray(ids)[source.tokens[:, :8].copy().view("<u8").ravel()]
     return source, record_ids
 

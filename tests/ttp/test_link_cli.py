@@ -165,7 +165,24 @@ def test_different_configuration_is_refused(project, packages, tmp_path):
     )
     out = tmp_path / "linked"
     result = project.link(str(packages["trust_north"]), str(other), "-o", str(out))
-    refused(result, out, "different encoding configurations", "other.pkg")
+    refused(result, out, "different encoding configurations", "other.pkg", "filters.surname")
+
+
+def test_a_hardened_and_an_unhardened_package_are_refused(project, packages, tmp_path):
+    config = tmp_path / "unhardened.toml"
+    config.write_text("[hardening]\nsalts = {}\n")
+    weak = tmp_path / "weak.pkg"
+    result = project.hash(
+        DEFAULT_SCENARIO / "police_south/identifiers.csv",
+        weak,
+        "--config",
+        str(config),
+        party="police_south",
+    )
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "linked"
+    result = project.link(str(packages["trust_north"]), str(weak), "-o", str(out))
+    refused(result, out, "different encoding configurations", "weak.pkg", "hardening.salts")
 
 
 def test_different_secret_is_refused(project, packages, tmp_path):
