@@ -141,6 +141,7 @@ class Hardening:
         """The unhardened encoding (pprl-encoding/1's default): no salts, no noise."""
         return cls(salts={})
 
+
 @dataclass
 class Standardise:
     # "GB" checks UK postcode format; any other value keeps postcodes as written (upper case).

@@ -14,7 +14,7 @@ import numpy as np
 from linkage.config import BLOCKING_KEYS, BlockingKey, EncodingConfig, Hardening
 from linkage.custodian import standardise as std
 from linkage.custodian.bloom import derive_key, keyed_digests
-from linkage.custodian.field_tokens import salt_values
+from linkage.custodian.field_tokens import SALT_LIMIT, salt_values
 
 if TYPE_CHECKING:
     from linkage.custodian.encode import Coded, Variants
@@ -104,15 +104,31 @@ def blocking_digests(
     for name in config.blocking:
         keys, text_of = plain[name]
         kinds = key_salts(BLOCKING_KEYS[name], config.hardening)
-        columns = np.stack([keys, *(np.where(keys != 0, salts[k], 0) for k in kinds)], axis=1)
-        unique, inverse = np.unique(columns, axis=0, return_inverse=True)
-        texts = [
-            text_of(int(row[0])) + "".join(f"|{k}:{s}" for k, s in zip(kinds, row[1:]) if s)
-            for row in unique
-        ]
+        salted = keys
+        for kind in kinds:  # the keys' own integers are below 2**62 / base: see below
+            salted = _with_salt(salted, np.where(keys != 0, salts[kind], 0))
+        unique, inverse = np.unique(salted, return_inverse=True)
+        texts = [_salted_text(int(k), kinds, text_of) for k in unique]
         keyed = keyed_digests(derive_key(secret, f"block:{name}"), texts, BLOCK_KEY_BYTES)
-        digests[name] = (keyed[inverse.ravel()], keys != 0)
+        digests[name] = (keyed[inverse], keys != 0)
     return digests
+
+
+def _with_salt(codes: np.ndarray, salt: np.ndarray) -> np.ndarray:
+    """Codes with a salt (below SALT_LIMIT) appended as their lowest digits."""
+    if codes.max(initial=0) >= 2**63 // SALT_LIMIT:
+        raise ValueError("too many distinct blocking values to salt")
+    return codes * SALT_LIMIT + salt
+
+
+def _salted_text(code: int, kinds: list[str], text_of: Callable[[int], str]) -> str:
+    """The keyed text of a salted code: the key's own text, then '|kind:salt' per salt
+    (none where the date of birth is missing)."""
+    suffix = ""
+    for kind in reversed(kinds):
+        code, salt = divmod(code, SALT_LIMIT)
+        suffix = (f"|{kind}:{salt}" if salt else "") + suffix
+    return text_of(code) + suffix
 
 
 def key_salts(key: BlockingKey, hardening: Hardening) -> list[str]:
