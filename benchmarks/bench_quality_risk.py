@@ -34,6 +34,7 @@ from linkage.custodian.hashing import hash_extract
 from linkage.package import open_package
 from linkage.ttp.link import link_sources
 from linkage.ttp.sources import source_from_table
+from pprl.figures import figure
 from sample_extracts.generator import generate
 
 DEFAULT_SAMPLE = Path(__file__).parent.parent / "sample_extracts" / "default"
@@ -217,6 +218,27 @@ def _lowest(scores: list[dict]) -> str:
     return f"{min(f1):.4f} ({np.mean(f1):.4f})"
 
 
+def draw(results: list[dict], path: Path) -> None:
+    """The curve: per encoding, F1 (FEBRL4, and the lowest pair of the default sample)
+    against the share of records whose name, or date of birth, some attack re-identified."""
+    drawn, axes = figure(9, 3.6, columns=2)
+    for ax, key, label in (
+        (axes[0], "name", "name (forename and surname)"),
+        (axes[1], "date_of_birth", "date of birth (day, month, year)"),
+    ):
+        for r in results:
+            risk = 100 * r["audit"][key]["best"]
+            lowest = min(s["f1"] for s in r["default_sample"])
+            ax.scatter(risk, r["febrl4"]["f1"], marker="o", color="tab:blue")
+            ax.scatter(risk, lowest, marker="s", color="tab:orange")
+            ax.annotate(r["encoding"], (risk, r["febrl4"]["f1"]), fontsize=7)
+        ax.axvline(1.0, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlabel(f"records re-identified, {label} (%)")
+        ax.set_ylabel("linkage F1")
+    axes[0].legend(["FEBRL4", "default sample, lowest pair"], fontsize=7, loc="lower right")
+    drawn.savefig(path, dpi=110, bbox_inches="tight")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encodings", default=",".join(ENCODINGS))
@@ -225,7 +247,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3, help="the TTP's random draws")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--figure", type=Path, default=None, help="a PNG of the curve")
+    parser.add_argument(
+        "--from-json", type=Path, default=None, help="draw and tabulate saved results only"
+    )
     args = parser.parse_args()
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+        if args.figure:
+            draw(results, args.figure)
+        print(table(results))
+        return
     args.work = args.work or Path(tempfile.mkdtemp(prefix="pprl-quality-risk-"))
     if not (args.work / "attacked").exists():
         generate(args.work / "attacked", people=args.people, seed=2009)
@@ -237,6 +269,8 @@ def main() -> None:
         print(json.dumps(results[-1], default=float), flush=True)
         if args.json:
             args.json.write_text(json.dumps(results, indent=1, default=float))
+    if args.figure:
+        draw(results, args.figure)
     print(table(results))
 
 

@@ -82,9 +82,8 @@ class FieldEncoder:
         domain = field if hardening.key_per_field else KEY_DOMAINS[field]
         self._hmac = Hmac(derive_key(secret, f"filter:{domain}"))
         self._positions: dict[str, np.ndarray] = {}
-        self._flip = (
-            1 / (1 + math.exp(hardening.blip_epsilon)) if hardening.blip_epsilon > 0 else 0.0
-        )
+        noisy = hardening.blip_epsilon > 0 and field in hardening.blip_fields
+        self._flip = 1 / (1 + math.exp(hardening.blip_epsilon)) if noisy else 0.0
         self._rng = rng or np.random.default_rng()
         self._permutation = None
         if hardening.balance:

@@ -77,14 +77,15 @@ def test_default_day_month_and_sex_are_no_longer_fixed_codes(tmp_path):
     frame = people(400, seed=1)
     source, _ = package(frame, EncodingConfig(), tmp_path)
     dob = pd.to_datetime(frame.dob)
-    # one filter per (day, month), per (month, day), per (sex, year): not 31, 12 and 2
-    assert distinct_filters(source, "dob_day") == len(
-        set(zip(dob.dt.day, dob.dt.month, strict=True))
-    )
-    assert distinct_filters(source, "dob_month") == len(
-        set(zip(dob.dt.month, dob.dt.day, strict=True))
-    )
-    assert distinct_filters(source, "sex") == len(set(zip(frame.sex, dob.dt.year, strict=True)))
+    # one filter per (day, month), per (month, day), per (sex, year): not 31, 12 and 2 (up
+    # to a collision: 366 values in 64-bit filters of 4 bits collide in about 1 run in 10)
+    day, month = dob.dt.day, dob.dt.month
+    for name, values in (
+        ("dob_day", set(zip(day, month, strict=True))),
+        ("dob_month", set(zip(month, day, strict=True))),
+        ("sex", set(zip(frame.sex, dob.dt.year, strict=True))),
+    ):
+        assert len(values) - 2 <= distinct_filters(source, name) <= len(values), name
     assert distinct_filters(source, "dob_day") > 200
 
 
@@ -99,9 +100,11 @@ def test_default_month_filters_equal_day_filters_only_for_a_swapped_date(tmp_pat
     parts = zip(months, dob.dt.day[rows], dob.dt.month[rows], strict=True)
     shared = {(d, m) for f, d, m in parts if f in days}
     # the month filter of (d, m) is the day filter of (m, d): it exists only where some
-    # record was born on (m, d), never for a month filter of a day past 12
-    assert shared == {(d, m) for d, m in day_month if (m, d) in day_month}
-    assert all(d <= 12 for d, _ in shared)
+    # record was born on (m, d), never for a month filter of a day past 12 (but for a
+    # collision of two 64-bit filters, rare)
+    swapped = {(d, m) for d, m in day_month if (m, d) in day_month}
+    assert swapped <= shared and len(shared - swapped) <= 2
+    assert sum(d > 12 for d, _ in shared) <= 2
 
 
 def test_unhardened_encoding_is_still_selectable_and_has_fixed_codes(tmp_path):
