@@ -83,7 +83,7 @@ def _one_run(args: argparse.Namespace, scenario: Path, extract: Extract, work: P
         work / "package.parquet",
         secret=secrets.token_bytes(32),
         secret_fingerprint="bench",
-        config=EncodingConfig(),
+        config=EncodingConfig.unhardened(),  # the "before" figure
         party=args.party,
         project="bench",
     )

@@ -75,7 +75,7 @@ def weak_source(extract: Path, work: Path, secret: bytes = SECRET) -> tuple[Sour
         plain,
         secret=secret,
         secret_fingerprint="f" * 16,
-        config=EncodingConfig(),
+        config=EncodingConfig.unhardened(),
         party="weak",
         project=PROJECT,
         workers=1,
