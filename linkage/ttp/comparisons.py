@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from linkage.ttp.kernels import dob_levels, pair_dice
+from linkage.ttp.salts import SaltedPairs
 
 if TYPE_CHECKING:
     from linkage.ttp.sources import Source
@@ -32,9 +33,7 @@ class VariantPairs:
     def __init__(self, a: Source, b: Source, va: np.ndarray, vb: np.ndarray) -> None:
         self.a, self.b, self.va, self.vb = a, b, va, vb
         self._dice: dict[tuple[str, str], np.ndarray] = {}
-        config = a.info.config if a.info is not None else {}
-        self._salts = config.get("hardening", {}).get("salts", {})
-        self._same_salt: dict[str, np.ndarray] = {}
+        self.salts = SaltedPairs(a, b, va, vb)
 
     def __len__(self) -> int:
         return len(self.va)
@@ -50,35 +49,10 @@ class VariantPairs:
         return self._dice[key]
 
     def both(self, field_name: str) -> np.ndarray:
-        """Whether both records of each pair hold the field, under the same salts: a field
-        salted with the date of birth's year (or day and month) cannot be compared where
-        the two years differ, and is then missing (no evidence), not disagreeing."""
+        """Whether both records of each pair hold the field, under the same salts (a field
+        salted with the year of birth is missing, not disagreeing, where the years differ)."""
         held = self.a.present[field_name][self.va] & self.b.present[field_name][self.vb]
-        for kind in self._salts.get(field_name, ()):
-            if kind in ("year", "daymonth"):
-                held &= self.same_salt(kind)
-        return held
-
-    def same_salt(self, kind: str) -> np.ndarray:
-        """Whether each pair's year (or day and month, in either order) of birth is the
-        same, by equal filters, or missing on both sides (both unsalted)."""
-        if kind not in self._same_salt:
-            if kind == "year":
-                same = self._equal("dob_year", "dob_year")
-            else:
-                straight = self._equal("dob_day", "dob_day") & self._equal("dob_month", "dob_month")
-                same = straight | (
-                    self._equal("dob_day", "dob_month") & self._equal("dob_month", "dob_day")
-                )
-            neither = ~self.a.present["dob_year"][self.va] & ~self.b.present["dob_year"][self.vb]
-            self._same_salt[kind] = same | neither
-        return self._same_salt[kind]
-
-    def _equal(self, field_a: str, field_b: str) -> np.ndarray:
-        """Whether the two filters are bit for bit equal, and both present."""
-        a, b = self.a, self.b
-        equal = (a.filters[field_a][self.va] == b.filters[field_b][self.vb]).all(axis=1)
-        return equal & a.present[field_a][self.va] & b.present[field_b][self.vb]
+        return held & self.salts.comparable(field_name)
 
     def swapped(self, one: str, other: str, cut: float, typo_cut: float) -> np.ndarray:
         """Whether two names were written the wrong way round: one at least `cut` like the
