@@ -50,7 +50,7 @@ ENCODINGS = {
     "+names by year and day-month": Hardening(
         salts={**_DATES, **{n: ["year", "daymonth"] for n in NAMES}}
     ),
-    "+BLIP eps 5 on names (per row)": Hardening(blip_epsilon=5.0, blip_fields=list(NAMES)),
+    "+BLIP eps 5 on names (per row)": Hardening(blip_epsilon=5.0, blip_on=list(NAMES)),
     "+balanced": Hardening(balance=True),
     "+key per field": Hardening(key_per_field=True),
 }

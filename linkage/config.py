@@ -124,7 +124,7 @@ class Hardening:
 
     salts: per field, the parts of the record's date of birth its tokens are salted with
     (each token set once per salt), so that equal values of people born on different days
-    encode differently. blip_epsilon: flip each bit of each row of the `blip_fields` with
+    encode differently. blip_epsilon: flip each bit of each row of the `blip_on` with
     probability 1 / (1 + e^epsilon) (BLIP, drawn per row); 0 switches it off. balance: append each
     filter's complement, so every filter has the same number of ones. key_per_field: a key
     per field from HKDF rather than per domain (then swapped names and swapped day and month
@@ -133,7 +133,7 @@ class Hardening:
 
     salts: dict[str, list[str]] = field(default_factory=_hardened_salts)
     blip_epsilon: float = 0.0
-    blip_fields: list[str] = field(default_factory=lambda: list(FILTER_FIELDS))
+    blip_on: list[str] = field(default_factory=lambda: list(FILTER_FIELDS))
     balance: bool = False
     key_per_field: bool = False
 
@@ -178,9 +178,9 @@ class EncodingConfig:
                 raise ValueError(
                     f"hardening.salts.{name}: each of {', '.join(SALT_KINDS)} at most once"
                 )
-        unknown = sorted(set(self.hardening.blip_fields) - set(KEY_DOMAINS))
+        unknown = sorted(set(self.hardening.blip_on) - set(KEY_DOMAINS))
         if unknown:
-            raise ValueError(f"hardening.blip_fields: unknown fields {unknown}")
+            raise ValueError(f"hardening.blip_on: unknown fields {unknown}")
         if self.hardening.blip_epsilon < 0:
             raise ValueError("hardening.blip_epsilon must be 0 (off) or positive")
 

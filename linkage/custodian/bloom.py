@@ -82,7 +82,7 @@ class FieldEncoder:
         domain = field if hardening.key_per_field else KEY_DOMAINS[field]
         self._hmac = Hmac(derive_key(secret, f"filter:{domain}"))
         self._positions: dict[str, np.ndarray] = {}
-        noisy = hardening.blip_epsilon > 0 and field in hardening.blip_fields
+        noisy = hardening.blip_epsilon > 0 and field in hardening.blip_on
         self._flip = 1 / (1 + math.exp(hardening.blip_epsilon)) if noisy else 0.0
         self._rng = rng or np.random.default_rng()
         self._permutation = None
