@@ -88,10 +88,10 @@ def test_link_writes_each_partys_outputs(project, packages, tmp_path):
     # twins: one birthday at one address with one surname is weak evidence there
     assert cells["exact", "same address and postcode", "exact", "other"] < -5
     assert "<h2>Households</h2>" in (out / "quality.html").read_text()
-    # strangers of one forename share their sex far more often than strangers at large
-    sex_u = next(c for c in figures["model"]["comparisons"] if c["name"] == "sex")
-    assert figures["model"]["sex_given_forename"]["u"]["agree"] > sex_u["levels"][0]["u"] + 0.2
-    assert "<h2>Sex given forename</h2>" in (out / "quality.html").read_text()
+    # the default encoding salts sex with the year of birth, so sex is compared only within
+    # one birth year: too few random pairs of one forename and year to condition on
+    assert figures["model"]["sex_given_forename"] is None
+    assert "<h2>Sex given forename</h2>" not in (out / "quality.html").read_text()
 
 
 def test_reports_hold_no_tokens_or_identifiers(project, packages, tmp_path):
