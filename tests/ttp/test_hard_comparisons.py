@@ -16,13 +16,13 @@ from linkage.ttp.sources import source_from_table
 SECRET = b"h" * 32
 
 
-def _source(party: str, rows: list[dict[str, str]]):
+def _source(party: str, rows: list[dict[str, str]], config: EncodingConfig | None = None):
     """A source as the TTP sees it, records in the order of the rows given."""
     blank = {"middle_names": "", "sex": "", "postcode": "", "address": ""}
     frame = pd.DataFrame([{**blank, **row} for row in rows])
     table = pa.Table.from_pandas(frame.astype(str), preserve_index=False)
     table = table.add_column(0, "row", pa.array(np.arange(1, len(frame) + 1)))
-    config = EncodingConfig()
+    config = config or EncodingConfig()
     variants, _ = standardise_rows(table, config, Rejects())
     variants = expand_variants(variants, config)
     codes, ids = pd.factorize(variants.record_id)
@@ -37,9 +37,11 @@ def _source(party: str, rows: list[dict[str, str]]):
     return source, list(record_ids)
 
 
-def _labels(rows_a: list[dict], rows_b: list[dict], comparison: str) -> list[str]:
+def _labels(
+    rows_a: list[dict], rows_b: list[dict], comparison: str, config: EncodingConfig | None = None
+) -> list[str]:
     """The level label of `comparison` for row i of A against row i of B."""
-    (a, ids_a), (b, ids_b) = _source("a", rows_a), _source("b", rows_b)
+    (a, ids_a), (b, ids_b) = _source("a", rows_a, config), _source("b", rows_b, config)
     ra = np.array([ids_a.index(r["record_id"]) for r in rows_a])
     rb = np.array([ids_b.index(r["record_id"]) for r in rows_b])
     levels, _ = record_levels(a, b, ra, rb)
@@ -107,4 +109,8 @@ def test_a_swap_with_a_typo_in_one_name_still_counts_as_a_swap():
 def test_a_date_a_year_and_a_day_out_keeps_its_month():
     a = [_row("1", "Logan", "Pai", "1960-10-08"), _row("2", "Logan", "Pai", "1960-10-08")]
     b = [_row("1", "Logan", "Pai", "1961-10-10"), _row("2", "Logan", "Pai", "1961-11-10")]
-    assert _labels(a, b, "dob") == ["year close and day differs, month agrees", "else"]
+    # with the unhardened encoding, where a month is a filter of its own
+    unhardened = EncodingConfig.unhardened()
+    assert _labels(a, b, "dob", unhardened) == ["year close and day differs, month agrees", "else"]
+    # the default salts the month with the day: a month alone is no longer seen to agree
+    assert _labels(a, b, "dob") == ["else", "else"]
