@@ -114,3 +114,25 @@ def test_another_run_with_other_settings_is_a_new_run(chain, ceremony):
     assert runs[1]["options"]["threshold"] == 0.9 and runs[0]["options"]["threshold"] == 0.5
     assert runs[0]["state"] == "completed"  # the first run's results stay
     assert (data / "projects" / PROJECT / "runs" / "1" / "quality.json").is_file()
+
+
+def test_no_identifier_value_reaches_what_the_service_holds(chain, ceremony):
+    """Database, log, uploads, run outputs and the status answer: scanned, byte for byte, for
+    the record ids, surnames, postcodes and addresses of every extract that was hashed."""
+    values = set()
+    for party in CUSTODIANS:
+        frame = pd.read_csv(ceremony.folder / f"{party}.csv", dtype=str, keep_default_na=False)
+        values |= set(frame.record_id)
+        for column in ("surname", "postcode", "address"):
+            values |= {v for v in frame[column] if len(v) >= 7}
+    assert len(values) > 1000
+    held = [path.read_bytes() for path in chain["data"].rglob("*") if path.is_file()]
+    status = httpx.get(
+        f"{chain['server'].url}/api/v1/status",
+        headers={"Authorization": f"Bearer {chain['server'].admin_token}"},
+        timeout=10,
+    )
+    held.append(status.content)
+    everything = b"\n".join(held)
+    assert len(everything) > 100_000
+    assert [v for v in values if v.encode() in everything] == []
