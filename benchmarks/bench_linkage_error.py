@@ -16,12 +16,12 @@ against the truth are printed beside them.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from outcomes_truth import truth as true_ratios  # benchmarks/ is on sys.path
 
 from pprl.demo import run_demo
 from sample_extracts.config import ScenarioConfig
@@ -29,20 +29,6 @@ from sample_extracts.generator import generate
 
 HERE = Path(__file__).parent
 SCENARIO = HERE / "linkage_error.toml"
-
-
-def true_ratios(scenario: Path) -> dict[str, float]:
-    """Every measure's configured rate ratio (a kind's pool: the rate-weighted mean)."""
-    effects = json.loads((scenario / "truth" / "effects.json").read_text())
-    ratios = {}
-    for kind, rates, rr in (
-        ("offences", "offence_rates", "offence_rate_ratios"),
-        ("detentions", "detention_rates", "detention_rate_ratios"),
-    ):
-        rates, rr = effects[rates], effects[rr]
-        ratios |= {f"{kind}/{g}": rr[g] for g in rates}
-        ratios[f"{kind}/all"] = sum(rates[g] * rr[g] for g in rates) / sum(rates.values())
-    return ratios
 
 
 def one_seed(seed: int, people: int, out: Path, settings: Path) -> tuple[pd.DataFrame, list[dict]]:
